@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint typecheck bench soak clean lock
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+run: install
+	$(BIN)/decisions db upgrade
+	$(BIN)/decisions serve
+
+test: install
+	$(BIN)/ruff check policy engine api tests tools bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check policy engine api tests tools bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m bench
+
+soak: install
+	SOAK=1 $(BIN)/python -m pytest tests -m soak $(PYTEST_ARGS)
+
+# Regenerate the lock after changing pyproject.toml dependencies.
+lock:
+	$(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --extra dev --strip-extras --no-emit-index-url --no-emit-find-links -q -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
