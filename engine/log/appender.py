@@ -1,0 +1,127 @@
+"""Appending to the log: the only code that writes `events` (SQLAlchemy Core, never the ORM).
+
+Call inside `engine.store.db.write_transaction`: on SQLite that transaction began
+with BEGIN IMMEDIATE; on PostgreSQL the chain head row is locked FOR UPDATE here,
+under READ COMMITTED, so concurrent writers queue on it and never fork the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from engine.errors import LogIntegrityError
+from engine.log.canonical import GENESIS_PREV, canonical_bytes, leaf_hash, make_body
+from engine.log.merkle import frontier_append
+from engine.store.tables import Event, LogHead
+
+HEAD_ID = 1
+_events = Event.__table__  # type: ignore[attr-defined]
+_head = LogHead.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str
+    actor: str
+    decision_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
+    seq: int
+    body: bytes
+    leaf_hash: str
+    prev_hash: str
+    type: str
+    actor: str
+    at: datetime
+    decision_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    origin: str | None
+    size: int
+    head_hash: str
+    frontier: list[str]
+
+
+def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
+    query = select(_head.c.origin, _head.c.size, _head.c.head_hash, _head.c.frontier).where(
+        _head.c.id == HEAD_ID
+    )
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise LogIntegrityError("the log's chain head is missing: run `decisions db upgrade`")
+    return ChainHead(origin=row.origin, size=row.size, head_hash=row.head_hash, frontier=list(row.frontier))
+
+
+def append_events(
+    conn: Connection, origin: str, clock: Callable[[], datetime], events: Sequence[NewEvent]
+) -> list[AppendedEvent]:
+    """Append `events` at the chain head; returns them with seq, time and hashes.
+
+    The time is read after the head lock is held and never goes backwards along the
+    chain (clocks of several workers may disagree), so `at` is monotonic in `seq`
+    and a verifier can treat a backwards step as backdating.
+    """
+    head = read_head(conn, lock=True)
+    at = clock()
+    if head.size > 0:
+        last_at = conn.execute(select(_events.c.at).where(_events.c.seq == head.size - 1)).scalar_one()
+        at = max(at, last_at)
+    if head.origin is not None and head.origin != origin:
+        raise LogIntegrityError(
+            f"this database holds the log {head.origin!r}, not {origin!r}; set DECISIONS_LOG_ORIGIN to match"
+        )
+    size, prev = head.size, head.head_hash
+    frontier = [bytes.fromhex(h) for h in head.frontier]
+    appended: list[AppendedEvent] = []
+    for new in events:
+        body = canonical_bytes(
+            make_body(
+                origin=origin, seq=size, prev=prev, type=new.type, actor=new.actor, at=at,
+                decision_id=new.decision_id, data=new.data,
+            )
+        )
+        leaf = leaf_hash(body)
+        frontier = frontier_append(frontier, size, leaf)
+        appended.append(
+            AppendedEvent(
+                seq=size, body=body, leaf_hash=leaf.hex(), prev_hash=prev, type=new.type, actor=new.actor,
+                at=at, decision_id=new.decision_id, data=new.data,
+            )
+        )
+        size, prev = size + 1, leaf.hex()
+    conn.execute(
+        insert(_events),
+        [
+            {
+                "seq": e.seq, "body": e.body.decode(), "leaf_hash": e.leaf_hash, "prev_hash": e.prev_hash,
+                "decision_id": e.decision_id, "type": e.type, "actor": e.actor, "at": e.at,
+            }
+            for e in appended
+        ],
+    )
+    result = conn.execute(
+        update(_head)
+        .where(_head.c.id == HEAD_ID, _head.c.size == head.size)
+        .values(origin=origin, size=size, head_hash=prev, frontier=[h.hex() for h in frontier])
+    )
+    if result.rowcount != 1:
+        # Someone else moved the head under us: only possible if serialisation failed.
+        raise LogIntegrityError("the chain head moved during an append; retry")
+    return appended
+
+
+def genesis_head_row() -> dict[str, Any]:
+    return {"id": HEAD_ID, "origin": None, "size": 0, "head_hash": GENESIS_PREV, "frontier": []}

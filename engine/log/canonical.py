@@ -1,0 +1,67 @@
+"""Canonical event bytes and leaf hashes: the one place the log's encoding is defined."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+FORMAT_VERSION = 1
+GENESIS_PREV = "0" * 64
+BODY_KEYS = frozenset({"v", "log", "seq", "prev", "type", "actor", "at", "decision_id", "data"})
+
+_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def format_at(moment: datetime) -> str:
+    """UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`; works for freezegun's FakeDatetime too."""
+    if moment.tzinfo is None:
+        raise ValueError("event times must be timezone-aware")
+    utc = moment.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
+
+
+def parse_at(text: str) -> datetime:
+    """Inverse of format_at; raises ValueError on anything not in that exact shape."""
+    if len(text) != 27 or text[-1] != "Z" or text[10] != "T" or text[19] != ".":
+        raise ValueError(f"not a canonical UTC time: {text!r}")
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def canonical_bytes(body: dict[str, Any]) -> bytes:
+    """Sorted-key compact JSON; equal to json.dumps(sort_keys, compact, ensure_ascii=False)."""
+    return _encoder.encode(body)
+
+
+def leaf_hash(body: bytes) -> bytes:
+    """RFC 6962 leaf hash: SHA-256(0x00 || body)."""
+    return hashlib.sha256(b"\x00" + body).digest()
+
+
+def make_body(
+    *,
+    origin: str,
+    seq: int,
+    prev: str,
+    type: str,
+    actor: str,
+    at: datetime,
+    decision_id: str | None,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "v": FORMAT_VERSION,
+        "log": origin,
+        "seq": seq,
+        "prev": prev,
+        "type": type,
+        "actor": actor,
+        "at": format_at(at),
+        "decision_id": decision_id,
+        "data": data,
+    }

@@ -1,0 +1,69 @@
+"""The decisions read model as a pure fold over the log.
+
+The service writes exactly what `fold` returns, and `decisions log rebuild`
+replays the log through the same function, so the table is always reproducible
+from the log alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.log.canonical import parse_at
+from engine.types import FINAL_STATUSES
+
+DECISION_EVENTS = frozenset({"decision_filed", "approval_recorded", "decision_withdrawn"})
+
+
+def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The decision row after applying one event body (None: the event touches no decision)."""
+    kind = body["type"]
+    if kind not in DECISION_EVENTS:
+        return row
+    data = body["data"]
+    at = parse_at(body["at"])
+    if kind == "decision_filed":
+        return {
+            "id": body["decision_id"],
+            "filed_seq": body["seq"],
+            "last_seq": body["seq"],
+            "title": data["title"],
+            "category": data["category"],
+            "attributes": data["attributes"],
+            "rationale": data["rationale"],
+            "client": data["client"],
+            "links": data["links"],
+            "filed_by": body["actor"],
+            "squad": data["squad"],
+            "tier": data["tier"],
+            "base_tier": data["base_tier"],
+            "status": data["status"],
+            "route": data["route"],
+            "matched_rules": data["matched_rules"],
+            "known_category": data["known_category"],
+            "approvals": [],
+            "policy_version": data["policy_version"],
+            "created_at": at,
+            "updated_at": at,
+            "decided_at": at if data["status"] in FINAL_STATUSES else None,
+        }
+    if row is None:
+        raise ValueError(f"event {body['seq']} ({kind}) names decision {body['decision_id']} before it was filed")
+    updated = dict(row)
+    updated["status"] = data["status"]
+    updated["last_seq"] = body["seq"]
+    updated["updated_at"] = at
+    if data["status"] in FINAL_STATUSES:
+        updated["decided_at"] = at
+    if kind == "approval_recorded":
+        updated["approvals"] = [
+            *row["approvals"],
+            {
+                "approver": body["actor"],
+                "verdict": data["verdict"],
+                "role": data["role"],
+                "reason": data["reason"],
+                "at": body["at"],
+            },
+        ]
+    return updated

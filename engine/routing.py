@@ -1,0 +1,35 @@
+"""Routing (pure): who may approve a classified decision."""
+
+from __future__ import annotations
+
+from policy.compiled import Person, Policy, Tier
+
+from engine.types import Route
+
+
+def route_for(policy: Policy, tier_number: int, filer: str) -> Route:
+    tier = policy.tiers[tier_number]
+    if tier.self_approved or tier.approvers is None:
+        return Route(tier=tier_number, role=None, count=0, exclude_filer=False, approvers=[])
+    rule = tier.approvers
+    approvers = sorted(
+        p.name for p in policy.people_with_role(rule.role) if not (rule.exclude_filer and p.name == filer)
+    )
+    return Route(
+        tier=tier_number, role=rule.role, count=rule.count, exclude_filer=rule.exclude_filer, approvers=approvers
+    )
+
+
+def eligibility_refusal(tier: Tier, route: Route, filer: str, actor: Person) -> str | None:
+    """Why `actor` may not give a verdict on this decision, or None when they may."""
+    if route.role is None:
+        return f"tier {tier.number} ({tier.name}) decisions are resolved by the squad; there is nothing to approve"
+    if route.exclude_filer and actor.name == filer:
+        return "you filed this decision; its approver must be someone else"
+    if not actor.has_role(route.role):
+        held = ", ".join(sorted(actor.roles)) or "no role"
+        return (
+            f"tier {tier.number} ({tier.name}) needs a {route.role} to sign off; "
+            f"{actor.name} holds {held}"
+        )
+    return None

@@ -1,0 +1,51 @@
+"""Composition root: one Runtime per process wires the database, the policy and the service."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from engine.policy_holder import PolicyHolder
+from engine.service import DecisionService, system_clock
+from engine.store.db import create_db_engine, database_url_from_env, normalise_url
+from engine.store.migrate import upgrade_database
+
+DEFAULT_POLICY_PATH = "policies.yaml"
+DEFAULT_ORIGIN = "decision-rights/log"
+
+__all__ = ["Runtime", "open_runtime", "upgrade_database"]
+
+
+def policy_path_from_env() -> str:
+    return os.environ.get("DECISIONS_POLICY") or DEFAULT_POLICY_PATH
+
+
+def log_origin_from_env() -> str:
+    return os.environ.get("DECISIONS_LOG_ORIGIN") or DEFAULT_ORIGIN
+
+
+@dataclass
+class Runtime:
+    service: DecisionService
+    policies: PolicyHolder
+    database_url: str
+
+    def close(self) -> None:
+        self.service.engine.dispose()
+
+
+def open_runtime(
+    database_url: str | None = None,
+    policy_path: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+    origin: str | None = None,
+) -> Runtime:
+    """Load the policy (raises PolicyLoadError), connect, and log the policy version if it changed."""
+    url = normalise_url(database_url or database_url_from_env())
+    policies = PolicyHolder(policy_path or policy_path_from_env())
+    engine = create_db_engine(url)
+    service = DecisionService(engine, policies, origin or log_origin_from_env(), clock or system_clock)
+    service.record_policy_version()
+    return Runtime(service=service, policies=policies, database_url=url)

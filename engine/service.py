@@ -1,0 +1,381 @@
+"""The service layer: validates, classifies, routes and appends, one transaction per command.
+
+Pure decisions (classification, routing, lifecycle) come from the functional core;
+this module only sequences them around the store. Every write takes the chain
+head lock first, so reads made inside the transaction (idempotency keys, the
+decision's state) cannot go stale before the append.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from engine.classify import classify
+from engine.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
+from engine.lifecycle import DecisionState, give_verdict, status_at_filing, withdraw
+from engine.log.appender import AppendedEvent, NewEvent, append_events, read_head
+from engine.log.canonical import canonical_bytes
+from engine.log.chain import Record, VerifyResult, verify_chain
+from engine.ids import new_decision_id
+from engine.read_model import fold
+from engine.routing import route_for
+from engine.store.db import read_transaction, write_transaction
+from engine.store.mapping import classification_view, decision_detail, decision_view, event_view
+from engine.store.tables import ApiToken, Decision, Event, IdempotencyKey
+from engine.types import (
+    ClassificationView,
+    DecisionDetail,
+    DecisionFilter,
+    DecisionPage,
+    DecisionView,
+    FilingRequest,
+    FilingResult,
+    InboxItem,
+    Route,
+    VerdictRequest,
+    WithdrawRequest,
+)
+from policy.compiled import AttributesInvalid, FieldError, Person, Policy
+
+Clock = Callable[[], datetime]
+
+FILING_ROLES = frozenset({"squad_member", "tech_pm", "director", "admin"})
+TOKEN_PREFIX = "drt"
+MAX_WRITE_ATTEMPTS = 5
+
+_decisions = Decision.__table__  # type: ignore[attr-defined]
+_events = Event.__table__  # type: ignore[attr-defined]
+_tokens = ApiToken.__table__  # type: ignore[attr-defined]
+_idempotency = IdempotencyKey.__table__  # type: ignore[attr-defined]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    # Unique/serialisation failures and SQLite's "database is locked" are safe to retry:
+    # the transaction was rolled back whole.
+    if isinstance(exc, IntegrityError):
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in {"40001", "40P01"} or "locked" in str(exc.orig).lower()
+
+
+class DecisionService:
+    def __init__(self, engine: Engine, policies: Any, origin: str, clock: Clock = system_clock) -> None:
+        self.engine = engine
+        self.policies = policies
+        self.origin = origin
+        self.clock = clock
+
+    # -- tokens -------------------------------------------------------------------------------------
+
+    def create_token(self, person: str, label: str | None = None) -> str:
+        if person not in self.policies.current.people:
+            raise NotFound(f"{person!r} is not in the policy's people directory")
+        token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                insert(_tokens).values(
+                    id=token_id, person=person, secret_hash=_hash_secret(secret), label=label,
+                    created_at=self.clock(),
+                )
+            )
+        return f"{TOKEN_PREFIX}_{token_id}_{secret}"
+
+    def authenticate(self, token: str) -> Person | None:
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 16:
+            return None
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at).where(_tokens.c.id == parts[1])
+            ).first()
+        # Compare even when the id is unknown, so timing says nothing about which ids exist.
+        expected = row.secret_hash if row is not None else "0" * 64
+        if not hmac.compare_digest(_hash_secret(parts[2]), expected) or row is None or row.revoked_at:
+            return None
+        return self.policies.current.people.get(row.person)
+
+    def revoke_tokens(self, person: str) -> int:
+        with write_transaction(self.engine) as conn:
+            result = conn.execute(
+                update(_tokens)
+                .where(_tokens.c.person == person, _tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            )
+        return result.rowcount
+
+    # -- classification -----------------------------------------------------------------------------
+
+    def _classify(self, policy: Policy, request: FilingRequest, filer: str) -> tuple[Any, Route]:
+        try:
+            result = classify(policy, request.category, request.attributes)
+        except AttributesInvalid as exc:
+            raise InvalidInput(exc.errors) from exc
+        return result, route_for(policy, result.tier, filer)
+
+    def classify(self, actor: Person, request: FilingRequest) -> ClassificationView:
+        policy = self.policies.current
+        result, route = self._classify(policy, request, actor.name)
+        return classification_view(policy, result, route)
+
+    # -- writes -------------------------------------------------------------------------------------
+
+    def _write(self, work: Callable[[Connection], Any]) -> Any:
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            try:
+                with write_transaction(self.engine) as conn:
+                    read_head(conn, lock=True)
+                    return work(conn)
+            except DBAPIError as exc:
+                if attempt + 1 == MAX_WRITE_ATTEMPTS or not _is_retryable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _append(self, conn: Connection, events: list[NewEvent]) -> list[AppendedEvent]:
+        return append_events(conn, self.origin, self.clock, events)
+
+    def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
+        if not (actor.roles & FILING_ROLES):
+            raise Forbidden(f"{actor.name} holds only {', '.join(sorted(actor.roles))}, which is read-only")
+        policy = self.policies.current
+        result, route = self._classify(policy, request, actor.name)
+        status = status_at_filing(policy.tiers[result.tier])
+        request_hash = hashlib.sha256(canonical_bytes(msgspec.to_builtins(request))).hexdigest()
+        data = {
+            "title": request.title,
+            "category": request.category,
+            "attributes": result.attributes,
+            "rationale": request.rationale,
+            "client": request.client,
+            "links": list(request.links),
+            "squad": actor.squad,
+            "tier": result.tier,
+            "base_tier": result.base_tier,
+            "known_category": result.known_category,
+            "matched_rules": [{"id": r.id, "tier": r.tier, "description": r.description} for r in result.matched_rules],
+            "route": msgspec.to_builtins(route),
+            "status": status,
+            "policy_version": result.policy_version,
+        }
+
+        def work(conn: Connection) -> FilingResult:
+            if idempotency_key is not None:
+                earlier = conn.execute(
+                    select(_idempotency.c.request_hash, _idempotency.c.decision_id).where(
+                        _idempotency.c.actor == actor.name, _idempotency.c.key == idempotency_key
+                    )
+                ).first()
+                if earlier is not None:
+                    if earlier.request_hash != request_hash:
+                        raise IdempotencyConflict(
+                            "this Idempotency-Key was already used for a different request; use a new key"
+                        )
+                    row = self._decision_row(conn, earlier.decision_id)
+                    return FilingResult(decision=decision_view(policy, row), created=False)
+            decision_id = new_decision_id(self.clock())
+            [event] = self._append(conn, [NewEvent("decision_filed", actor.name, decision_id, data)])
+            row = fold(None, msgspec.json.decode(event.body))
+            assert row is not None
+            conn.execute(insert(_decisions).values(**row))
+            if idempotency_key is not None:
+                conn.execute(
+                    insert(_idempotency).values(
+                        actor=actor.name, key=idempotency_key, request_hash=request_hash,
+                        decision_id=decision_id, created_at=event.at,
+                    )
+                )
+            return FilingResult(decision=decision_view(policy, row), created=True)
+
+        result_: FilingResult = self._write(work)
+        return result_
+
+    def _decision_row(self, conn: Connection, decision_id: str) -> dict[str, Any]:
+        row = conn.execute(select(_decisions).where(_decisions.c.id == decision_id)).mappings().first()
+        if row is None:
+            raise NotFound(f"no decision {decision_id}")
+        return dict(row)
+
+    def _transition(self, decision_id: str, build: Callable[[Policy, DecisionState], Any]) -> DecisionView:
+        policy = self.policies.current
+
+        def work(conn: Connection) -> DecisionView:
+            row = self._decision_row(conn, decision_id)
+            state = DecisionState(
+                id=row["id"],
+                status=row["status"],
+                filed_by=row["filed_by"],
+                tier=row["tier"],
+                route=msgspec.convert(row["route"], Route),
+                approvals=tuple(a["approver"] for a in row["approvals"] if a["verdict"] == "approve"),
+            )
+            new_event = build(policy, state)
+            [event] = self._append(conn, [new_event])
+            updated = fold(row, msgspec.json.decode(event.body))
+            assert updated is not None
+            conn.execute(
+                update(_decisions)
+                .where(_decisions.c.id == decision_id)
+                .values({k: v for k, v in updated.items() if k != "id"})
+            )
+            return decision_view(policy, updated)
+
+        view: DecisionView = self._write(work)
+        return view
+
+    def decide(self, actor: Person, decision_id: str, request: VerdictRequest) -> DecisionView:
+        def build(policy: Policy, state: DecisionState) -> NewEvent:
+            t = give_verdict(state, policy.tiers[state.tier], actor, request.verdict, request.reason)
+            return NewEvent(t.event_type, actor.name, state.id, t.data)
+
+        return self._transition(decision_id, build)
+
+    def withdraw(self, actor: Person, decision_id: str, request: WithdrawRequest) -> DecisionView:
+        def build(policy: Policy, state: DecisionState) -> NewEvent:
+            t = withdraw(state, actor, request.reason)
+            return NewEvent(t.event_type, actor.name, state.id, t.data)
+
+        return self._transition(decision_id, build)
+
+    def record_policy_version(self, actor: str = "system") -> bool:
+        """Log a `policy_activated` event when the running policy differs from the last logged one."""
+        policy = self.policies.current
+
+        def work(conn: Connection) -> bool:
+            last = conn.execute(
+                select(_events.c.body).where(_events.c.type == "policy_activated").order_by(_events.c.seq.desc()).limit(1)
+            ).first()
+            previous = msgspec.json.decode(last.body)["data"]["version"] if last else None
+            if previous == policy.version:
+                return False
+            self._append(
+                conn,
+                [NewEvent("policy_activated", actor, None, {
+                    "version": policy.version, "previous": previous, "source": policy.source,
+                })],
+            )
+            return True
+
+        changed: bool = self._write(work)
+        return changed
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def get(self, decision_id: str) -> DecisionDetail:
+        policy = self.policies.current
+        with read_transaction(self.engine) as conn:
+            row = self._decision_row(conn, decision_id)
+            events = conn.execute(
+                select(_events).where(_events.c.decision_id == decision_id).order_by(_events.c.seq)
+            ).mappings().all()
+        return decision_detail(policy, row, [event_view(e) for e in events])
+
+    def list(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
+        policy = self.policies.current
+        conditions = []
+        for column in ("status", "tier", "category", "squad", "filed_by"):
+            value = getattr(filters, column)
+            if value is not None:
+                conditions.append(_decisions.c[column] == value)
+        if filters.since is not None:
+            conditions.append(_decisions.c.created_at >= filters.since)
+        if filters.until is not None:
+            conditions.append(_decisions.c.created_at < filters.until)
+        if cursor is not None:
+            conditions.append(_decisions.c.filed_seq < _decode_cursor(cursor))
+        query = select(_decisions).order_by(_decisions.c.filed_seq.desc()).limit(limit + 1)
+        if conditions:
+            query = query.where(and_(*conditions))
+        with read_transaction(self.engine) as conn:
+            rows = [dict(r) for r in conn.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1]["filed_seq"]) if more and rows else None
+        return DecisionPage(items=[decision_view(policy, r) for r in rows], next_cursor=next_cursor)
+
+    def inbox(self, actor: Person) -> list[InboxItem]:
+        policy = self.policies.current
+        now = self.clock()
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(
+                select(_decisions).where(_decisions.c.status == "pending").order_by(_decisions.c.filed_seq)
+            ).mappings().all()
+        items = []
+        for row in rows:
+            route = row["route"]
+            if route["role"] not in actor.roles:
+                continue
+            if route["exclude_filer"] and row["filed_by"] == actor.name:
+                continue
+            if any(a["approver"] == actor.name for a in row["approvals"]):
+                continue
+            tier = policy.tiers.get(row["tier"])
+            due = row["created_at"] + tier.sla if tier is not None and tier.sla is not None else None
+            items.append(
+                InboxItem(
+                    decision=decision_view(policy, row),
+                    waiting_seconds=(now - row["created_at"]).total_seconds(),
+                    due_at=due,
+                    overdue=due is not None and now > due,
+                )
+            )
+        return items
+
+    def iter_event_rows(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
+        """Stream every event in seq order, in constant memory."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(select(_events).order_by(_events.c.seq))
+            for row in result.mappings():
+                yield dict(row)
+
+    def verify_log(self) -> VerifyResult:
+        from engine.log.canonical import format_at
+
+        records = (
+            Record(
+                seq=row["seq"],
+                body=row["body"].encode(),
+                leaf_hash=row["leaf_hash"],
+                prev_hash=row["prev_hash"],
+                columns={
+                    "decision_id": row["decision_id"], "type": row["type"], "actor": row["actor"],
+                    "at": format_at(row["at"]),
+                },
+            )
+            for row in self.iter_event_rows()
+        )
+        return verify_chain(records, origin=self.origin)
+
+
+def _encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput([FieldError("$.cursor", "not a cursor this service issued")]) from exc
+
+
+__all__ = ["Clock", "DecisionService", "Conflict", "system_clock"]

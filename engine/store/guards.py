@@ -1,0 +1,110 @@
+"""Database triggers that make `events` (and `checkpoints`) append-only.
+
+Alembic batch operations on SQLite recreate tables and silently drop triggers:
+every migration that touches these tables must call `install_guards` again, and
+a test asserts the triggers exist after `upgrade head` on both backends.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+APPEND_ONLY_TABLES = ("events", "checkpoints")
+
+_SQLITE = [
+    """CREATE TRIGGER IF NOT EXISTS {t}_refuse_update BEFORE UPDATE ON {t}
+       BEGIN SELECT RAISE(ABORT, '{t} is append-only: UPDATE refused'); END""",
+    """CREATE TRIGGER IF NOT EXISTS {t}_refuse_delete BEFORE DELETE ON {t}
+       BEGIN SELECT RAISE(ABORT, '{t} is append-only: DELETE refused'); END""",
+]
+
+# INSERT OR REPLACE deletes the conflicting row without firing DELETE triggers (unless
+# recursive_triggers is on), so inserts are checked directly: the next seq, no reused hash.
+_SQLITE_EVENTS_INSERT = """CREATE TRIGGER IF NOT EXISTS events_append_only_insert BEFORE INSERT ON events
+   WHEN NEW.seq != (SELECT COALESCE(MAX(seq), -1) + 1 FROM events)
+     OR EXISTS (SELECT 1 FROM events WHERE leaf_hash = NEW.leaf_hash OR prev_hash = NEW.prev_hash)
+   BEGIN SELECT RAISE(ABORT, 'events is append-only: an insert must take seq max(seq)+1 and new hashes'); END"""
+
+_PG_FUNCTION = """CREATE OR REPLACE FUNCTION decisions_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege';
+END $$"""
+
+_PG_EVENTS_INSERT_FUNCTION = """CREATE OR REPLACE FUNCTION decisions_events_next_seq() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.seq <> (SELECT COALESCE(MAX(seq), -1) + 1 FROM events) THEN
+    RAISE EXCEPTION 'events is append-only: an insert must take seq max(seq)+1'
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  RETURN NEW;
+END $$"""
+
+_PG = [
+    "DROP TRIGGER IF EXISTS {t}_refuse_change ON {t}",
+    """CREATE TRIGGER {t}_refuse_change BEFORE UPDATE OR DELETE ON {t}
+       FOR EACH ROW EXECUTE FUNCTION decisions_refuse_change()""",
+    "ALTER TABLE {t} ENABLE ALWAYS TRIGGER {t}_refuse_change",
+    "DROP TRIGGER IF EXISTS {t}_refuse_truncate ON {t}",
+    """CREATE TRIGGER {t}_refuse_truncate BEFORE TRUNCATE ON {t}
+       FOR EACH STATEMENT EXECUTE FUNCTION decisions_refuse_change()""",
+    "ALTER TABLE {t} ENABLE ALWAYS TRIGGER {t}_refuse_truncate",
+]
+
+_PG_EVENTS_INSERT = [
+    "DROP TRIGGER IF EXISTS events_next_seq ON events",
+    """CREATE TRIGGER events_next_seq BEFORE INSERT ON events
+       FOR EACH ROW EXECUTE FUNCTION decisions_events_next_seq()""",
+    "ALTER TABLE events ENABLE ALWAYS TRIGGER events_next_seq",
+]
+
+# The application's role may read and append, nothing else. Creating roles needs
+# privileges a migration may not have: then the operator grants by hand (README).
+_PG_ROLE = """DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'decisions_app') THEN
+    CREATE ROLE decisions_app NOLOGIN;
+  END IF;
+  GRANT SELECT, INSERT ON events, checkpoints TO decisions_app;
+  REVOKE UPDATE, DELETE, TRUNCATE ON events, checkpoints FROM decisions_app;
+  GRANT SELECT, INSERT, UPDATE, DELETE ON decisions, log_head, api_tokens, idempotency_keys,
+    policy_versions TO decisions_app;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'could not create or grant the decisions_app role; grant it by hand';
+END $$"""
+
+
+def install_guards(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        for table in APPEND_ONLY_TABLES:
+            for statement in _SQLITE:
+                conn.execute(text(statement.format(t=table)))
+        conn.execute(text(_SQLITE_EVENTS_INSERT))
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text(_PG_FUNCTION))
+        conn.execute(text(_PG_EVENTS_INSERT_FUNCTION))
+        for table in APPEND_ONLY_TABLES:
+            for statement in _PG:
+                conn.execute(text(statement.format(t=table)))
+        for statement in _PG_EVENTS_INSERT:
+            conn.execute(text(statement))
+        conn.execute(text(_PG_ROLE))
+    else:
+        raise RuntimeError(f"no append-only guards for the {conn.dialect.name} dialect")
+
+
+def installed_guards(conn: Connection) -> set[str]:
+    """Names of the guard triggers present in the database (for tests and `decisions db check`)."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    else:
+        rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
+    return {row[0] for row in rows}
+
+
+def expected_guards(dialect: str) -> set[str]:
+    if dialect == "sqlite":
+        names = {f"{t}_refuse_{op}" for t in APPEND_ONLY_TABLES for op in ("update", "delete")}
+        return names | {"events_append_only_insert"}
+    names = {f"{t}_refuse_{op}" for t in APPEND_ONLY_TABLES for op in ("change", "truncate")}
+    return names | {"events_next_seq"}

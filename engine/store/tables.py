@@ -1,0 +1,136 @@
+"""SQLModel table definitions: the log, its head, the decisions read model, tokens, keys, versions.
+
+Only this module and `engine.store.mapping` know these classes; nothing above the
+store sees a row object.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, Integer, String, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from engine.store.columns import JSONType, UTCDateTime
+
+# Batch migrations on SQLite need named constraints.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Event(SQLModel, table=True):
+    """One log entry. `body` holds the canonical bytes verbatim; the rest are query columns."""
+
+    __tablename__ = "events"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    leaf_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    prev_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    decision_id: str | None = Field(default=None, sa_column=Column(String(40), index=True))
+    type: str = Field(sa_column=Column(String(40), nullable=False, index=True))
+    actor: str = Field(sa_column=Column(String(100), nullable=False))
+    at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+
+
+class LogHead(SQLModel, table=True):
+    """The one-row chain head: locked by every append, so appends are serialised."""
+
+    __tablename__ = "log_head"
+
+    id: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    #: The log's origin name, fixed by the first append; every body carries it.
+    origin: str | None = Field(default=None, sa_column=Column(String(200)))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    head_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    #: RFC 6962 compact range: hex roots of the perfect subtrees covering [0, size).
+    frontier: list[str] = Field(sa_column=Column(JSONType, nullable=False))
+
+
+class Decision(SQLModel, table=True):
+    """Read model: the current state of each decision, a fold over its events."""
+
+    __tablename__ = "decisions"
+
+    id: str = Field(sa_column=Column(String(40), primary_key=True))
+    filed_seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
+    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    title: str = Field(sa_column=Column(String(200), nullable=False))
+    category: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    attributes: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    rationale: str | None = Field(default=None, sa_column=Column(Text))
+    client: str | None = Field(default=None, sa_column=Column(String(100)))
+    links: list[str] = Field(sa_column=Column(JSONType, nullable=False))
+    filed_by: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    squad: str | None = Field(default=None, sa_column=Column(String(100), index=True))
+    tier: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    base_tier: int = Field(sa_column=Column(Integer, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    route: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
+    matched_rules: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
+    known_category: bool = Field(nullable=False)
+    approvals: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
+    policy_version: str = Field(sa_column=Column(String(64), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class ApiToken(SQLModel, table=True):
+    """Bearer tokens: only the SHA-256 of the secret part is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: str = Field(sa_column=Column(String(32), primary_key=True))
+    person: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    secret_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    label: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A filing's Idempotency-Key, scoped to the person, with the hash of the request it named."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("actor", "key", name="uq_idempotency_keys_actor_key"),)
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    actor: str = Field(sa_column=Column(String(100), nullable=False))
+    key: str = Field(sa_column=Column(String(200), nullable=False))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    decision_id: str = Field(sa_column=Column(String(40), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PolicyVersion(SQLModel, table=True):
+    """Every policy version the service has run, with the file's content."""
+
+    __tablename__ = "policy_versions"
+
+    version: str = Field(sa_column=Column(String(64), primary_key=True))
+    source: str = Field(sa_column=Column(String(500), nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    first_seen_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    activated_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+
+class Checkpoint(SQLModel, table=True):
+    """Signed checkpoints (C2SP signed notes), append-only like the log."""
+
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    root_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    note: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+ALL_TABLES = [Event, LogHead, Decision, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]

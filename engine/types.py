@@ -1,0 +1,153 @@
+"""Boundary types: what the engine accepts and returns (msgspec Structs).
+
+The API serialises these directly; the store's SQLModel rows are converted to
+them in exactly one place (`engine.store.mapping`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Status = Literal["resolved", "pending", "approved", "rejected", "withdrawn"]
+FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "approved", "rejected", "withdrawn"})
+Verdict = Literal["approve", "reject"]
+
+Title = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=100)]
+LongText = Annotated[str, Meta(max_length=10_000)]
+Url = Annotated[str, Meta(max_length=2_000, pattern=r"^https?://[^\s]+$")]
+
+
+class FilingRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of POST /v1/decisions and POST /v1/classify."""
+
+    title: Title
+    category: ShortText
+    attributes: dict[str, Any] = msgspec.field(default_factory=dict)
+    rationale: LongText | None = None
+    client: ShortText | None = None
+    links: Annotated[list[Url], Meta(max_length=20)] = msgspec.field(default_factory=list)
+
+
+class VerdictRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of POST /v1/decisions/{id}/approvals."""
+
+    verdict: Verdict
+    reason: LongText | None = None
+
+
+class WithdrawRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: LongText | None = None
+
+
+class Route(Struct, kw_only=True):
+    tier: int
+    #: The role that must sign off; None for tiers the squad resolves itself.
+    role: str | None
+    count: int
+    exclude_filer: bool
+    #: Everyone in the directory who may approve this decision (filer excluded when required).
+    approvers: list[str]
+
+
+class MatchedRuleView(Struct, kw_only=True):
+    id: str
+    tier: int
+    description: str
+
+
+class Explanation(Struct, kw_only=True):
+    base_tier: int
+    matched_rules: list[MatchedRuleView]
+    policy_version: str
+    known_category: bool
+    #: One sentence a person can read: why this tier.
+    summary: str
+
+
+class ClassificationView(Struct, kw_only=True):
+    category: str
+    tier: int
+    tier_name: str
+    attributes: dict[str, Any]
+    route: Route
+    explanation: Explanation
+
+
+class ApprovalView(Struct, kw_only=True):
+    approver: str
+    verdict: Verdict
+    role: str
+    reason: str | None
+    at: datetime
+
+
+class DecisionView(Struct, kw_only=True):
+    id: str
+    title: str
+    category: str
+    attributes: dict[str, Any]
+    rationale: str | None
+    client: str | None
+    links: list[str]
+    filed_by: str
+    squad: str | None
+    tier: int
+    route: Route
+    status: Status
+    explanation: Explanation
+    approvals: list[ApprovalView]
+    created_at: datetime
+    updated_at: datetime
+    decided_at: datetime | None
+    #: Position of the filing event in the log.
+    seq: int
+    policy_version: str
+
+
+class EventView(Struct, kw_only=True):
+    seq: int
+    type: str
+    actor: str
+    at: datetime
+    decision_id: str | None
+    data: dict[str, Any]
+    leaf_hash: str
+    prev_hash: str
+
+
+class DecisionDetail(DecisionView, kw_only=True):
+    events: list[EventView] = msgspec.field(default_factory=list)
+
+
+class DecisionFilter(Struct, kw_only=True):
+    status: Status | None = None
+    tier: int | None = None
+    category: str | None = None
+    squad: str | None = None
+    filed_by: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class DecisionPage(Struct, kw_only=True):
+    items: list[DecisionView]
+    #: Opaque; pass as `cursor` to get the next page. None on the last page.
+    next_cursor: str | None
+
+
+class InboxItem(Struct, kw_only=True):
+    decision: DecisionView
+    waiting_seconds: float
+    due_at: datetime | None
+    overdue: bool
+
+
+class FilingResult(Struct, kw_only=True):
+    decision: DecisionView
+    #: False when an Idempotency-Key replay returned the decision filed earlier.
+    created: bool

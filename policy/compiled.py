@@ -1,0 +1,158 @@
+"""The compiled policy: what the rest of the service reads.
+
+The YAML is parsed into the spec Structs of `policy.spec`, checked, and compiled
+into these frozen objects once, at load. Nothing here does I/O; conditions are
+plain callables so classification never interprets the YAML per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+FieldType = Literal["number", "integer", "string", "boolean", "list"]
+
+#: The roles the service knows. Permissions in the API are expressed with them.
+ROLES: tuple[str, ...] = ("squad_member", "tech_pm", "director", "auditor", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where something was written in the policy file (1-based line and column)."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    name: str
+    roles: frozenset[str]
+    squad: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class ApproverRule:
+    """Who must sign off: `count` distinct people holding `role`."""
+
+    role: str
+    count: int = 1
+    exclude_filer: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    number: int
+    name: str
+    #: True for tiers resolved by the squad at filing (no approver).
+    self_approved: bool
+    approvers: ApproverRule | None
+    review: str | None
+    sla: timedelta | None
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """A review window cadence: windows of `every` starting at local midnight of `anchor`."""
+
+    name: str
+    every: timedelta
+    anchor: date
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDef:
+    name: str
+    type: FieldType
+    required: bool = False
+    default: Any = None
+    enum: tuple[Any, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid attribute: `path` is a JSON path such as `$.attributes.risk_score`."""
+
+    path: str
+    message: str
+
+
+class AttributesInvalid(ValueError):
+    """Raised by `Category.validate` with every problem found, not just the first."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e.path}: {e.message}" for e in errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    tier: int
+    #: Plain-words description for explanations; generated from the condition when not given.
+    description: str
+    #: The attribute names the condition reads (for static analysis and amend logic).
+    reads: frozenset[str]
+    matches: Callable[[Mapping[str, Any]], bool]
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    attributes: Mapping[str, Any]
+    tier: int
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Category:
+    name: str
+    description: str | None
+    fields: Mapping[str, FieldDef]
+    base_tier: int
+    rules: tuple[Rule, ...]
+    examples: tuple[Example, ...] = ()
+    location: Location | None = None
+    #: Validates and normalises attributes (defaults filled in, integers kept as int);
+    #: raises AttributesInvalid listing every problem. Set by the compiler.
+    validator: Callable[[Mapping[str, Any]], dict[str, Any]] = field(
+        default=lambda attrs: dict(attrs), compare=False, repr=False
+    )
+
+    def validate(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        return self.validator(attributes)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    #: The content hash (sha256 hex of the file's bytes): the policy's version.
+    version: str
+    source: str
+    timezone_name: str
+    timezone: ZoneInfo
+    parameters: Mapping[str, Any]
+    people: Mapping[str, Person]
+    tiers: Mapping[int, Tier]
+    cadences: Mapping[str, Cadence]
+    categories: Mapping[str, Category]
+    unknown_category_tier: int
+    #: Optional (start, end) dates of the period escalation metrics compare against.
+    baseline: tuple[date, date] | None = None
+
+    def people_with_role(self, role: str) -> list[Person]:
+        return [p for p in self.people.values() if role in p.roles]

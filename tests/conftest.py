@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.runtime import Runtime, open_runtime, upgrade_database
+from tests.support import DEFAULT_POLICY, ManualClock, database_url_for
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    with database_url_for(backend, tmp_path) as url:
+        upgrade_database(url)
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    with database_url_for("sqlite", tmp_path) as url:
+        upgrade_database(url)
+        yield url
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def runtime(database_url: str, clock: ManualClock) -> Iterator[Runtime]:
+    rt = open_runtime(database_url, str(DEFAULT_POLICY), clock=clock)
+    yield rt
+    rt.close()
