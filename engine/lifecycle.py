@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from policy.compiled import FieldError, Person, Tier
-
 from engine.errors import Conflict, Forbidden, InvalidInput
 from engine.routing import eligibility_refusal
 from engine.types import FINAL_STATUSES, Route, Verdict
+from policy.compiled import FieldError, Person, Tier
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from policy.compiled import Person, Policy, Tier
-
 from engine.types import Route
+from policy.compiled import Person, Policy, Tier
 
 
 def route_for(policy: Policy, tier_number: int, filer: str) -> Route:

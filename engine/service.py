@@ -23,11 +23,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.classify import classify
 from engine.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
+from engine.ids import new_decision_id
 from engine.lifecycle import DecisionState, give_verdict, status_at_filing, withdraw
 from engine.log.appender import AppendedEvent, NewEvent, append_events, read_head
 from engine.log.canonical import canonical_bytes
 from engine.log.chain import Record, VerifyResult, verify_chain
-from engine.ids import new_decision_id
 from engine.read_model import fold
 from engine.routing import route_for
 from engine.store.db import read_transaction, write_transaction
@@ -260,7 +260,10 @@ class DecisionService:
 
         def work(conn: Connection) -> bool:
             last = conn.execute(
-                select(_events.c.body).where(_events.c.type == "policy_activated").order_by(_events.c.seq.desc()).limit(1)
+                select(_events.c.body)
+                .where(_events.c.type == "policy_activated")
+                .order_by(_events.c.seq.desc())
+                .limit(1)
             ).first()
             previous = msgspec.json.decode(last.body)["data"]["version"] if last else None
             if previous == policy.version:
@@ -378,4 +381,4 @@ def _decode_cursor(cursor: str) -> int:
         raise InvalidInput([FieldError("$.cursor", "not a cursor this service issued")]) from exc
 
 
-__all__ = ["Clock", "DecisionService", "Conflict", "system_clock"]
+__all__ = ["Clock", "Conflict", "DecisionService", "system_clock"]

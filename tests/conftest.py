@@ -8,7 +8,10 @@ import pytest
 from engine.runtime import Runtime, open_runtime, upgrade_database
 from tests.support import DEFAULT_POLICY, ManualClock, database_url_for
 
-BACKENDS = [pytest.param("sqlite", id="sqlite"), pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)]
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
-
-import msgspec
 
 FORMAT_VERSION = 1
 GENESIS_PREV = "0" * 64
 BODY_KEYS = frozenset({"v", "log", "seq", "prev", "type", "actor", "at", "decision_id", "data"})
-
-_encoder = msgspec.json.Encoder(order="sorted")
-
 
 def format_at(moment: datetime) -> str:
     """UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`; works for freezegun's FakeDatetime too."""
@@ -34,8 +30,18 @@ def parse_at(text: str) -> datetime:
 
 
 def canonical_bytes(body: dict[str, Any]) -> bytes:
-    """Sorted-key compact JSON; equal to json.dumps(sort_keys, compact, ensure_ascii=False)."""
-    return _encoder.encode(body)
+    """Sorted-key compact JSON, exactly as the auditor's stdlib `json.dumps` writes it.
+
+    msgspec's sorted encoder was the plan, but it writes floats such as 1e16 as
+    `1e16` where the stdlib writes `1e+16`, so an independent verifier would call
+    the stored bytes non-canonical. The stdlib encoder is the specification, so
+    it is also the implementation. NaN/Infinity and lone surrogates are refused.
+    """
+    return _dumps(body).encode("utf-8")
+
+
+def _dumps(body: dict[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def leaf_hash(body: bytes) -> bytes:

@@ -35,7 +35,9 @@ def route(tier: Tier) -> Route:
 
 
 def state(tier: Tier, status: str, approvals: tuple[str, ...] = ()) -> DecisionState:
-    return DecisionState(id="D1", status=status, filed_by="mei", tier=tier.number, route=route(tier), approvals=approvals)
+    return DecisionState(
+        id="D1", status=status, filed_by="mei", tier=tier.number, route=route(tier), approvals=approvals
+    )
 
 
 def test_filing_status_follows_the_tier() -> None:
