@@ -1,0 +1,306 @@
+"""From spec Structs to the compiled `Policy`, checking every cross-reference on the way.
+
+Structure (keys, types) is msgspec's job; this module checks meaning: tiers 1 to 3 all defined,
+exactly one of `approval: self` or `approvers`, durations, the time zone, review cadence names,
+`$parameter` references, fields that rules read, enum and default values. Problems are
+collected as SpecIssues (with YAML paths) so the loader can report all of them at once.
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from policy.attributes import make_validator, show, type_problem, value_problem
+from policy.compiled import (
+    ApproverRule,
+    Cadence,
+    Category,
+    Example,
+    FieldDef,
+    Location,
+    Person,
+    Policy,
+    Rule,
+    Tier,
+)
+from policy.conditions import COMBINATORS, ConditionInvalid, compile_condition
+from policy.durations import DURATION_HINT, parse_duration
+from policy.errors import Path, SpecIssue
+from policy.spec import CategorySpec, FieldSpec, PersonSpec, PolicySpec, ReviewSpec, TierSpec
+from policy.suggest import closest, did_you_mean
+
+LANGUAGE_VERSION = 1
+TIER_NUMBERS = (1, 2, 3)
+
+Locate = Callable[[Path], Location | None]
+
+
+class SpecInvalid(Exception):
+    """The spec does not compile; `issues` say where (as YAML paths) and why."""
+
+    def __init__(self, issues: list[SpecIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(f"{'.'.join(map(str, i.path))}: {i.message}" for i in issues))
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """Names that exist in the file but failed their structural checks (already reported):
+    references to them are not reported a second time."""
+
+    parameters: frozenset[str] = frozenset()
+    reviews: frozenset[str] = frozenset()
+    tiers: frozenset[int] = frozenset()
+
+
+def compile_policy(spec: PolicySpec, *, version: str, source: str, locate: Locate | None = None) -> Policy:
+    """The compiled policy; raises SpecInvalid listing every problem."""
+    pieces = {f: getattr(spec, f) for f in spec.__struct_fields__}
+    policy, issues = compile_pieces(pieces, version=version, source=source, locate=locate)
+    if issues or policy is None:
+        raise SpecInvalid(issues)
+    return policy
+
+
+def compile_pieces(
+    pieces: Mapping[str, Any],
+    *,
+    version: str,
+    source: str,
+    locate: Locate | None = None,
+    broken: Broken = Broken(),
+) -> tuple[Policy | None, list[SpecIssue]]:
+    """Compile whichever top-level pieces converted; the policy is None when anything is wrong.
+
+    Used directly by the loader when some pieces failed structurally, so that problems in the
+    rest are still found in the same pass.
+    """
+    builder = _Builder(locate or (lambda _path: None), broken)
+    policy = builder.build(pieces, version=version, source=source)
+    return (policy if not builder.issues else None), builder.issues
+
+
+@dataclass
+class _Builder:
+    locate: Locate
+    broken: Broken
+    issues: list[SpecIssue] = field(default_factory=list)
+
+    def problem(self, path: Path, message: str, hint: str | None = None, on_key: bool = False) -> None:
+        self.issues.append(SpecIssue(path, message, hint, on_key))
+
+    def build(self, pieces: Mapping[str, Any], *, version: str, source: str) -> Policy | None:
+        language = pieces.get("version", LANGUAGE_VERSION)
+        if language != LANGUAGE_VERSION:
+            self.problem(("version",), f"policy language version {language} is not supported",
+                         f"write `version: {LANGUAGE_VERSION}`")
+        zone_name = pieces.get("timezone", "UTC")
+        zone = self.timezone(zone_name)
+        parameters = self.parameters(pieces.get("parameters", {}))
+        people = {name: self.person(name, p) for name, p in pieces.get("people", {}).items()}
+        cadences = {name: c for name, r in pieces.get("reviews", {}).items() if (c := self.cadence(name, r))}
+        tiers = self.tiers(pieces.get("tiers", {}), pieces.get("reviews", {}), "tiers" in pieces)
+        categories = {
+            name: compiled
+            for name, spec in pieces.get("categories", {}).items()
+            if (compiled := self.category(name, spec, parameters))
+        }
+        baseline = None
+        metrics = pieces.get("metrics")
+        if metrics is not None and metrics.baseline is not None:
+            start, end = metrics.baseline.start, metrics.baseline.end
+            if start > end:
+                self.problem(("metrics", "baseline", "end"), f"the baseline ends ({end}) before it starts ({start})",
+                             "swap start and end")
+            baseline = (start, end)
+        if self.issues or zone is None:
+            return None
+        return Policy(
+            version=version,
+            source=source,
+            timezone_name=zone_name,
+            timezone=zone,
+            parameters=parameters,
+            people=people,
+            tiers=tiers,
+            cadences=cadences,
+            categories=categories,
+            unknown_category_tier=pieces.get("unknown_category_tier", 3),
+            baseline=baseline,
+        )
+
+    def timezone(self, name: str) -> zoneinfo.ZoneInfo | None:
+        try:
+            return zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            guess = closest(name, zoneinfo.available_timezones())
+            hint = f"did you mean '{guess}'?" if guess else "use an IANA time zone name such as America/Los_Angeles"
+            self.problem(("timezone",), f"unknown time zone '{name}'", hint)
+            return None
+
+    def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        for name, value in values.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                self.problem(("parameters", name), f"parameter '{name}' is {show(value)}",
+                             "thresholds must be finite numbers")
+        return dict(values)
+
+    def person(self, name: str, spec: PersonSpec) -> Person:
+        if not spec.roles:
+            self.problem(("people", name, "roles"), f"'{name}' holds no role",
+                         "give at least one role, e.g. [squad_member]")
+        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email)
+
+    def duration(self, text: str, path: Path) -> timedelta | None:
+        try:
+            return parse_duration(text)
+        except ValueError as exc:
+            self.problem(path, str(exc), DURATION_HINT)
+            return None
+
+    def cadence(self, name: str, spec: ReviewSpec) -> Cadence | None:
+        every = self.duration(spec.every, ("reviews", name, "every"))
+        if every is None:
+            return None
+        if every % timedelta(days=1):
+            self.problem(("reviews", name, "every"), f"review windows must last whole days, not {spec.every}",
+                         "write e.g. 1w, 2w or 7d")
+            return None
+        return Cadence(name, every, spec.anchor)
+
+    def tiers(self, specs: Mapping[int, TierSpec], reviews: Mapping[str, ReviewSpec], given: bool) -> dict[int, Tier]:
+        missing = [n for n in TIER_NUMBERS if n not in specs and n not in self.broken.tiers]
+        if missing and given:
+            listed = ", ".join(map(str, missing))
+            self.problem(("tiers",), f"tier{'s' if len(missing) > 1 else ''} {listed} not defined",
+                         "define tiers 1, 2 and 3: every decision lands in one of them")
+        out: dict[int, Tier] = {}
+        for number, spec in sorted(specs.items()):
+            path: Path = ("tiers", number)
+            if (spec.approval is None) == (spec.approvers is None):
+                both = spec.approval is not None
+                self.problem(path, f"tier {number} has {'both' if both else 'neither'} `approval: self` "
+                             f"{'and' if both else 'nor'} `approvers`",
+                             "give exactly one: `approval: self` (the squad resolves it) or "
+                             "`approvers: {role: tech_pm}`")
+            if spec.review is not None and spec.review not in reviews and spec.review not in self.broken.reviews:
+                self.problem((*path, "review"), f"unknown review cadence '{spec.review}'",
+                             did_you_mean(spec.review, reviews, what="a cadence declared under `reviews`"))
+            sla = self.duration(spec.sla, (*path, "sla")) if spec.sla is not None else None
+            approvers = (
+                ApproverRule(spec.approvers.role, spec.approvers.count, spec.approvers.exclude_filer)
+                if spec.approvers is not None
+                else None
+            )
+            out[number] = Tier(number, spec.name, spec.approval == "self", approvers, spec.review, sla)
+        return out
+
+    def category(self, name: str, spec: CategorySpec, parameters: Mapping[str, Any]) -> Category | None:
+        path: Path = ("categories", name)
+        before = len(self.issues)
+        fields = {fname: self.field_def((*path, "fields", fname), fname, f) for fname, f in spec.fields.items()}
+        rules = self.rules(path, spec, fields, parameters)
+        examples = tuple(
+            Example(e.attributes, e.tier, self.locate((*path, "examples", i))) for i, e in enumerate(spec.examples)
+        )
+        if len(self.issues) > before:
+            return None
+        return Category(
+            name=name,
+            description=spec.description,
+            fields=fields,
+            base_tier=spec.base_tier,
+            rules=rules,
+            examples=examples,
+            location=self.locate(path),
+            validator=make_validator(name, fields),
+        )
+
+    def rules(
+        self, path: Path, spec: CategorySpec, fields: Mapping[str, FieldDef], parameters: Mapping[str, Any]
+    ) -> tuple[Rule, ...]:
+        seen: dict[str, int] = {}
+        rules = []
+        broken_parameters = self.broken.parameters - parameters.keys()
+        for i, rule in enumerate(spec.rules):
+            rule_path: Path = (*path, "rules", i)
+            if rule.id in seen:
+                self.problem((*rule_path, "id"), f"rule id '{rule.id}' is already used by rule {seen[rule.id] + 1}",
+                             "give every rule of a category its own id")
+            seen.setdefault(rule.id, i)
+            try:
+                condition = compile_condition(rule.when, fields, parameters, broken_names=broken_parameters)
+            except ConditionInvalid as exc:
+                for issue in exc.issues:
+                    self.issues.append(
+                        SpecIssue((*rule_path, "when", *issue.path), issue.message, issue.hint, issue.on_key)
+                    )
+                continue
+            rules.append(
+                Rule(
+                    id=rule.id,
+                    tier=rule.tier,
+                    description=rule.description or condition.description,
+                    reads=condition.reads,
+                    matches=condition.matches,
+                    location=self.locate(rule_path),
+                )
+            )
+        return tuple(rules)
+
+    def field_def(self, path: Path, name: str, spec: FieldSpec) -> FieldDef:
+        if name in COMBINATORS:
+            self.problem(path, f"'{name}' cannot be a field name: conditions use it for {name}: [..]",
+                         "rename the field", on_key=True)
+        enum = tuple(spec.enum) if spec.enum is not None else None
+        kind = spec.type
+        if enum is not None:
+            if not enum:
+                self.problem((*path, "enum"), "empty enum: no value could ever be valid", "list the allowed values")
+            # A list field's enum constrains its items, which may be of any type.
+            for i, value in enumerate(enum if kind != "list" else ()):
+                problem = type_problem(kind, value)
+                if problem is not None:
+                    self.problem((*path, "enum", i), f"enum value {problem}", _yaml_hint(kind))
+        for bound in ("min", "max"):
+            if getattr(spec, bound) is not None and kind not in ("number", "integer"):
+                self.problem((*path, bound), f"'{bound}' applies to number and integer fields, not {kind}",
+                             f"remove `{bound}` or change the type")
+        if spec.min is not None and spec.max is not None and spec.min > spec.max:
+            self.problem((*path, "min"), f"min ({show(spec.min)}) is above max ({show(spec.max)})", "swap them")
+        definition = FieldDef(
+            name=name,
+            type=kind,
+            required=spec.required,
+            default=None if spec.default is msgspec.UNSET else spec.default,
+            enum=enum,
+            min=spec.min,
+            max=spec.max,
+            description=spec.description,
+        )
+        if spec.default is not msgspec.UNSET:
+            if spec.required:
+                self.problem((*path, "default"), "a required field with a default can never be missing",
+                             "remove `default`, or `required: true`")
+            elif spec.default is None:
+                self.problem((*path, "default"), "a default of null is the same as no default", "remove `default`")
+            else:
+                problem = value_problem(definition, spec.default)
+                if problem is not None:
+                    self.problem((*path, "default"), f"default {problem}", _yaml_hint(kind))
+        return definition
+
+
+def _yaml_hint(kind: str) -> str:
+    if kind == "string":
+        return "quote values that YAML would read as numbers, dates or true/false"
+    if kind == "boolean":
+        return "write true or false"
+    return f"write a value of type {kind}"

@@ -1,0 +1,112 @@
+"""The policy file's shape, as msgspec Structs mirroring `policies.yaml` one to one.
+
+These types only describe structure (keys, types, ranges); cross-references such as a tier's
+review cadence or a rule's `$parameter` are checked by `policy.compiler`. The JSON Schema that
+editors use is generated from these same types (`policy.schema`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
+
+from policy.compiled import ROLES
+
+#: A tier of authority: 1 (the squad) to 3 (the director).
+TierNumber = Annotated[int, msgspec.Meta(ge=1, le=3)]
+Role = Literal["squad_member", "tech_pm", "director", "auditor", "admin"]
+FieldTypeName = Literal["number", "integer", "string", "boolean", "list"]
+ParameterValue = bool | int | float | str
+#: A duration such as "3d", "36h", "90m" or "2w" (several units may be combined: "1d12h").
+Duration = Annotated[str, msgspec.Meta(pattern=r"^([0-9]+[wdhms])+$", examples=["3d", "36h", "90m", "2w"])]
+
+if get_args(Role) != ROLES:  # pragma: no cover - a programming error, caught by any import
+    raise RuntimeError("policy.spec.Role must list exactly policy.compiled.ROLES")
+
+
+class Spec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    """Base for every policy type: unknown keys are errors, never silently ignored."""
+
+
+class PersonSpec(Spec):
+    roles: list[Role]
+    squad: str | None = None
+    display_name: str | None = None
+    email: str | None = None
+
+
+class ApproversSpec(Spec):
+    role: Role
+    count: Annotated[int, msgspec.Meta(ge=1)] = 1
+    exclude_filer: bool = True
+
+
+class TierSpec(Spec):
+    """Exactly one of `approval: self` (the squad resolves it) or `approvers`."""
+
+    name: str
+    approval: Literal["self"] | None = None
+    approvers: ApproversSpec | None = None
+    review: str | None = None
+    sla: Duration | None = None
+
+
+class ReviewSpec(Spec):
+    every: Duration
+    anchor: date
+
+
+class FieldSpec(Spec):
+    type: FieldTypeName
+    required: bool = False
+    default: Any | msgspec.UnsetType = msgspec.UNSET
+    enum: list[Any] | None = None
+    min: int | float | None = None
+    max: int | float | None = None
+    description: str | None = None
+
+
+class RuleSpec(Spec):
+    id: str
+    #: A structured condition: `{field: value}`, `{field: {gt: 2}}`, `all`/`any`/`not`.
+    when: dict[str, Any]
+    tier: TierNumber
+    description: str | None = None
+
+
+class ExampleSpec(Spec):
+    attributes: dict[str, Any]
+    tier: TierNumber
+    description: str | None = None
+
+
+class CategorySpec(Spec):
+    base_tier: TierNumber
+    description: str | None = None
+    fields: dict[str, FieldSpec] = {}
+    rules: list[RuleSpec] = []
+    examples: list[ExampleSpec] = []
+
+
+class BaselineSpec(Spec):
+    start: date
+    end: date
+
+
+class MetricsSpec(Spec):
+    baseline: BaselineSpec | None = None
+
+
+class PolicySpec(Spec):
+    #: The version of the policy language (not of this policy: that is the file's hash).
+    version: int
+    timezone: str
+    tiers: dict[TierNumber, TierSpec]
+    categories: dict[str, CategorySpec]
+    parameters: dict[str, ParameterValue] = {}
+    people: dict[str, PersonSpec] = {}
+    reviews: dict[str, ReviewSpec] = {}
+    unknown_category_tier: TierNumber = 3
+    metrics: MetricsSpec | None = None
