@@ -43,9 +43,7 @@ def _refuse_if_final(state: DecisionState, action: str) -> None:
         raise Conflict(f"decision {state.id} is already {state.status}; it cannot be {action}")
 
 
-def give_verdict(
-    state: DecisionState, tier: Tier, actor: Person, verdict: Verdict, reason: str | None
-) -> Transition:
+def give_verdict(state: DecisionState, tier: Tier, actor: Person, verdict: Verdict, reason: str | None) -> Transition:
     refusal = eligibility_refusal(tier, state.route, state.filed_by, actor)
     if refusal is not None and state.route.role is None:
         raise Conflict(refusal)

@@ -27,8 +27,5 @@ def eligibility_refusal(tier: Tier, route: Route, filer: str, actor: Person) -> 
         return "you filed this decision; its approver must be someone else"
     if not actor.has_role(route.role):
         held = ", ".join(sorted(actor.roles)) or "no role"
-        return (
-            f"tier {tier.number} ({tier.name}) needs a {route.role} to sign off; "
-            f"{actor.name} holds {held}"
-        )
+        return f"tier {tier.number} ({tier.name}) needs a {route.role} to sign off; {actor.name} holds {held}"
     return None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.activation import PolicyGovernance
 from engine.policy_holder import PolicyHolder
 from engine.service import DecisionService, system_clock
 from engine.store.db import create_db_engine, database_url_from_env, normalise_url
@@ -31,6 +32,7 @@ class Runtime:
     service: DecisionService
     policies: PolicyHolder
     database_url: str
+    governance: PolicyGovernance
 
     def close(self) -> None:
         self.service.engine.dispose()
@@ -42,10 +44,12 @@ def open_runtime(
     clock: Callable[[], datetime] | None = None,
     origin: str | None = None,
 ) -> Runtime:
-    """Load the policy (raises PolicyLoadError), connect, and log the policy version if it changed."""
+    """Load the policy (raises PolicyLoadError), connect, and bootstrap or follow the active policy version."""
     url = normalise_url(database_url or database_url_from_env())
     policies = PolicyHolder(policy_path or policy_path_from_env())
     engine = create_db_engine(url)
     service = DecisionService(engine, policies, origin or log_origin_from_env(), clock or system_clock)
-    service.record_policy_version()
-    return Runtime(service=service, policies=policies, database_url=url)
+    governance = PolicyGovernance(service, policies)
+    governance.start()
+    service.governance = governance
+    return Runtime(service=service, policies=policies, database_url=url, governance=governance)

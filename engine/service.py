@@ -12,22 +12,22 @@ import base64
 import binascii
 import hashlib
 import hmac
+import math
 import secrets
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.classify import classify
-from engine.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, NotFound
+from engine.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, LogIntegrityError, NotFound
 from engine.ids import new_decision_id
 from engine.lifecycle import DecisionState, give_verdict, status_at_filing, withdraw
 from engine.log.appender import AppendedEvent, NewEvent, append_events, read_head
 from engine.log.canonical import canonical_bytes
-from engine.log.chain import Record, VerifyResult, verify_chain
 from engine.read_model import fold
 from engine.routing import route_for
 from engine.store.db import read_transaction, write_transaction
@@ -48,10 +48,17 @@ from engine.types import (
 )
 from policy.compiled import AttributesInvalid, FieldError, Person, Policy
 
+if TYPE_CHECKING:
+    from engine.log.chain import VerifyResult
+
 Clock = Callable[[], datetime]
+#: Called inside the append transaction with the events just appended (e.g. the notification
+#: outbox), so whatever it writes commits or rolls back together with the events.
+AppendHook = Callable[[Connection, list[AppendedEvent], Policy], None]
 
 FILING_ROLES = frozenset({"squad_member", "tech_pm", "director", "admin"})
 TOKEN_PREFIX = "drt"
+POLICY_CATEGORY = "policy"
 MAX_WRITE_ATTEMPTS = 5
 
 _decisions = Decision.__table__  # type: ignore[attr-defined]
@@ -83,6 +90,11 @@ class DecisionService:
         self.policies = policies
         self.origin = origin
         self.clock = clock
+        self.append_hooks: list[AppendHook] = []
+        #: Governed policy activation (engine.activation); None in tests that run without it.
+        self.governance: Any = None
+        #: Set when the log must not grow (e.g. the database is behind its last signed checkpoint).
+        self.append_blocked: str | None = None
 
     # -- tokens -------------------------------------------------------------------------------------
 
@@ -93,7 +105,10 @@ class DecisionService:
         with write_transaction(self.engine) as conn:
             conn.execute(
                 insert(_tokens).values(
-                    id=token_id, person=person, secret_hash=_hash_secret(secret), label=label,
+                    id=token_id,
+                    person=person,
+                    secret_hash=_hash_secret(secret),
+                    label=label,
                     created_at=self.clock(),
                 )
             )
@@ -129,6 +144,11 @@ class DecisionService:
             result = classify(policy, request.category, request.attributes)
         except AttributesInvalid as exc:
             raise InvalidInput(exc.errors) from exc
+        if not result.known_category:
+            # Unknown categories pass through unvalidated: still, only what the log can hold.
+            problems = list(_unloggable(result.attributes, "$.attributes"))
+            if problems:
+                raise InvalidInput(problems)
         return result, route_for(policy, result.tier, filer)
 
     def classify(self, actor: Person, request: FilingRequest) -> ClassificationView:
@@ -142,7 +162,9 @@ class DecisionService:
         for attempt in range(MAX_WRITE_ATTEMPTS):
             try:
                 with write_transaction(self.engine) as conn:
-                    read_head(conn, lock=True)
+                    head = read_head(conn, lock=True)
+                    if self.governance is not None and head.policy_version != self.policies.current.version:
+                        self.governance.follow(conn, head.policy_version)
                     return work(conn)
             except DBAPIError as exc:
                 if attempt + 1 == MAX_WRITE_ATTEMPTS or not _is_retryable(exc):
@@ -150,16 +172,18 @@ class DecisionService:
         raise AssertionError("unreachable")
 
     def _append(self, conn: Connection, events: list[NewEvent]) -> list[AppendedEvent]:
-        return append_events(conn, self.origin, self.clock, events)
+        if self.append_blocked is not None:
+            raise LogIntegrityError(self.append_blocked)
+        appended = append_events(conn, self.origin, self.clock, events)
+        for hook in self.append_hooks:
+            hook(conn, appended, self.policies.current)
+        return appended
 
-    def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
-        if not (actor.roles & FILING_ROLES):
-            raise Forbidden(f"{actor.name} holds only {', '.join(sorted(actor.roles))}, which is read-only")
-        policy = self.policies.current
+    def _filing_data(self, policy: Policy, actor: Person, request: FilingRequest) -> dict[str, Any]:
         result, route = self._classify(policy, request, actor.name)
-        status = status_at_filing(policy.tiers[result.tier])
-        request_hash = hashlib.sha256(canonical_bytes(msgspec.to_builtins(request))).hexdigest()
-        data = {
+        if self.governance is not None and result.known_category and request.category == POLICY_CATEGORY:
+            self.governance.check_candidate(result.attributes)
+        return {
             "title": request.title,
             "category": request.category,
             "attributes": result.attributes,
@@ -172,11 +196,20 @@ class DecisionService:
             "known_category": result.known_category,
             "matched_rules": [{"id": r.id, "tier": r.tier, "description": r.description} for r in result.matched_rules],
             "route": msgspec.to_builtins(route),
-            "status": status,
+            "status": status_at_filing(policy.tiers[result.tier]),
             "policy_version": result.policy_version,
         }
 
+    def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
+        if not (actor.roles & FILING_ROLES):
+            raise Forbidden(f"{actor.name} holds only {', '.join(sorted(actor.roles))}, which is read-only")
+        # Classify before taking the lock, so invalid input never waits on other writers.
+        policy = self.policies.current
+        data = self._filing_data(policy, actor, request)
+        request_hash = hashlib.sha256(canonical_bytes(msgspec.to_builtins(request))).hexdigest()
+
         def work(conn: Connection) -> FilingResult:
+            nonlocal policy, data
             if idempotency_key is not None:
                 earlier = conn.execute(
                     select(_idempotency.c.request_hash, _idempotency.c.decision_id).where(
@@ -190,6 +223,10 @@ class DecisionService:
                         )
                     row = self._decision_row(conn, earlier.decision_id)
                     return FilingResult(decision=decision_view(policy, row), created=False)
+            if self.policies.current is not policy:
+                # Another worker activated a new policy while we waited for the lock.
+                policy = self.policies.current
+                data = self._filing_data(policy, actor, request)
             decision_id = new_decision_id(self.clock())
             [event] = self._append(conn, [NewEvent("decision_filed", actor.name, decision_id, data)])
             row = fold(None, msgspec.json.decode(event.body))
@@ -198,8 +235,11 @@ class DecisionService:
             if idempotency_key is not None:
                 conn.execute(
                     insert(_idempotency).values(
-                        actor=actor.name, key=idempotency_key, request_hash=request_hash,
-                        decision_id=decision_id, created_at=event.at,
+                        actor=actor.name,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        decision_id=decision_id,
+                        created_at=event.at,
                     )
                 )
             return FilingResult(decision=decision_view(policy, row), created=True)
@@ -245,7 +285,11 @@ class DecisionService:
             t = give_verdict(state, policy.tiers[state.tier], actor, request.verdict, request.reason)
             return NewEvent(t.event_type, actor.name, state.id, t.data)
 
-        return self._transition(decision_id, build)
+        view = self._transition(decision_id, build)
+        if view.category == POLICY_CATEGORY and view.status == "approved" and self.governance is not None:
+            # Approval is what activates a policy: the activation is its own logged event.
+            self.governance.activate_approved(actor.name, view)
+        return view
 
     def withdraw(self, actor: Person, decision_id: str, request: WithdrawRequest) -> DecisionView:
         def build(policy: Policy, state: DecisionState) -> NewEvent:
@@ -254,40 +298,17 @@ class DecisionService:
 
         return self._transition(decision_id, build)
 
-    def record_policy_version(self, actor: str = "system") -> bool:
-        """Log a `policy_activated` event when the running policy differs from the last logged one."""
-        policy = self.policies.current
-
-        def work(conn: Connection) -> bool:
-            last = conn.execute(
-                select(_events.c.body)
-                .where(_events.c.type == "policy_activated")
-                .order_by(_events.c.seq.desc())
-                .limit(1)
-            ).first()
-            previous = msgspec.json.decode(last.body)["data"]["version"] if last else None
-            if previous == policy.version:
-                return False
-            self._append(
-                conn,
-                [NewEvent("policy_activated", actor, None, {
-                    "version": policy.version, "previous": previous, "source": policy.source,
-                })],
-            )
-            return True
-
-        changed: bool = self._write(work)
-        return changed
-
     # -- reads --------------------------------------------------------------------------------------
 
     def get(self, decision_id: str) -> DecisionDetail:
         policy = self.policies.current
         with read_transaction(self.engine) as conn:
             row = self._decision_row(conn, decision_id)
-            events = conn.execute(
-                select(_events).where(_events.c.decision_id == decision_id).order_by(_events.c.seq)
-            ).mappings().all()
+            events = (
+                conn.execute(select(_events).where(_events.c.decision_id == decision_id).order_by(_events.c.seq))
+                .mappings()
+                .all()
+            )
         return decision_detail(policy, row, [event_view(e) for e in events])
 
     def list(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
@@ -317,9 +338,13 @@ class DecisionService:
         policy = self.policies.current
         now = self.clock()
         with read_transaction(self.engine) as conn:
-            rows = conn.execute(
-                select(_decisions).where(_decisions.c.status == "pending").order_by(_decisions.c.filed_seq)
-            ).mappings().all()
+            rows = (
+                conn.execute(
+                    select(_decisions).where(_decisions.c.status == "pending").order_by(_decisions.c.filed_seq)
+                )
+                .mappings()
+                .all()
+            )
         items = []
         for row in rows:
             route = row["route"]
@@ -350,6 +375,7 @@ class DecisionService:
 
     def verify_log(self) -> VerifyResult:
         from engine.log.canonical import format_at
+        from engine.log.chain import Record, verify_chain
 
         records = (
             Record(
@@ -358,13 +384,28 @@ class DecisionService:
                 leaf_hash=row["leaf_hash"],
                 prev_hash=row["prev_hash"],
                 columns={
-                    "decision_id": row["decision_id"], "type": row["type"], "actor": row["actor"],
+                    "decision_id": row["decision_id"],
+                    "type": row["type"],
+                    "actor": row["actor"],
                     "at": format_at(row["at"]),
                 },
             )
             for row in self.iter_event_rows()
         )
         return verify_chain(records, origin=self.origin)
+
+
+def _unloggable(value: Any, path: str, depth: int = 0) -> Iterator[FieldError]:
+    if depth > 8:
+        yield FieldError(path, "nested too deeply (at most 8 levels)")
+    elif isinstance(value, float) and not math.isfinite(value):
+        yield FieldError(path, "must be a finite number")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _unloggable(item, f"{path}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _unloggable(item, f"{path}[{index}]", depth + 1)
 
 
 def _encode_cursor(seq: int) -> str:

@@ -51,10 +51,11 @@ class ChainHead:
     size: int
     head_hash: str
     frontier: list[str]
+    policy_version: str | None
 
 
 def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
-    query = select(_head.c.origin, _head.c.size, _head.c.head_hash, _head.c.frontier).where(
+    query = select(_head.c.origin, _head.c.size, _head.c.head_hash, _head.c.frontier, _head.c.policy_version).where(
         _head.c.id == HEAD_ID
     )
     if lock and conn.dialect.name == "postgresql":
@@ -62,7 +63,13 @@ def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
     row = conn.execute(query).first()
     if row is None:
         raise LogIntegrityError("the log's chain head is missing: run `decisions db upgrade`")
-    return ChainHead(origin=row.origin, size=row.size, head_hash=row.head_hash, frontier=list(row.frontier))
+    return ChainHead(
+        origin=row.origin,
+        size=row.size,
+        head_hash=row.head_hash,
+        frontier=list(row.frontier),
+        policy_version=row.policy_version,
+    )
 
 
 def append_events(
@@ -89,16 +96,29 @@ def append_events(
     for new in events:
         body = canonical_bytes(
             make_body(
-                origin=origin, seq=size, prev=prev, type=new.type, actor=new.actor, at=at,
-                decision_id=new.decision_id, data=new.data,
+                origin=origin,
+                seq=size,
+                prev=prev,
+                type=new.type,
+                actor=new.actor,
+                at=at,
+                decision_id=new.decision_id,
+                data=new.data,
             )
         )
         leaf = leaf_hash(body)
         frontier = frontier_append(frontier, size, leaf)
         appended.append(
             AppendedEvent(
-                seq=size, body=body, leaf_hash=leaf.hex(), prev_hash=prev, type=new.type, actor=new.actor,
-                at=at, decision_id=new.decision_id, data=new.data,
+                seq=size,
+                body=body,
+                leaf_hash=leaf.hex(),
+                prev_hash=prev,
+                type=new.type,
+                actor=new.actor,
+                at=at,
+                decision_id=new.decision_id,
+                data=new.data,
             )
         )
         size, prev = size + 1, leaf.hex()
@@ -106,8 +126,14 @@ def append_events(
         insert(_events),
         [
             {
-                "seq": e.seq, "body": e.body.decode(), "leaf_hash": e.leaf_hash, "prev_hash": e.prev_hash,
-                "decision_id": e.decision_id, "type": e.type, "actor": e.actor, "at": e.at,
+                "seq": e.seq,
+                "body": e.body.decode(),
+                "leaf_hash": e.leaf_hash,
+                "prev_hash": e.prev_hash,
+                "decision_id": e.decision_id,
+                "type": e.type,
+                "actor": e.actor,
+                "at": e.at,
             }
             for e in appended
         ],
@@ -115,7 +141,15 @@ def append_events(
     result = conn.execute(
         update(_head)
         .where(_head.c.id == HEAD_ID, _head.c.size == head.size)
-        .values(origin=origin, size=size, head_hash=prev, frontier=[h.hex() for h in frontier])
+        .values(
+            origin=origin,
+            size=size,
+            head_hash=prev,
+            frontier=[h.hex() for h in frontier],
+            policy_version=next(
+                (e.data["version"] for e in reversed(appended) if e.type == "policy_activated"), head.policy_version
+            ),
+        )
     )
     if result.rowcount != 1:
         # Someone else moved the head under us: only possible if serialisation failed.
@@ -124,4 +158,4 @@ def append_events(
 
 
 def genesis_head_row() -> dict[str, Any]:
-    return {"id": HEAD_ID, "origin": None, "size": 0, "head_hash": GENESIS_PREV, "frontier": []}
+    return {"id": HEAD_ID, "origin": None, "size": 0, "head_hash": GENESIS_PREV, "frontier": [], "policy_version": None}

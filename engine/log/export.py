@@ -52,8 +52,15 @@ def spreadsheet_safe(value: Any) -> str:
 def _query(flt: ExportFilter) -> Any:
     query = (
         select(
-            _events.c.seq, _events.c.body, _events.c.type, _events.c.actor, _events.c.at,
-            _events.c.decision_id, _events.c.prev_hash, _events.c.leaf_hash, _decisions.c.tier,
+            _events.c.seq,
+            _events.c.body,
+            _events.c.type,
+            _events.c.actor,
+            _events.c.at,
+            _events.c.decision_id,
+            _events.c.prev_hash,
+            _events.c.leaf_hash,
+            _decisions.c.tier,
         )
         .select_from(_events.outerjoin(_decisions, _decisions.c.id == _events.c.decision_id))
         .order_by(_events.c.seq)
@@ -98,9 +105,16 @@ def export_lines(
             data = msgspec.json.decode(row.body).get("data", {})
             writer.writerow(
                 [
-                    row.seq, format_at(row.at), spreadsheet_safe(row.type), spreadsheet_safe(row.decision_id),
-                    spreadsheet_safe(row.actor), row.tier if row.tier is not None else "",
-                    spreadsheet_safe(data.get("status")), row.prev_hash, row.leaf_hash, spreadsheet_safe(row.body),
+                    row.seq,
+                    format_at(row.at),
+                    spreadsheet_safe(row.type),
+                    spreadsheet_safe(row.decision_id),
+                    spreadsheet_safe(row.actor),
+                    row.tier if row.tier is not None else "",
+                    spreadsheet_safe(data.get("status")),
+                    row.prev_hash,
+                    row.leaf_hash,
+                    spreadsheet_safe(row.body),
                 ]
             )
         done += 1

@@ -28,7 +28,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         utc = value.astimezone(UTC)
         # freezegun's FakeDatetime is not a datetime to every driver: rebuild a real one.
         return datetime(
-            utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
+            utc.year,
+            utc.month,
+            utc.day,
+            utc.hour,
+            utc.minute,
+            utc.second,
+            utc.microsecond,
             tzinfo=None if dialect.name == "sqlite" else UTC,
         )
 

@@ -47,7 +47,11 @@ def _explanation(policy: Policy, row: Mapping[str, Any]) -> Explanation:
         policy_version=row["policy_version"],
         known_category=row["known_category"],
         summary=explanation_summary(
-            row["tier"], tier_name(policy, row["tier"]), row["base_tier"], rules, row["known_category"],
+            row["tier"],
+            tier_name(policy, row["tier"]),
+            row["base_tier"],
+            rules,
+            row["known_category"],
             row["category"],
         ),
     )
@@ -70,7 +74,10 @@ def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
         explanation=_explanation(policy, row),
         approvals=[
             ApprovalView(
-                approver=a["approver"], verdict=a["verdict"], role=a["role"], reason=a["reason"],
+                approver=a["approver"],
+                verdict=a["verdict"],
+                role=a["role"],
+                reason=a["reason"],
                 at=parse_at(a["at"]),
             )
             for a in row["approvals"]

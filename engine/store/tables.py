@@ -51,6 +51,8 @@ class LogHead(SQLModel, table=True):
     head_hash: str = Field(sa_column=Column(String(64), nullable=False))
     #: RFC 6962 compact range: hex roots of the perfect subtrees covering [0, size).
     frontier: list[str] = Field(sa_column=Column(JSONType, nullable=False))
+    #: The active policy version (the last `policy_activated` event's); workers compare theirs to it.
+    policy_version: str | None = Field(default=None, sa_column=Column(String(64)))
 
 
 class Decision(SQLModel, table=True):

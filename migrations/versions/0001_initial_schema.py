@@ -114,6 +114,7 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('head_hash', sa.String(length=64), nullable=False),
     sa.Column('frontier', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('policy_version', sa.String(length=64), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_log_head'))
     )
     op.create_table('policy_versions',

@@ -31,8 +31,14 @@ def stdlib_bytes(body: dict) -> bytes:  # type: ignore[type-arg]
 @given(data=st.dictionaries(st.text(max_size=10), json_values, max_size=6), actor=st.text(max_size=20))
 def test_canonical_bytes_are_what_a_verifier_recomputes(data: dict, actor: str) -> None:  # type: ignore[type-arg]
     body = make_body(
-        origin="decision-rights/log", seq=7, prev="ab" * 32, type="decision_filed", actor=actor,
-        at=datetime(2026, 3, 2, 17, 0, tzinfo=UTC), decision_id="D01", data=data,
+        origin="decision-rights/log",
+        seq=7,
+        prev="ab" * 32,
+        type="decision_filed",
+        actor=actor,
+        at=datetime(2026, 3, 2, 17, 0, tzinfo=UTC),
+        decision_id="D01",
+        data=data,
     )
     stored = canonical_bytes(body)
     # A verifier parses the stored line and re-encodes it: the bytes must come back unchanged,
@@ -43,8 +49,14 @@ def test_canonical_bytes_are_what_a_verifier_recomputes(data: dict, actor: str) 
 
 def test_non_finite_numbers_never_reach_the_log() -> None:
     body = make_body(
-        origin="o", seq=0, prev="0" * 64, type="t", actor="a", at=datetime(2026, 1, 1, tzinfo=UTC),
-        decision_id=None, data={"x": float("nan")},
+        origin="o",
+        seq=0,
+        prev="0" * 64,
+        type="t",
+        actor="a",
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+        decision_id=None,
+        data={"x": float("nan")},
     )
     with pytest.raises(ValueError):
         canonical_bytes(body)

@@ -29,7 +29,10 @@ def route(tier: Tier) -> Route:
     if tier.approvers is None:
         return Route(tier=tier.number, role=None, count=0, exclude_filer=False, approvers=[])
     return Route(
-        tier=tier.number, role=tier.approvers.role, count=tier.approvers.count, exclude_filer=True,
+        tier=tier.number,
+        role=tier.approvers.role,
+        count=tier.approvers.count,
+        exclude_filer=True,
         approvers=["dana", "tomas"],
     )
 

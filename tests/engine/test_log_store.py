@@ -23,9 +23,7 @@ def _file_many(rt: Runtime, who: str, count: int, errors: list[BaseException]) -
         for i in range(count):
             rt.service.file(
                 person,
-                FilingRequest(
-                    title=f"{who} change {i}", category="pipeline", attributes={"risk_score": (i * 7) % 100}
-                ),
+                FilingRequest(title=f"{who} change {i}", category="pipeline", attributes={"risk_score": (i * 7) % 100}),
             )
     except BaseException as exc:  # surfaced by the main thread
         errors.append(exc)
