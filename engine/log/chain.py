@@ -1,0 +1,208 @@
+"""Chain verification, shared by the service (database rows) and offline exports (JSONL lines).
+
+Streams: constant memory whatever the log's size (a Merkle frontier gives the root).
+The first failure stops verification and names the seq and a specific reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from engine.log.canonical import BODY_KEYS, FORMAT_VERSION, GENESIS_PREV, canonical_bytes, leaf_hash, parse_at
+from engine.log.merkle import frontier_append, frontier_root
+
+QUERY_COLUMNS = ("decision_id", "type", "actor", "at")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    seq: int
+    body: bytes
+    leaf_hash: str | None = None
+    prev_hash: str | None = None
+    #: Stored query columns (decision_id, type, actor, at as the canonical string), checked against the body.
+    columns: Mapping[str, Any] | None = None
+
+
+class VerifyResult(msgspec.Struct, kw_only=True):
+    ok: bool
+    size: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    reason: str | None = None
+    #: Hex RFC 6962 root of the verified prefix.
+    root: str | None = None
+
+
+class _Bad(Exception):
+    pass
+
+
+class ChainVerifier:
+    """Feed records in order; `result()` says whether everything fed so far holds."""
+
+    def __init__(self, origin: str | None = None) -> None:
+        self.origin = origin
+        self.size = 0
+        self.prev = GENESIS_PREV
+        self.last_at: str | None = None
+        self.frontier: list[bytes] = []
+        self.failure: tuple[int, str] | None = None
+
+    def feed(self, record: Record) -> bool:
+        if self.failure is not None:
+            return False
+        try:
+            self._check(record)
+        except _Bad as bad:
+            self.failure = (self.size, str(bad))
+            return False
+        return True
+
+    def _check(self, record: Record) -> None:
+        position = self.size
+        if record.seq != position:
+            raise _Bad(
+                f"expected seq {position} next, found the row stored as seq {record.seq} (missing or extra event)"
+            )
+        try:
+            body = json.loads(record.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise _Bad(f"the body is not UTF-8 JSON: {exc}") from exc
+        if not isinstance(body, dict) or set(body) != BODY_KEYS:
+            raise _Bad(f"the body must be an object with exactly the keys {sorted(BODY_KEYS)}")
+        try:
+            canonical = canonical_bytes(body)
+        except ValueError as exc:
+            raise _Bad(f"the body cannot be encoded canonically: {exc}") from exc
+        if canonical != record.body:
+            raise _Bad("non-canonical bytes: re-encoding the body does not give the stored bytes")
+        if body["v"] != FORMAT_VERSION:
+            raise _Bad(f"unknown format version {body['v']!r}")
+        if self.origin is not None and body["log"] != self.origin:
+            raise _Bad(f"the event belongs to the log {body['log']!r}, not {self.origin!r}")
+        if body["seq"] != position:
+            raise _Bad(f"the body says seq {body['seq']} at position {position} (events deleted, inserted or swapped)")
+        if body["prev"] != self.prev:
+            raise _Bad(f"prev is {body['prev'][:16]}…, but the previous event's leaf hash is {self.prev[:16]}…")
+        leaf = leaf_hash(record.body)
+        if record.leaf_hash is not None and record.leaf_hash != leaf.hex():
+            raise _Bad("the stored leaf hash does not match the hash of the body (the body was changed)")
+        if record.prev_hash is not None and record.prev_hash != body["prev"]:
+            raise _Bad("the stored prev_hash column does not match the body's prev")
+        try:
+            parse_at(body["at"])
+        except (TypeError, ValueError) as exc:
+            raise _Bad(f"at is not a canonical UTC time: {body['at']!r}") from exc
+        if self.last_at is not None and body["at"] < self.last_at:
+            raise _Bad(f"at {body['at']} is earlier than the previous event's {self.last_at} (backdated)")
+        if record.columns is not None:
+            for column in QUERY_COLUMNS:
+                if record.columns.get(column) != body[column]:
+                    raise _Bad(
+                        f"the stored {column} column ({record.columns.get(column)!r}) disagrees with the body "
+                        f"({body[column]!r})"
+                    )
+        self.frontier = frontier_append(self.frontier, position, leaf)
+        self.size += 1
+        self.prev = leaf.hex()
+        self.last_at = body["at"]
+
+    def root(self) -> bytes:
+        return frontier_root(self.frontier, self.size)
+
+    def result(self) -> VerifyResult:
+        if self.failure is not None:
+            seq, reason = self.failure
+            return VerifyResult(
+                ok=False,
+                size=self.size,
+                head_hash=self.prev,
+                first_bad_seq=seq,
+                reason=reason,
+                root=self.root().hex(),
+            )
+        return VerifyResult(ok=True, size=self.size, head_hash=self.prev, root=self.root().hex())
+
+
+def verify_chain(
+    records: Iterable[Record], origin: str | None = None, progress: Callable[[int], None] | None = None
+) -> VerifyResult:
+    verifier = ChainVerifier(origin)
+    for record in records:
+        if not verifier.feed(record):
+            break
+        if progress and verifier.size % 10000 == 0:
+            progress(verifier.size)
+    return verifier.result()
+
+
+def verify_export(
+    lines: Iterable[bytes],
+    checkpoint_text: str | None = None,
+    verifier_keys: list[str] | None = None,
+    origin: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> VerifyResult:
+    """Verify a JSONL export (one stored body per line), optionally against a signed checkpoint.
+
+    Against a checkpoint, the first `size` events must hash to its root: a rewritten
+    history (even with every hash recomputed) or a truncated tail is caught here.
+    """
+    checkpoint = None
+    if checkpoint_text is not None:
+        from engine.log.checkpoint import CheckpointError, verify_checkpoint
+
+        try:
+            checkpoint = verify_checkpoint(checkpoint_text, verifier_keys or [], origin=origin)
+        except CheckpointError as exc:
+            return VerifyResult(
+                ok=False,
+                size=0,
+                head_hash=GENESIS_PREV,
+                first_bad_seq=None,
+                reason=f"the checkpoint does not verify: {exc}",
+            )
+    verifier = ChainVerifier(origin)
+    checkpoint_root: bytes | None = None
+    for index, line in enumerate(lines):
+        body = line[:-1] if line.endswith(b"\n") else line
+        if not body:
+            continue
+        if checkpoint is not None and verifier.size == checkpoint.size:
+            checkpoint_root = verifier.root()
+        if not verifier.feed(Record(seq=index, body=body)):
+            break
+        if progress and verifier.size % 10000 == 0:
+            progress(verifier.size)
+    result = verifier.result()
+    if checkpoint is None or not result.ok:
+        return result
+    if checkpoint_root is None and verifier.size == checkpoint.size:
+        checkpoint_root = verifier.root()
+    if checkpoint_root is None:
+        return VerifyResult(
+            ok=False,
+            size=result.size,
+            head_hash=result.head_hash,
+            first_bad_seq=result.size,
+            root=result.root,
+            reason=f"the export ends at {result.size} events but the checkpoint signed {checkpoint.size}: "
+            "events are missing from the tail",
+        )
+    if checkpoint_root != checkpoint.root:
+        return VerifyResult(
+            ok=False,
+            size=result.size,
+            head_hash=result.head_hash,
+            first_bad_seq=None,
+            root=result.root,
+            reason=f"the first {checkpoint.size} events do not hash to the checkpoint's root: "
+            "the history was rewritten since it was signed",
+        )
+    return result
