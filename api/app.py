@@ -1,0 +1,79 @@
+"""The Litestar application: the JSON API under /v1, OpenAPI at /schema, /healthz."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Router, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from api.auth import authorize
+from api.controllers.decisions import DecisionController, classify, inbox
+from api.controllers.log import export, verify
+from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy
+from api.errors import EXCEPTION_HANDLERS
+from api.schemas import Health
+from engine.runtime import Runtime, open_runtime
+
+MAX_BODY_BYTES = 64 * 1024
+
+V1_HANDLERS: list[Any] = [
+    DecisionController,
+    classify,
+    inbox,
+    active_policy,
+    policy_versions,
+    propose,
+    reload_policy,
+    me,
+    verify,
+    export,
+]
+
+
+@get("/healthz", opt={"public": True}, sync_to_thread=False, tags=["health"], summary="Liveness")
+def healthz(request: Any) -> Health:
+    return Health(status="ok", policy_version=request.app.state.runtime.policies.current.version)
+
+
+def create_app(
+    runtime: Runtime | None = None,
+    *,
+    extra_route_handlers: Sequence[Any] = (),
+    extra_plugins: Sequence[Any] = (),
+    **litestar_kwargs: Any,
+) -> Litestar:
+    """Build the app; without `runtime`, one is opened from the environment at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or open_runtime()
+        try:
+            yield
+        finally:
+            if owned:
+                app.state.runtime.close()
+
+    v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
+    return Litestar(
+        route_handlers=[v1, healthz, *extra_route_handlers],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=MAX_BODY_BYTES,
+        plugins=list(extra_plugins),
+        openapi_config=OpenAPIConfig(
+            title="decision-rights",
+            version="1.0.0",
+            description="Who may decide what: file decisions, see their tier and route, approve, audit the log.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"BearerToken": []}],
+        ),
+        **litestar_kwargs,
+    )

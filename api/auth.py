@@ -1,0 +1,74 @@
+"""Bearer-token authentication and role authorisation, as one guard.
+
+Every route under the guard must declare who may call it in `opt={"roles": {...}}`;
+a route that forgets fails closed (403), and a test walks the app to prove none forgot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.to_thread
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from engine.runtime import Runtime
+from policy.compiled import ROLES, Person
+
+EVERYONE: frozenset[str] = frozenset(ROLES)
+FILERS: frozenset[str] = frozenset({"squad_member", "tech_pm", "director", "admin"})
+APPROVERS: frozenset[str] = frozenset({"tech_pm", "director"})
+AUDITORS: frozenset[str] = frozenset({"auditor", "admin"})
+ADMINS: frozenset[str] = frozenset({"admin"})
+
+SESSION_TOKEN_KEY = "token"
+
+
+def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException("the Authorization header must be `Bearer <token>`")
+    return token.strip()
+
+
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Person | None:
+    service = runtime_of(connection).service
+    return await anyio.to_thread.run_sync(service.authenticate, token)
+
+
+JSON_TYPES = ("application/json", "application/problem+json")
+
+
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    roles = handler.opt.get("roles")
+    if handler.opt.get("body_type") is not None:
+        media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in JSON_TYPES:
+            raise HTTPException(
+                status_code=415, detail=f"send the body as application/json, not {media_type or 'nothing'}"
+            )
+    token = bearer_token(connection)
+    if token is None and handler.opt.get("session_auth"):
+        session = connection.scope.get("session") or {}
+        token = session.get(SESSION_TOKEN_KEY) if isinstance(session, dict) else None
+    if token is None:
+        raise NotAuthorizedException("no credentials: send `Authorization: Bearer <token>`")
+    person = await authenticate(connection, token)
+    if person is None:
+        raise NotAuthorizedException("the token is unknown, revoked, or its person left the directory")
+    connection.scope["user"] = person
+    if not isinstance(roles, frozenset | set):
+        raise PermissionDeniedException("this route declares no roles; it is closed to everyone")
+    if not person.roles & roles:
+        held = ", ".join(sorted(person.roles)) or "no role"
+        allowed = ", ".join(sorted(roles))
+        raise PermissionDeniedException(f"{person.name} holds {held}; this needs one of: {allowed}")

@@ -1,0 +1,376 @@
+"""The `decisions` command line: an operator's tool that runs on the server, beside the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from api.config import Settings
+from engine.errors import DomainError
+from engine.runtime import Runtime, open_runtime, upgrade_database
+from engine.types import FilingRequest
+from policy import PolicyLoadError, load_policy
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(msgspec.json.format(msgspec.json.encode(value), indent=2).decode())
+
+
+def _parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """`key=value` arguments; values are JSON when they parse (numbers, true, lists), else strings."""
+    attributes: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not key=value", param_hint="ATTRIBUTES")
+        try:
+            attributes[key] = json.loads(raw)
+        except ValueError:
+            attributes[key] = raw
+    return attributes
+
+
+class Context:
+    def __init__(self, database_url: str | None, policy_path: str | None) -> None:
+        settings = Settings.from_env()
+        self.database_url = database_url or settings.database_url
+        self.policy_path = policy_path or settings.policy_path
+        self.settings = settings
+
+    @contextmanager
+    def runtime(self) -> Iterator[Runtime]:
+        try:
+            rt = open_runtime(self.database_url, self.policy_path)
+        except PolicyLoadError as exc:
+            raise click.ClickException(f"the policy does not load:\n{exc}") from exc
+        try:
+            yield rt
+        except DomainError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            rt.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--database-url", envvar="DATABASE_URL", help="Default: sqlite:///decisions.db")
+@click.option("--policy", "policy_path", envvar="DECISIONS_POLICY", help="Default: policies.yaml")
+@click.pass_context
+def main(ctx: click.Context, database_url: str | None, policy_path: str | None) -> None:
+    """decision-rights: who may decide what."""
+    ctx.obj = Context(database_url, policy_path)
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: DECISIONS_HOST or 127.0.0.1")
+@click.option("--port", type=int, default=None, help="Default: DECISIONS_PORT or 8000")
+@click.option("--workers", type=int, default=1, show_default=True)
+@pass_context
+def serve(obj: Context, host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API (and the web pages)."""
+    import uvicorn
+
+    os.environ["DATABASE_URL"] = obj.database_url
+    os.environ["DECISIONS_POLICY"] = obj.policy_path
+    uvicorn.run(
+        "api.asgi:app",
+        host=host or obj.settings.host,
+        port=port or obj.settings.port,
+        workers=workers,
+        log_level="info",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(obj: Context) -> None:
+    """Apply every migration (alembic upgrade head)."""
+    upgrade_database(obj.database_url)
+    click.echo("database is at the latest schema")
+
+
+@db.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@pass_context
+def db_backup(obj: Context, target: Path) -> None:
+    """Consistent online copy of the SQLite database while filing continues."""
+    from engine.store.backup import backup_sqlite
+
+    with click.progressbar(length=100, label="backing up", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(copied: int, total: int) -> None:
+            pct = int(copied * 100 / total) if total else 100
+            bar.update(pct - done[0])
+            done[0] = pct
+
+        try:
+            backup_sqlite(obj.database_url, target, progress)
+        except (ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"backup written to {target}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("user")
+@click.option("--label", default=None)
+@pass_context
+def token_create(obj: Context, user: str, label: str | None) -> None:
+    """Mint a token for USER (a person of the policy's directory); printed once, on the last line."""
+    with obj.runtime() as rt:
+        secret = rt.service.create_token(user, label)
+    click.echo(f"token for {user} (store it now: only its hash is kept):", err=True)
+    click.echo(secret)
+
+
+@token.command("revoke")
+@click.argument("user")
+@pass_context
+def token_revoke(obj: Context, user: str) -> None:
+    """Revoke every token of USER."""
+    with obj.runtime() as rt:
+        count = rt.service.revoke_tokens(user)
+    click.echo(f"revoked {count} token(s) of {user}")
+
+
+@main.group()
+def policy() -> None:
+    """The policy file."""
+
+
+@policy.command("check")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@pass_context
+def policy_check(obj: Context, file: str | None) -> None:
+    """Load FILE (default: the configured policy) and run its examples."""
+    from engine.classify import run_examples
+
+    path = file or obj.policy_path
+    try:
+        loaded = load_policy(path)
+    except PolicyLoadError as exc:
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        raise SystemExit(1) from exc
+    failures = run_examples(loaded)
+    for failure in failures:
+        click.echo(str(failure), err=True)
+    examples = sum(len(c.examples) for c in loaded.categories.values())
+    if failures:
+        raise SystemExit(1)
+    click.echo(
+        f"{path}: ok, version {loaded.version[:12]}, {len(loaded.categories)} categories, {examples} examples pass"
+    )
+
+
+@policy.command("schema")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def policy_schema(output: Path | None) -> None:
+    """Write the JSON Schema of policies.yaml (for editors)."""
+    from policy.schema import policy_json_schema
+
+    text = json.dumps(policy_json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"schema written to {output}", err=True)
+
+
+@policy.command("propose")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def policy_propose(obj: Context, file: Path) -> None:
+    """Store FILE as a candidate; prints the version to name in a `policy` decision."""
+    with obj.runtime() as rt:
+        try:
+            candidate = rt.governance.propose(file.read_text(encoding="utf-8"), str(file))
+        except PolicyLoadError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(candidate.version)
+
+
+@policy.command("activate")
+@click.option("--as", "actor", required=True, help="The admin performing the activation")
+@pass_context
+def policy_activate(obj: Context, actor: str) -> None:
+    """Activate the configured policy file, if an approved decision names its hash."""
+    with obj.runtime() as rt:
+        try:
+            active = rt.governance.activate_file(actor)
+        except PolicyLoadError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"active policy version {active.version}")
+
+
+def _person(rt: Runtime, name: str) -> Any:
+    person = rt.policies.current.people.get(name)
+    if person is None:
+        raise click.ClickException(f"{name!r} is not in the policy's people directory")
+    return person
+
+
+@main.command()
+@click.argument("category")
+@click.argument("attributes", nargs=-1)
+@click.option("--as", "actor", default="system", help="Whose view (only matters for routing)")
+@pass_context
+def classify(obj: Context, category: str, attributes: tuple[str, ...], actor: str) -> None:
+    """Dry run: the tier, route and explanation for CATEGORY key=value..."""
+    from engine.errors import InvalidInput
+    from policy.compiled import Person
+
+    with obj.runtime() as rt:
+        person = rt.policies.current.people.get(actor) or Person(actor, frozenset())
+        try:
+            view = rt.service.classify(
+                person, FilingRequest(title="(dry run)", category=category, attributes=_parse_pairs(attributes))
+            )
+        except InvalidInput as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(view.explanation.summary)
+    _echo_json(view)
+
+
+@main.command("file")
+@click.argument("category")
+@click.argument("attributes", nargs=-1)
+@click.option("--as", "actor", required=True, help="The filer (a person of the directory)")
+@click.option("--title", required=True)
+@click.option("--rationale", default=None)
+@pass_context
+def file_decision(
+    obj: Context, category: str, attributes: tuple[str, ...], actor: str, title: str, rationale: str | None
+) -> None:
+    """File a decision as a person of the directory."""
+    with obj.runtime() as rt:
+        try:
+            request = msgspec.convert(
+                {"title": title, "category": category, "attributes": _parse_pairs(attributes), "rationale": rationale},
+                FilingRequest,
+            )
+        except msgspec.ValidationError as exc:
+            raise click.ClickException(str(exc)) from exc
+        result = rt.service.file(_person(rt, actor), request)
+    click.echo(f"{result.decision.id}: tier {result.decision.tier}, {result.decision.status}")
+    _echo_json(result.decision)
+
+
+@main.group()
+def log() -> None:
+    """The decision log."""
+
+
+def _counter(label: str) -> Any:
+    shown = {"n": 0}
+
+    def progress(done: int) -> None:
+        if done - shown["n"] >= 10000 or done == 0:
+            click.echo(f"\r{label}: {done:,} events", nl=False, err=True)
+            shown["n"] = done
+
+    return progress
+
+
+@log.command("verify")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Verify an exported JSONL file offline instead of the database",
+)
+@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def log_verify(obj: Context, export_file: Path | None, checkpoint: Path | None, public_key: Path | None) -> None:
+    """Check the chain; exit 1 with the first bad seq when it is broken."""
+    from engine.log.chain import verify_export
+
+    progress = _counter("verified")
+    if export_file is not None:
+        keys = [public_key.read_text().strip()] if public_key else []
+        with export_file.open("rb") as lines:
+            result = verify_export(lines, checkpoint.read_text() if checkpoint else None, keys, progress=progress)
+    else:
+        with obj.runtime() as rt:
+            result = rt.service.verify_log()
+    click.echo("", err=True)
+    _echo_json(result)
+    if not result.ok:
+        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason}", err=True)
+        raise SystemExit(1)
+    click.echo(f"OK: {result.size} events, head {result.head_hash}", err=True)
+
+
+@log.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--category", default=None)
+@click.option("--tier", type=click.IntRange(1, 3), default=None)
+@click.option("--since", type=click.DateTime(), default=None, help="UTC")
+@click.option("--until", type=click.DateTime(), default=None, help="UTC")
+@pass_context
+def log_export(
+    obj: Context, fmt: str, output: Path, category: str | None, tier: int | None, since: Any, until: Any
+) -> None:
+    """Export the log (streamed, constant memory) with a progress count."""
+    from datetime import UTC
+
+    from engine.log.export import ExportFilter, export_lines
+
+    flt = ExportFilter(
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) if until else None,
+        category=category,
+        tier=tier,
+    )
+    with obj.runtime() as rt, output.open("wb") as out:
+        for chunk in export_lines(rt.service.engine, fmt, flt, progress=_counter("exported")):  # type: ignore[arg-type]
+            out.write(chunk)
+    click.echo(f"\nwritten to {output}", err=True)
+
+
+@log.command("rebuild")
+@click.option("--check", "mode", flag_value="check", default=True, help="Compare the read model with a replay")
+@click.option("--apply", "mode", flag_value="apply", help="Replace the read model with the replay")
+@pass_context
+def log_rebuild(obj: Context, mode: str) -> None:
+    """Replay the log into the decisions read model (check or apply)."""
+    from engine.log import rebuild
+
+    with obj.runtime() as rt:
+        if mode == "apply":
+            report = rebuild.apply(rt.service.engine, _counter("replayed"))
+            click.echo(f"\nrebuilt {report.decisions} decisions from {report.events} events")
+            return
+        report = rebuild.compare(rt.service.engine, _counter("replayed"))
+    click.echo("", err=True)
+    if report.ok:
+        click.echo(f"read model matches the log: {report.decisions} decisions, {report.events} events")
+        return
+    click.echo(f"missing: {report.missing}\nextra: {report.extra}\ndifferent: {report.different}", err=True)
+    raise SystemExit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

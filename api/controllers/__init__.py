@@ -1,0 +1,1 @@
+"""HTTP controllers: thin translation between HTTP and the DecisionService."""

@@ -1,0 +1,63 @@
+"""The active policy, its history, candidates and governed activation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get, post
+from msgspec import Struct
+
+from api.auth import ADMINS, EVERYONE, runtime_of
+from api.schemas import PersonView, PolicyView, person_view, policy_view
+from engine.activation import VersionView
+
+
+class CandidateRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: The candidate policies.yaml, as text.
+    content: str
+    source: str = "candidate.yaml"
+
+
+class CandidateView(Struct, kw_only=True):
+    version: str
+    categories: list[str]
+
+
+@get("/policy", opt={"roles": EVERYONE}, sync_to_thread=False, tags=["policy"], summary="The active policy")
+def active_policy(request: Request[Any, Any, Any]) -> PolicyView:
+    return policy_view(runtime_of(request).policies.current)
+
+
+@get("/policy/versions", opt={"roles": EVERYONE}, sync_to_thread=True, tags=["policy"], summary="Activation history")
+def policy_versions(request: Request[Any, Any, Any]) -> list[VersionView]:
+    return runtime_of(request).governance.versions()
+
+
+@post(
+    "/policy/candidates",
+    opt={"roles": ADMINS, "body_type": CandidateRequest},
+    sync_to_thread=True,
+    tags=["policy"],
+    summary="Store a candidate policy; file a `policy` decision naming its version to activate it",
+    status_code=201,
+)
+def propose(request: Request[Any, Any, Any], data: CandidateRequest) -> CandidateView:
+    candidate = runtime_of(request).governance.propose(data.content, data.source)
+    return CandidateView(version=candidate.version, categories=sorted(candidate.policy.categories))
+
+
+@post(
+    "/policy/reload",
+    opt={"roles": ADMINS},
+    sync_to_thread=True,
+    tags=["policy"],
+    summary="Reload the policy file; activated only if an approved decision names its hash",
+    status_code=200,
+)
+def reload_policy(request: Request[Any, Any, Any]) -> PolicyView:
+    return policy_view(runtime_of(request).governance.activate_file(request.user.name))
+
+
+@get("/me", opt={"roles": EVERYONE}, sync_to_thread=False, tags=["people"], summary="Who the token belongs to")
+def me(request: Request[Any, Any, Any]) -> PersonView:
+    return person_view(request.user)

@@ -1,0 +1,152 @@
+"""RFC 9457 problem details for every error, with msgspec's field paths restored."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Empty
+
+from engine.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidInput,
+    LogIntegrityError,
+    NotFound,
+)
+from policy import PolicyLoadError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+_TYPE = "urn:decision-rights:problem:"
+_AT_PATH = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.DOTALL)
+_NAMED_FIELD = re.compile(r"field `(?P<name>[^`]+)`")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid content",
+    429: "Too many requests",
+    500: "Internal error",
+    503: "Unavailable",
+}
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
+    (InvalidInput, 422, "invalid-content"),
+    (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not-found"),
+    (IdempotencyConflict, 409, "idempotency-key-reused"),
+    (Conflict, 409, "conflict"),
+    (LogIntegrityError, 503, "log-integrity"),
+]
+
+
+def problem(
+    status: int,
+    detail: str,
+    slug: str | None = None,
+    errors: list[dict[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    body: dict[str, Any] = {
+        "type": _TYPE + (slug or str(status)),
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_error_from_msgspec(message: str, root: str = "$") -> dict[str, str]:
+    """`Expected int, got str - at $.attributes.x` -> {path: $.attributes.x, message: Expected int, got str}."""
+    match = _AT_PATH.match(message)
+    text = match.group("message") if match else message
+    path = match.group("path") if match and match.group("path") else None
+    if path is None:
+        named = _NAMED_FIELD.search(text)
+        path = f"$.{named.group('name')}" if named else "$"
+    if root != "$":
+        path = root + path[1:]
+    return {"path": path, "message": text}
+
+
+def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, str]] | None:
+    """Re-decode the cached body against the handler's declared type to recover the exact path."""
+    body_type = request.route_handler.opt.get("body_type")
+    raw = getattr(request, "_body", Empty)
+    if body_type is None or raw is Empty:
+        return None
+    try:
+        msgspec.json.decode(raw, type=body_type)
+    except msgspec.ValidationError as exc:
+        return [field_error_from_msgspec(str(exc))]
+    except msgspec.DecodeError as exc:
+        return [{"path": "$", "message": f"the body is not valid JSON: {exc}"}]
+    return None
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = _body_errors(request)
+    if errors is None:
+        errors = []
+        for item in exc.extra if isinstance(exc.extra, list) else []:
+            if isinstance(item, dict):
+                source = item.get("source", "body")
+                key = item.get("key", "")
+                path = f"$.{source}.{key}" if source in {"query", "path", "header"} else f"$.{key}"
+                errors.append({"path": path, "message": str(item.get("message", ""))})
+    detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors) if errors else exc.detail
+    slug = "invalid-json" if "malformed" in (exc.detail or "") else "validation"
+    return problem(400, detail or "the request is invalid", slug, errors or None)
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    headers = dict(exc.headers or {})
+    if exc.status_code == 401:
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="decision-rights"')
+    return problem(exc.status_code, exc.detail, None, None, headers or None)
+
+
+def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    for kind, status, slug in _DOMAIN_STATUS:
+        if isinstance(exc, kind):
+            errors = None
+            if isinstance(exc, InvalidInput):
+                errors = [{"path": e.path, "message": e.message} for e in exc.errors]
+            return problem(status, str(exc), slug, errors)
+    return problem(400, str(exc), "domain")
+
+
+def handle_policy_error(request: Request[Any, Any, Any], exc: PolicyLoadError) -> Response[Any]:
+    errors = [{"path": f"{i.file}:{i.line}:{i.column}", "message": str(i)} for i in exc.issues]
+    return problem(422, "the policy does not load; nothing was changed", "policy-invalid", errors)
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem(HTTP_500_INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged", "internal")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    DomainError: handle_domain,
+    PolicyLoadError: handle_policy_error,
+    Exception: handle_unexpected,
+}
