@@ -20,12 +20,12 @@ run: install
 	$(BIN)/decisions serve
 
 test: install
-	$(BIN)/ruff check policy engine api tests tools bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check policy engine api tests tools bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 bench: install

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Router, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -36,7 +36,7 @@ V1_HANDLERS: list[Any] = [
 
 
 @get("/healthz", opt={"public": True}, sync_to_thread=False, tags=["health"], summary="Liveness")
-def healthz(request: Any) -> Health:
+def healthz(request: Request[Any, Any, Any]) -> Health:
     return Health(status="ok", policy_version=request.app.state.runtime.policies.current.version)
 
 

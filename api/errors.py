@@ -107,7 +107,7 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
         errors = []
         for item in exc.extra if isinstance(exc.extra, list) else []:
             if isinstance(item, dict):
-                source = item.get("source", "body")
+                source = str(getattr(item.get("source"), "value", item.get("source", "body")))
                 key = item.get("key", "")
                 path = f"$.{source}.{key}" if source in {"query", "path", "header"} else f"$.{key}"
                 errors.append({"path": path, "message": str(item.get("message", ""))})
@@ -138,6 +138,14 @@ def handle_policy_error(request: Request[Any, Any, Any], exc: PolicyLoadError) -
     return problem(422, "the policy does not load; nothing was changed", "policy-invalid", errors)
 
 
+def handle_undecodable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """msgspec raises these while decoding a body: invalid UTF-8, or nesting deeper than it recurses."""
+    if request.route_handler.opt.get("body_type") is None:
+        return handle_unexpected(request, exc)
+    reason = "the body is not valid UTF-8" if isinstance(exc, UnicodeError) else "the body is nested too deeply"
+    return problem(400, reason, "invalid-json", [{"path": "$", "message": reason}])
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged", "internal")
@@ -148,5 +156,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: handle_http,
     DomainError: handle_domain,
     PolicyLoadError: handle_policy_error,
+    UnicodeError: handle_undecodable,
+    RecursionError: handle_undecodable,
     Exception: handle_unexpected,
 }

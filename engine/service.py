@@ -229,9 +229,9 @@ class DecisionService:
                 data = self._filing_data(policy, actor, request)
             decision_id = new_decision_id(self.clock())
             [event] = self._append(conn, [NewEvent("decision_filed", actor.name, decision_id, data)])
-            row = fold(None, msgspec.json.decode(event.body))
-            assert row is not None
-            conn.execute(insert(_decisions).values(**row))
+            filed = fold(None, msgspec.json.decode(event.body))
+            assert filed is not None
+            conn.execute(insert(_decisions).values(**filed))
             if idempotency_key is not None:
                 conn.execute(
                     insert(_idempotency).values(
@@ -242,7 +242,7 @@ class DecisionService:
                         created_at=event.at,
                     )
                 )
-            return FilingResult(decision=decision_view(policy, row), created=True)
+            return FilingResult(decision=decision_view(policy, filed), created=True)
 
         result_: FilingResult = self._write(work)
         return result_
@@ -309,9 +309,9 @@ class DecisionService:
                 .mappings()
                 .all()
             )
-        return decision_detail(policy, row, [event_view(e) for e in events])
+        return decision_detail(policy, row, [event_view(dict(e)) for e in events])
 
-    def list(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
+    def list_decisions(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
         policy = self.policies.current
         conditions = []
         for column in ("status", "tier", "category", "squad", "filed_by"):
@@ -358,7 +358,7 @@ class DecisionService:
             due = row["created_at"] + tier.sla if tier is not None and tier.sla is not None else None
             items.append(
                 InboxItem(
-                    decision=decision_view(policy, row),
+                    decision=decision_view(policy, dict(row)),
                     waiting_seconds=(now - row["created_at"]).total_seconds(),
                     due_at=due,
                     overdue=due is not None and now > due,
@@ -400,6 +400,8 @@ def _unloggable(value: Any, path: str, depth: int = 0) -> Iterator[FieldError]:
         yield FieldError(path, "nested too deeply (at most 8 levels)")
     elif isinstance(value, float) and not math.isfinite(value):
         yield FieldError(path, "must be a finite number")
+    elif isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        yield FieldError(path, "integers must fit in 64 bits")
     elif isinstance(value, dict):
         for key, item in value.items():
             yield from _unloggable(item, f"{path}.{key}", depth + 1)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.auth import APPROVERS, EVERYONE, FILERS, runtime_of
 from engine.types import (
@@ -53,8 +53,8 @@ class DecisionController(Controller):
     def file(
         self,
         request: Request[Any, Any, Any],
-        data: FilingRequest,
-        idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
+        data: JSONBody[FilingRequest],
+        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
     ) -> Response[DecisionView]:
         result = runtime_of(request).service.file(request.user, data, _idempotency_key(idempotency_key))
         return Response(result.decision, status_code=201 if result.created else 200)
@@ -68,23 +68,23 @@ class DecisionController(Controller):
     def list_decisions(
         self,
         request: Request[Any, Any, Any],
-        status: Status | None = None,
-        tier: Annotated[int | None, Parameter(ge=1, le=3)] = None,
-        category: str | None = None,
-        squad: str | None = None,
-        filed_by: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        cursor: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        status: FromQuery[Status | None] = None,
+        tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
+        category: FromQuery[str | None] = None,
+        squad: FromQuery[str | None] = None,
+        filed_by: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> DecisionPage:
         filters = DecisionFilter(
             status=status, tier=tier, category=category, squad=squad, filed_by=filed_by, since=since, until=until
         )
-        return runtime_of(request).service.list(filters, cursor, limit)
+        return runtime_of(request).service.list_decisions(filters, cursor, limit)
 
     @get("/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True, summary="A decision and its events")
-    def get_decision(self, request: Request[Any, Any, Any], decision_id: str) -> DecisionDetail:
+    def get_decision(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> DecisionDetail:
         return runtime_of(request).service.get(decision_id)
 
     @post(
@@ -94,7 +94,9 @@ class DecisionController(Controller):
         summary="Approve or reject",
         status_code=200,
     )
-    def decide(self, request: Request[Any, Any, Any], decision_id: str, data: VerdictRequest) -> DecisionView:
+    def decide(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[VerdictRequest]
+    ) -> DecisionView:
         return runtime_of(request).service.decide(request.user, decision_id, data)
 
     @post(
@@ -104,7 +106,9 @@ class DecisionController(Controller):
         summary="Withdraw your own pending decision",
         status_code=200,
     )
-    def withdraw(self, request: Request[Any, Any, Any], decision_id: str, data: WithdrawRequest) -> DecisionView:
+    def withdraw(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[WithdrawRequest]
+    ) -> DecisionView:
         return runtime_of(request).service.withdraw(request.user, decision_id, data)
 
 
@@ -116,7 +120,7 @@ class DecisionController(Controller):
     summary="Dry run: tier, route and explanation; nothing is stored",
     status_code=200,
 )
-def classify(request: Request[Any, Any, Any], data: FilingRequest) -> ClassificationView:
+def classify(request: Request[Any, Any, Any], data: JSONBody[FilingRequest]) -> ClassificationView:
     return runtime_of(request).service.classify(request.user, data)
 
 

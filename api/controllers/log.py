@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from api.auth import AUDITORS, runtime_of
@@ -30,11 +30,11 @@ def verify(request: Request[Any, Any, Any]) -> VerifyResult:
 )
 def export(
     request: Request[Any, Any, Any],
-    format: Literal["jsonl", "csv"] = "jsonl",
-    since: datetime | None = None,
-    until: datetime | None = None,
-    category: str | None = None,
-    tier: Annotated[int | None, Parameter(ge=1, le=3)] = None,
+    format: FromQuery[Literal["jsonl", "csv"]] = "jsonl",
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    category: FromQuery[str | None] = None,
+    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
 ) -> Stream:
     engine = runtime_of(request).service.engine
     flt = ExportFilter(since=since, until=until, category=category, tier=tier)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, get, post
+from litestar.params import JSONBody
 from msgspec import Struct
 
 from api.auth import ADMINS, EVERYONE, runtime_of
@@ -41,7 +42,7 @@ def policy_versions(request: Request[Any, Any, Any]) -> list[VersionView]:
     summary="Store a candidate policy; file a `policy` decision naming its version to activate it",
     status_code=201,
 )
-def propose(request: Request[Any, Any, Any], data: CandidateRequest) -> CandidateView:
+def propose(request: Request[Any, Any, Any], data: JSONBody[CandidateRequest]) -> CandidateView:
     candidate = runtime_of(request).governance.propose(data.content, data.source)
     return CandidateView(version=candidate.version, categories=sorted(candidate.policy.categories))
 

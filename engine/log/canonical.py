@@ -11,6 +11,7 @@ FORMAT_VERSION = 1
 GENESIS_PREV = "0" * 64
 BODY_KEYS = frozenset({"v", "log", "seq", "prev", "type", "actor", "at", "decision_id", "data"})
 
+
 def format_at(moment: datetime) -> str:
     """UTC `YYYY-MM-DDTHH:MM:SS.ffffffZ`; works for freezegun's FakeDatetime too."""
     if moment.tzinfo is None:

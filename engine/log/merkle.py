@@ -113,9 +113,7 @@ def _subproof(leaves: Sequence[bytes], m: int, start: int, end: int, complete: b
     return [*_subproof(leaves, m - k, start + k, end, False), subtree_hash(leaves, start, start + k)]
 
 
-def verify_consistency(
-    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 section 2.1.4.2."""
     if old_size < 0 or old_size > new_size:
         return False

@@ -1,0 +1,97 @@
+"""The `decisions` command line, through click's runner, on a real SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from api.cli import main
+from engine.runtime import open_runtime
+from tests.support import DEFAULT_POLICY
+
+
+@pytest.fixture
+def run(sqlite_url: str):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(main, ["--database-url", sqlite_url, "--policy", str(DEFAULT_POLICY), *args])
+
+    return invoke
+
+
+def test_token_create_prints_the_token_alone_on_the_last_line(run, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("token", "create", "mei")
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    assert token.startswith("drt_") and " " not in token
+    rt = open_runtime(sqlite_url, str(DEFAULT_POLICY))
+    try:
+        person = rt.service.authenticate(token)
+        assert person is not None and person.name == "mei"
+    finally:
+        rt.close()
+    assert run("token", "create", "nobody").exit_code != 0
+
+
+def test_policy_check(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    good = run("policy", "check")
+    assert good.exit_code == 0 and "examples pass" in good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(DEFAULT_POLICY.read_text().replace("unknown_category_tier: 3", "unknown_category_tier: 7"))
+    result = run("policy", "check", str(bad))
+    assert result.exit_code == 1
+    line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1) if text.startswith("unknown_category"))
+    assert f"{bad}:{line}:" in result.output
+
+
+def test_classify_file_and_verify(run, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    result = run("classify", "pipeline", "risk_score=45")
+    assert result.exit_code == 0 and result.output.startswith("Tier 2")
+    filed = run("file", "--as", "mei", "--title", "raise sampling", "pipeline", "risk_score=12")
+    assert filed.exit_code == 0 and ": tier 1, resolved" in filed.output
+    assert run("file", "--as", "mei", "--title", "x", "pipeline", "risk_score=abc").exit_code != 0
+    verified = run("log", "verify")
+    assert verified.exit_code == 0, verified.output
+    assert '"size": 2' in verified.output
+    assert run("log", "rebuild").exit_code == 0
+
+
+def test_log_verify_exits_1_at_the_first_bad_seq(run, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    for i in range(3):
+        run("file", "--as", "mei", "--title", f"t{i}", "pipeline", "risk_score=1")
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TRIGGER events_refuse_update")
+        conn.exec_driver_sql("UPDATE events SET body = replace(body, '\"t1\"', '\"tX\"') WHERE seq = 2")
+    engine.dispose()
+    result = run("log", "verify")
+    assert result.exit_code == 1
+    assert "BROKEN at seq 2" in result.output
+
+
+def test_export_and_offline_verify(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("file", "--as", "mei", "--title", "=cmd|' /C calc'!A0", "pipeline", "risk_score=1")
+    out = tmp_path / "log.jsonl"
+    assert run("log", "export", "-o", str(out)).exit_code == 0
+    assert len(out.read_bytes().splitlines()) == 2
+    offline = run("log", "verify", "--export", str(out))
+    assert offline.exit_code == 0, offline.output
+    csv_out = tmp_path / "log.csv"
+    assert run("log", "export", "--format", "csv", "-o", str(csv_out)).exit_code == 0
+    text = csv_out.read_text()
+    assert text.startswith("seq,time,type,decision,actor,tier,status,prev_hash,leaf_hash,body")
+
+
+def test_backup_is_a_verifiable_copy(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("file", "--as", "mei", "--title", "t", "pipeline", "risk_score=1")
+    target = tmp_path / "backup.db"
+    assert run("db", "backup", str(target)).exit_code == 0
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["--database-url", f"sqlite:///{target}", "--policy", str(DEFAULT_POLICY), "log", "verify"]
+    )
+    assert result.exit_code == 0, result.output
