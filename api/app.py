@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
-from api.controllers.log import export, verify
+from api.controllers.log import consistency, export, inclusion, verify
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy
 from api.errors import EXCEPTION_HANDLERS
 from api.schemas import Health
@@ -32,6 +32,8 @@ V1_HANDLERS: list[Any] = [
     me,
     verify,
     export,
+    inclusion,
+    consistency,
 ]
 
 

@@ -12,6 +12,38 @@ from litestar.response import Stream
 from api.auth import AUDITORS, runtime_of
 from engine.log.chain import VerifyResult
 from engine.log.export import ExportFilter, export_lines
+from engine.log.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+
+
+@get(
+    "/log/proof/inclusion",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="RFC 9162 inclusion proof of event `seq` in the tree of `size` (default: the whole log)",
+)
+def inclusion(
+    request: Request[Any, Any, Any],
+    seq: Annotated[int, QueryParameter(ge=0)],
+    size: Annotated[int | None, QueryParameter(ge=1)] = None,
+) -> InclusionProof:
+    return prove_inclusion(runtime_of(request).service.engine, seq, size)
+
+
+@get(
+    "/log/proof/consistency",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="RFC 9162 consistency proof between tree sizes `from` and `to` (default: the whole log)",
+)
+def consistency(
+    request: Request[Any, Any, Any],
+    first: Annotated[int, QueryParameter(ge=0, name="from")],
+    second: Annotated[int | None, QueryParameter(ge=0, name="to")] = None,
+) -> ConsistencyProof:
+    return prove_consistency(runtime_of(request).service.engine, first, second)
+
 
 MEDIA = {"jsonl": "application/jsonl", "csv": "text/csv; charset=utf-8"}
 

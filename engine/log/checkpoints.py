@@ -19,6 +19,7 @@ from engine.log.appender import read_head
 from engine.log.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
 from engine.log.keys import SigningKey, public_key_text
 from engine.log.merkle import consistency_proof, frontier_root, root, verify_consistency
+from engine.log.proofs import leaf_hashes
 from engine.store.db import read_transaction, write_transaction
 from engine.store.tables import Checkpoint as CheckpointRow
 from engine.store.tables import Event
@@ -34,14 +35,6 @@ class StoredCheckpoint:
     size: int
     root_hash: str
     note: str
-
-
-def leaf_hashes(conn: Connection, size: int) -> list[bytes]:
-    """The first `size` leaf hashes, in order (32 bytes each: 32 MB per million events)."""
-    rows = conn.execution_options(yield_per=20000).execute(
-        select(_events.c.leaf_hash).where(_events.c.seq < size).order_by(_events.c.seq)
-    )
-    return [bytes.fromhex(h) for (h,) in rows]
 
 
 class CheckpointService:
