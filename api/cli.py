@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -160,27 +161,37 @@ def policy() -> None:
 
 @policy.command("check")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @pass_context
-def policy_check(obj: Context, file: str | None) -> None:
-    """Load FILE (default: the configured policy) and run its examples."""
-    from engine.classify import run_examples
+def policy_check(obj: Context, file: str | None, fmt: str) -> None:
+    """Load FILE (default: the configured policy), run its examples and analyse it; exit 1 on errors."""
+    from policy.analysis import analyse
 
     path = file or obj.policy_path
     try:
         loaded = load_policy(path)
     except PolicyLoadError as exc:
-        for issue in exc.issues:
-            click.echo(str(issue), err=True)
+        if fmt == "json":
+            _echo_json({"ok": False, "errors": [dataclasses.asdict(i) for i in exc.issues]})
+        else:
+            for issue in exc.issues:
+                click.echo(str(issue), err=True)
         raise SystemExit(1) from exc
-    failures = run_examples(loaded)
-    for failure in failures:
-        click.echo(str(failure), err=True)
-    examples = sum(len(c.examples) for c in loaded.categories.values())
-    if failures:
+    findings = analyse(loaded, Path(path).read_text(encoding="utf-8"))
+    errors = [f for f in findings if f.severity == "error"]
+    if fmt == "json":
+        _echo_json({"ok": not errors, "version": loaded.version, "findings": findings})
+    else:
+        for finding in findings:
+            click.echo(str(finding), err=finding.severity == "error")
+        examples = sum(len(c.examples) for c in loaded.categories.values())
+        verdict = "errors" if errors else "ok"
+        click.echo(
+            f"{path}: {verdict}, version {loaded.version[:12]}, {len(loaded.categories)} categories, "
+            f"{examples} examples, {len(findings)} findings"
+        )
+    if errors:
         raise SystemExit(1)
-    click.echo(
-        f"{path}: ok, version {loaded.version[:12]}, {len(loaded.categories)} categories, {examples} examples pass"
-    )
 
 
 @policy.command("schema")
