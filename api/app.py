@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
 from api.controllers.log import consistency, export, inclusion, verify
-from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy
+from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.errors import EXCEPTION_HANDLERS
 from api.schemas import Health
 from engine.runtime import Runtime, open_runtime
@@ -29,6 +29,7 @@ V1_HANDLERS: list[Any] = [
     policy_versions,
     propose,
     reload_policy,
+    simulate_policy,
     me,
     verify,
     export,

@@ -208,6 +208,87 @@ def policy_schema(output: Path | None) -> None:
         click.echo(f"schema written to {output}", err=True)
 
 
+@policy.command("diff")
+@click.argument("old", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def policy_diff(old: Path, new: Path, fmt: str) -> None:
+    """Semantic diff: parameters, people and roles, tiers, cadences, categories, fields, rules."""
+    from policy.diff import diff_policies
+
+    try:
+        a, b = load_policy(old), load_policy(new)
+    except PolicyLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    changes = diff_policies(a, old.read_text(encoding="utf-8"), b, new.read_text(encoding="utf-8"))
+    if fmt == "json":
+        _echo_json({"old": a.version, "new": b.version, "changes": changes})
+        return
+    if not changes:
+        click.echo("no semantic change")
+    for area in dict.fromkeys(c.area for c in changes):
+        click.echo(f"{area}:")
+        for change in changes:
+            if change.area == area:
+                click.echo(f"  {change}")
+
+
+@policy.command("simulate")
+@click.option("--candidate", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="first day (policy timezone)")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="day after the last")
+@click.option(
+    "--history",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="CSV or JSONL of decisions made before the service existed (default: the log)",
+)
+@click.option("--period", type=click.Choice(["week", "month"]), default="week", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["json", "md"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_context
+def policy_simulate(
+    obj: Context,
+    candidate: Path,
+    since: Any,
+    until: Any,
+    history: Path | None,
+    period: str,
+    fmt: str,
+    output: Path | None,
+) -> None:
+    """Replay past decisions under a candidate policy: what would move, and whose load changes."""
+    from engine.history import HistoryError, from_event_rows, from_file
+    from engine.simulate import render_markdown, simulate
+
+    try:
+        proposed = load_policy(candidate)
+    except PolicyLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    progress = _counter("replayed")
+    with obj.runtime() as rt:
+        source = from_file(history, progress) if history is not None else from_event_rows(rt.service.iter_event_rows())
+        try:
+            report = simulate(
+                source,
+                proposed,
+                rt.policies.current,
+                since=since.date() if since else None,
+                until=until.date() if until else None,
+                period="month" if period == "month" else "week",
+            )
+        except HistoryError as exc:
+            raise click.ClickException(str(exc)) from exc
+    text = (
+        msgspec.json.format(msgspec.json.encode(report)).decode() + "\n" if fmt == "json" else render_markdown(report)
+    )
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"\nwritten to {output}", err=True)
+
+
 @policy.command("propose")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context

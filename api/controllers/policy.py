@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, Literal
 
 from litestar import Request, get, post
 from litestar.params import JSONBody
@@ -11,6 +12,9 @@ from msgspec import Struct
 from api.auth import ADMINS, EVERYONE, runtime_of
 from api.schemas import PersonView, PolicyView, person_view, policy_view
 from engine.activation import VersionView
+from engine.history import from_event_rows
+from engine.simulate import SimulationReport, simulate
+from policy import load_policy_text
 
 
 class CandidateRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -45,6 +49,35 @@ def policy_versions(request: Request[Any, Any, Any]) -> list[VersionView]:
 def propose(request: Request[Any, Any, Any], data: JSONBody[CandidateRequest]) -> CandidateView:
     candidate = runtime_of(request).governance.propose(data.content, data.source)
     return CandidateView(version=candidate.version, categories=sorted(candidate.policy.categories))
+
+
+class SimulateRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    #: The candidate policies.yaml, as text.
+    content: str
+    since: date | None = None
+    until: date | None = None
+    period: Literal["week", "month"] = "week"
+
+
+@post(
+    "/policy/simulate",
+    opt={"roles": ADMINS, "body_type": SimulateRequest},
+    sync_to_thread=True,
+    tags=["policy"],
+    summary="Replay the log's decisions under a candidate policy; nothing is stored",
+    status_code=200,
+)
+def simulate_policy(request: Request[Any, Any, Any], data: JSONBody[SimulateRequest]) -> SimulationReport:
+    runtime = runtime_of(request)
+    candidate = load_policy_text(data.content, "candidate.yaml")
+    return simulate(
+        from_event_rows(runtime.service.iter_event_rows()),
+        candidate,
+        runtime.policies.current,
+        since=data.since,
+        until=data.until,
+        period=data.period,
+    )
 
 
 @post(

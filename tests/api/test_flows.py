@@ -142,3 +142,22 @@ def test_policy_and_log_verify(api: Api) -> None:
     verify = api.get("/v1/log/verify", "ann").json()
     assert verify["ok"] is True and verify["size"] == 2
     assert api.get("/healthz", None).json()["status"] == "ok"
+
+
+def test_governed_activation_over_http(api: Api) -> None:
+    text = (api.runtime.policies.path).read_text().replace("quality_bound_pct: 2.0", "quality_bound_pct: 1.0")
+    api.file("mei", "quality_threshold", {"deviation_pct": 1.5})
+    sim = api.post("/v1/policy/simulate", "adm", {"content": text})
+    assert sim.status_code == 200, sim.text
+    assert sim.json()["matrix"] == {"1": {"2": 1}}
+    assert api.post("/v1/policy/simulate", "tomas", {"content": text}).status_code == 403
+    bad = api.post("/v1/policy/candidates", "adm", {"content": "version: 1\ntimezone: Nowhere/Else\n"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"].startswith("candidate.yaml:")
+    candidate = api.post("/v1/policy/candidates", "adm", {"content": text}).json()
+    d = api.file("adm", "policy", {"candidate_version": candidate["version"], "summary": "1 decision moves"})
+    assert d["tier"] == 3
+    assert api.get("/v1/policy", "mei").json()["version"] != candidate["version"]
+    assert api.post(f"/v1/decisions/{d['id']}/approvals", "dana", {"verdict": "approve"}).status_code == 200
+    assert api.get("/v1/policy", "mei").json()["version"] == candidate["version"]
+    versions = api.get("/v1/policy/versions", "ann").json()
+    assert [v["active"] for v in versions] == [False, True] and versions[-1]["decision_id"] == d["id"]
