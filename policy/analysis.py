@@ -97,10 +97,9 @@ def _contradiction(when: Any, fields: Mapping[str, Any], parameters: Mapping[str
                         b.high, b.high_open = float(value), False
             allowed = {value}
             b.members = allowed if b.members is None else b.members & allowed
-        elif op == "in" and isinstance(value, list):
-            if all(isinstance(v, str | int | float | bool) for v in value):
-                listed = set(value)
-                b.members = listed if b.members is None else b.members & listed
+        elif op == "in" and isinstance(value, list) and all(isinstance(v, str | int | float | bool) for v in value):
+            listed = set(value)
+            b.members = listed if b.members is None else b.members & listed
         if definition is not None:
             if definition.min is not None and definition.min > b.low:
                 b.low, b.low_open = float(definition.min), False
