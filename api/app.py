@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +19,8 @@ from api.controllers.log import consistency, export, inclusion, verify
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.errors import EXCEPTION_HANDLERS
 from api.schemas import Health
+from engine.notify.delivery import run_dispatcher
+from engine.notify.outbox import enqueue_overdue
 from engine.runtime import Runtime, open_runtime
 
 MAX_BODY_BYTES = 64 * 1024
@@ -55,12 +59,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
-        app.state.runtime = runtime or open_runtime()
+        app.state.runtime = rt = runtime or open_runtime()
+        stop = threading.Event()
+        dispatcher = None
+        if os.environ.get("DECISIONS_NOTIFY") == "1" and rt.notify.channels:
+            dispatcher = threading.Thread(
+                target=run_dispatcher,
+                args=(rt.service.engine, rt.notify, rt.service.clock, stop),
+                kwargs={"sweep": lambda now: enqueue_overdue(rt.service.engine, rt.policies.current, rt.notify, now)},
+                name="notify-dispatcher",
+                daemon=True,
+            )
+            dispatcher.start()
         try:
             yield
         finally:
+            stop.set()
+            if dispatcher is not None:
+                dispatcher.join(timeout=15)
             if owned:
-                app.state.runtime.close()
+                rt.close()
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
     return Litestar(

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.activation import PolicyGovernance
+from engine.notify.config import NotifyConfig
+from engine.notify.outbox import make_outbox_hook
 from engine.policy_holder import PolicyHolder
 from engine.service import DecisionService, system_clock
 from engine.store.db import create_db_engine, database_url_from_env, normalise_url
@@ -33,6 +35,7 @@ class Runtime:
     policies: PolicyHolder
     database_url: str
     governance: PolicyGovernance
+    notify: NotifyConfig
 
     def close(self) -> None:
         self.service.engine.dispose()
@@ -43,13 +46,17 @@ def open_runtime(
     policy_path: str | None = None,
     clock: Callable[[], datetime] | None = None,
     origin: str | None = None,
+    notify: NotifyConfig | None = None,
 ) -> Runtime:
     """Load the policy (raises PolicyLoadError), connect, and bootstrap or follow the active policy version."""
     url = normalise_url(database_url or database_url_from_env())
     policies = PolicyHolder(policy_path or policy_path_from_env())
     engine = create_db_engine(url)
     service = DecisionService(engine, policies, origin or log_origin_from_env(), clock or system_clock)
+    notify = notify if notify is not None else NotifyConfig.from_env()
+    if notify.channels:
+        service.append_hooks.append(make_outbox_hook(notify))
     governance = PolicyGovernance(service, policies)
     governance.start()
     service.governance = governance
-    return Runtime(service=service, policies=policies, database_url=url, governance=governance)
+    return Runtime(service=service, policies=policies, database_url=url, governance=governance, notify=notify)

@@ -1,0 +1,179 @@
+"""Enqueueing: inside the append transaction, so an event and its notifications commit together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from engine.log.appender import AppendedEvent
+from engine.notify.config import NotifyConfig
+from engine.store.db import write_transaction
+from engine.store.outbox_tables import OutboxMessage
+from engine.store.tables import Decision
+from policy.compiled import Policy
+
+_outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
+_decisions = Decision.__table__  # type: ignore[attr-defined]
+
+KIND_BY_STATUS = {"approved": "approved", "rejected": "rejected"}
+
+
+def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConfig) -> dict[str, Any]:
+    link = f"{config.base_url}/decisions/{decision['id']}"
+    verb = {
+        "routed": "needs your sign-off",
+        "approved": "was approved",
+        "rejected": "was rejected",
+        "withdrawn": "was withdrawn",
+        "overdue": "is overdue for sign-off",
+    }[kind]
+    text = f"Decision {decision['id']} \u201c{decision['title']}\u201d (tier {decision['tier']}) {verb}."
+    return {
+        "kind": kind,
+        "decision_id": decision["id"],
+        "title": decision["title"],
+        "tier": decision["tier"],
+        "status": decision["status"],
+        "actor": actor,
+        "link": link,
+        "text": text,
+        "slack": {
+            "text": text,
+            "blocks": [
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n<{link}|Open the decision>"}}
+            ],
+        },
+    }
+
+
+def _rows(
+    kind: str,
+    key: str,
+    recipients: Iterable[str],
+    payload: dict[str, Any],
+    policy: Policy,
+    config: NotifyConfig,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    rows = []
+    for name in sorted(set(recipients)):
+        person = policy.people.get(name)
+        for channel in config.channels:
+            if channel == "email" and (person is None or not person.email):
+                continue
+            rows.append(
+                {
+                    "dedupe_key": f"{kind}:{key}:{name}:{channel}",
+                    "kind": kind,
+                    "recipient": name,
+                    "channel": channel,
+                    "payload": {**payload, "email": person.email if person else None},
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "dead": False,
+                }
+            )
+    return rows
+
+
+def _insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(insert(_outbox).on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+
+
+def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[AppendedEvent], Policy], None]:
+    def hook(conn: Connection, events: list[AppendedEvent], policy: Policy) -> None:
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            data = event.data
+            if event.type == "decision_filed" and data["status"] == "pending":
+                decision = {"id": event.decision_id, **data}
+                rows += _rows(
+                    "routed",
+                    str(event.seq),
+                    data["route"]["approvers"],
+                    _message("routed", decision, event.actor, config),
+                    policy,
+                    config,
+                    event.at,
+                )
+            elif event.type in ("approval_recorded", "decision_withdrawn") and data["status"] in (
+                "approved",
+                "rejected",
+                "withdrawn",
+            ):
+                row = conn.execute(
+                    select(_decisions.c.title, _decisions.c.tier, _decisions.c.filed_by, _decisions.c.route).where(
+                        _decisions.c.id == event.decision_id
+                    )
+                ).first()
+                if row is None:
+                    continue
+                decision = {"id": event.decision_id, "title": row.title, "tier": row.tier, "status": data["status"]}
+                kind = data["status"]
+                recipients = [row.filed_by] if kind != "withdrawn" else row.route["approvers"]
+                rows += _rows(
+                    kind,
+                    str(event.seq),
+                    recipients,
+                    _message(kind, decision, event.actor, config),
+                    policy,
+                    config,
+                    event.at,
+                )
+        _insert_ignoring_duplicates(conn, rows)
+
+    return hook
+
+
+def enqueue_overdue(engine: Engine, policy: Policy, config: NotifyConfig, now: datetime) -> int:
+    """A sweep (cron or the dispatcher): pending decisions past their tier's SLA, once per decision."""
+    if not config.channels:
+        return 0
+    with write_transaction(engine) as conn:
+        pending = conn.execute(select(_decisions).where(_decisions.c.status == "pending")).mappings().all()
+        rows: list[dict[str, Any]] = []
+        for d in pending:
+            tier = policy.tiers.get(d["tier"])
+            if tier is None or tier.sla is None or now <= d["created_at"] + tier.sla:
+                continue
+            decision = {"id": d["id"], "title": d["title"], "tier": d["tier"], "status": "pending"}
+            already = {a["approver"] for a in d["approvals"]}
+            recipients = [n for n in d["route"]["approvers"] if n not in already]
+            rows += _rows(
+                "overdue", d["id"], recipients, _message("overdue", decision, "system", config), policy, config, now
+            )
+        _insert_ignoring_duplicates(conn, rows)
+    return len(rows)
+
+
+def enqueue_digest(
+    engine: Engine,
+    policy: Policy,
+    config: NotifyConfig,
+    window_label: str,
+    markdown: str,
+    recipients: list[str],
+    now: datetime,
+) -> int:
+    payload = {
+        "kind": "digest",
+        "window": window_label,
+        "text": markdown,
+        "slack": {
+            "text": f"Review digest {window_label}",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": markdown[:2900]}}],
+        },
+    }
+    with write_transaction(engine) as conn:
+        rows = _rows("digest", window_label, recipients, payload, policy, config, now)
+        _insert_ignoring_duplicates(conn, rows)
+    return len(rows)
