@@ -12,7 +12,28 @@ from typing import Any
 from engine.log.canonical import parse_at
 from engine.types import FINAL_STATUSES
 
-DECISION_EVENTS = frozenset({"decision_filed", "approval_recorded", "decision_withdrawn"})
+DECISION_EVENTS = frozenset(
+    {
+        "decision_filed",
+        "approval_recorded",
+        "decision_withdrawn",
+        "decision_amended",
+        "decision_proceeded",
+        "decision_superseded",
+        "comment_added",
+    }
+)
+_CLASSIFICATION = (
+    "title",
+    "attributes",
+    "rationale",
+    "tier",
+    "base_tier",
+    "known_category",
+    "matched_rules",
+    "route",
+    "policy_version",
+)
 
 
 def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | None:
@@ -46,12 +67,18 @@ def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | N
             "created_at": at,
             "updated_at": at,
             "decided_at": at if data["status"] in FINAL_STATUSES else None,
+            "supersedes": data.get("supersedes"),
+            "superseded_by": None,
+            "break_glass_reason": None,
+            "amendments": 0,
         }
     if row is None:
         raise ValueError(f"event {body['seq']} ({kind}) names decision {body['decision_id']} before it was filed")
     updated = dict(row)
-    updated["status"] = data["status"]
     updated["last_seq"] = body["seq"]
+    if kind == "comment_added":
+        return updated
+    updated["status"] = data["status"]
     updated["updated_at"] = at
     if data["status"] in FINAL_STATUSES:
         updated["decided_at"] = at
@@ -64,6 +91,22 @@ def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | N
                 "role": data["role"],
                 "reason": data["reason"],
                 "at": body["at"],
+                "on_behalf_of": data.get("on_behalf_of"),
+                "squad": data.get("squad"),
+                "dismissed": False,
             },
         ]
+    elif kind == "decision_amended":
+        for key in _CLASSIFICATION:
+            updated[key] = data[key]
+        dismissed = set(data["dismissed"])
+        updated["approvals"] = [
+            {**a, "dismissed": a["dismissed"] or (a["on_behalf_of"] or a["approver"]) in dismissed}
+            for a in row["approvals"]
+        ]
+        updated["amendments"] = row["amendments"] + 1
+    elif kind == "decision_proceeded":
+        updated["break_glass_reason"] = data["reason"]
+    elif kind == "decision_superseded":
+        updated["superseded_by"] = data["superseded_by"]
     return updated

@@ -11,21 +11,29 @@ def route_for(policy: Policy, tier_number: int, filer: str) -> Route:
     if tier.self_approved or tier.approvers is None:
         return Route(tier=tier_number, role=None, count=0, exclude_filer=False, approvers=[])
     rule = tier.approvers
+    roles = rule.all_roles
     approvers = sorted(
-        p.name for p in policy.people_with_role(rule.role) if not (rule.exclude_filer and p.name == filer)
+        p.name for p in policy.people_with_any_role(roles) if not (rule.exclude_filer and p.name == filer)
     )
     return Route(
-        tier=tier_number, role=rule.role, count=rule.count, exclude_filer=rule.exclude_filer, approvers=approvers
+        tier=tier_number,
+        role=rule.role,
+        count=rule.count,
+        exclude_filer=rule.exclude_filer,
+        approvers=approvers,
+        roles=list(roles),
+        distinct=rule.distinct,
     )
 
 
 def eligibility_refusal(tier: Tier, route: Route, filer: str, actor: Person) -> str | None:
-    """Why `actor` may not give a verdict on this decision, or None when they may."""
+    """Why `actor` may not give a verdict on this decision in their own right, or None when they may."""
     if route.role is None:
         return f"tier {tier.number} ({tier.name}) decisions are resolved by the squad; there is nothing to approve"
     if route.exclude_filer and actor.name == filer:
         return "you filed this decision; its approver must be someone else"
-    if not actor.has_role(route.role):
+    roles = route.roles or [route.role]
+    if not actor.roles.intersection(roles):
         held = ", ".join(sorted(actor.roles)) or "no role"
-        return f"tier {tier.number} ({tier.name}) needs a {route.role} to sign off; {actor.name} holds {held}"
+        return f"tier {tier.number} ({tier.name}) needs a {' or '.join(roles)} to sign off; {actor.name} holds {held}"
     return None

@@ -23,30 +23,53 @@ from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.classify import classify
-from engine.errors import Conflict, Forbidden, IdempotencyConflict, InvalidInput, LogIntegrityError, NotFound
+from engine.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IdempotencyConflict,
+    InvalidInput,
+    LogIntegrityError,
+    NotFound,
+)
 from engine.ids import new_decision_id
-from engine.lifecycle import DecisionState, give_verdict, status_at_filing, withdraw
+from engine.lifecycle import (
+    DecisionState,
+    amend,
+    give_verdict,
+    proceed,
+    state_of,
+    status_at_filing,
+    supersede,
+    withdraw,
+)
 from engine.log.appender import AppendedEvent, NewEvent, append_events, read_head
-from engine.log.canonical import canonical_bytes
+from engine.log.canonical import canonical_bytes, format_at
 from engine.read_model import fold
 from engine.routing import route_for
 from engine.store.db import read_transaction, write_transaction
 from engine.store.mapping import classification_view, decision_detail, decision_view, event_view
-from engine.store.tables import ApiToken, Decision, Event, IdempotencyKey
+from engine.store.tables import ApiToken, Decision, Delegation, Event, IdempotencyKey
 from engine.types import (
+    OPEN_STATUSES,
+    AmendRequest,
     ClassificationView,
+    CommentRequest,
     DecisionDetail,
     DecisionFilter,
     DecisionPage,
     DecisionView,
+    DelegationRequest,
+    DelegationView,
     FilingRequest,
     FilingResult,
     InboxItem,
+    ProceedRequest,
     Route,
     VerdictRequest,
     WithdrawRequest,
 )
-from policy.compiled import AttributesInvalid, FieldError, Person, Policy
+from policy.compiled import AttributesInvalid, FieldError, Person, Policy, Tier
 
 if TYPE_CHECKING:
     from engine.log.chain import VerifyResult
@@ -65,6 +88,7 @@ _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
 _tokens = ApiToken.__table__  # type: ignore[attr-defined]
 _idempotency = IdempotencyKey.__table__  # type: ignore[attr-defined]
+_delegations = Delegation.__table__  # type: ignore[attr-defined]
 
 
 def system_clock() -> datetime:
@@ -194,11 +218,21 @@ class DecisionService:
             "tier": result.tier,
             "base_tier": result.base_tier,
             "known_category": result.known_category,
-            "matched_rules": [{"id": r.id, "tier": r.tier, "description": r.description} for r in result.matched_rules],
+            "matched_rules": self._matched(policy, request.category, result),
             "route": msgspec.to_builtins(route),
             "status": status_at_filing(policy.tiers[result.tier]),
             "policy_version": result.policy_version,
+            "supersedes": request.supersedes,
         }
+
+    @staticmethod
+    def _matched(policy: Policy, category: str, result: Any) -> list[dict[str, Any]]:
+        spec = policy.categories.get(category)
+        reads = {r.id: sorted(r.reads) for r in spec.rules} if spec is not None else {}
+        return [
+            {"id": r.id, "tier": r.tier, "description": r.description, "reads": reads.get(r.id, [])}
+            for r in result.matched_rules
+        ]
 
     def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
         if not (actor.roles & FILING_ROLES):
@@ -228,10 +262,13 @@ class DecisionService:
                 policy = self.policies.current
                 data = self._filing_data(policy, actor, request)
             decision_id = new_decision_id(self.clock())
+            old = self._check_supersedable(conn, request.supersedes) if request.supersedes else None
             [event] = self._append(conn, [NewEvent("decision_filed", actor.name, decision_id, data)])
             filed = fold(None, msgspec.json.decode(event.body))
             assert filed is not None
             conn.execute(insert(_decisions).values(**filed))
+            if old is not None and filed["status"] == "resolved":
+                self._supersede(conn, old, decision_id, actor.name)
             if idempotency_key is not None:
                 conn.execute(
                     insert(_idempotency).values(
@@ -253,36 +290,51 @@ class DecisionService:
             raise NotFound(f"no decision {decision_id}")
         return dict(row)
 
-    def _transition(self, decision_id: str, build: Callable[[Policy, DecisionState], Any]) -> DecisionView:
+    def _check_supersedable(self, conn: Connection, decision_id: str) -> dict[str, Any]:
+        try:
+            row = self._decision_row(conn, decision_id)
+        except NotFound as exc:
+            raise InvalidInput([FieldError("$.supersedes", f"no decision {decision_id}")]) from exc
+        if row["status"] in {"withdrawn", "superseded"}:
+            raise InvalidInput([FieldError("$.supersedes", f"decision {decision_id} is {row['status']}")])
+        return row
+
+    def _apply(self, conn: Connection, row: dict[str, Any], event: AppendedEvent) -> dict[str, Any]:
+        updated = fold(row, msgspec.json.decode(event.body))
+        assert updated is not None
+        conn.execute(
+            update(_decisions)
+            .where(_decisions.c.id == row["id"])
+            .values({k: v for k, v in updated.items() if k != "id"})
+        )
+        return updated
+
+    def _supersede(self, conn: Connection, old: dict[str, Any], by: str, actor: str) -> None:
+        t = supersede(state_of(old), by)
+        [event] = self._append(conn, [NewEvent(t.event_type, actor, old["id"], t.data)])
+        self._apply(conn, old, event)
+
+    def _transition(self, decision_id: str, build: Callable[[Connection, Policy, DecisionState], Any]) -> DecisionView:
         policy = self.policies.current
 
         def work(conn: Connection) -> DecisionView:
             row = self._decision_row(conn, decision_id)
-            state = DecisionState(
-                id=row["id"],
-                status=row["status"],
-                filed_by=row["filed_by"],
-                tier=row["tier"],
-                route=msgspec.convert(row["route"], Route),
-                approvals=tuple(a["approver"] for a in row["approvals"] if a["verdict"] == "approve"),
-            )
-            new_event = build(policy, state)
+            new_event = build(conn, policy, state_of(row))
             [event] = self._append(conn, [new_event])
-            updated = fold(row, msgspec.json.decode(event.body))
-            assert updated is not None
-            conn.execute(
-                update(_decisions)
-                .where(_decisions.c.id == decision_id)
-                .values({k: v for k, v in updated.items() if k != "id"})
-            )
+            updated = self._apply(conn, row, event)
+            if updated["status"] == "approved" and updated.get("supersedes"):
+                old = self._decision_row(conn, updated["supersedes"])
+                if old["status"] not in {"withdrawn", "superseded"}:
+                    self._supersede(conn, old, decision_id, "system")
             return decision_view(policy, updated)
 
         view: DecisionView = self._write(work)
         return view
 
     def decide(self, actor: Person, decision_id: str, request: VerdictRequest) -> DecisionView:
-        def build(policy: Policy, state: DecisionState) -> NewEvent:
-            t = give_verdict(state, policy.tiers[state.tier], actor, request.verdict, request.reason)
+        def build(conn: Connection, policy: Policy, state: DecisionState) -> NewEvent:
+            delegators = self._delegators(conn, policy, actor, self.clock())
+            t = give_verdict(state, policy.tiers[state.tier], actor, request.verdict, request.reason, delegators)
             return NewEvent(t.event_type, actor.name, state.id, t.data)
 
         view = self._transition(decision_id, build)
@@ -292,11 +344,178 @@ class DecisionService:
         return view
 
     def withdraw(self, actor: Person, decision_id: str, request: WithdrawRequest) -> DecisionView:
-        def build(policy: Policy, state: DecisionState) -> NewEvent:
+        def build(conn: Connection, policy: Policy, state: DecisionState) -> NewEvent:
             t = withdraw(state, actor, request.reason)
             return NewEvent(t.event_type, actor.name, state.id, t.data)
 
         return self._transition(decision_id, build)
+
+    def proceed(self, actor: Person, decision_id: str, request: ProceedRequest) -> DecisionView:
+        """Break-glass: proceed now; every approver on the route is notified and must ratify or reject."""
+
+        def build(conn: Connection, policy: Policy, state: DecisionState) -> NewEvent:
+            t = proceed(state, policy.tiers[state.tier], actor, request.reason)
+            return NewEvent(t.event_type, actor.name, state.id, t.data)
+
+        return self._transition(decision_id, build)
+
+    def comment(self, actor: Person, decision_id: str, request: CommentRequest) -> DecisionView:
+        def build(conn: Connection, policy: Policy, state: DecisionState) -> NewEvent:
+            return NewEvent("comment_added", actor.name, state.id, {"text": request.text})
+
+        return self._transition(decision_id, build)
+
+    def amend(self, actor: Person, decision_id: str, request: AmendRequest) -> DecisionView:
+        """Re-classify under the active policy; approvals are dismissed when the change is material."""
+
+        def build(conn: Connection, policy: Policy, state: DecisionState) -> NewEvent:
+            row = self._decision_row(conn, decision_id)
+            if actor.name != state.filed_by:
+                raise Forbidden(f"only the filer ({state.filed_by}) may amend this decision")
+            filing = FilingRequest(
+                title=request.title if request.title is not None else row["title"],
+                category=row["category"],
+                attributes=request.attributes if request.attributes is not None else row["attributes"],
+                rationale=request.rationale if request.rationale is not None else row["rationale"],
+                client=row["client"],
+                links=row["links"],
+            )
+            result, route = self._classify(policy, filing, actor.name)
+            matched = self._matched(policy, row["category"], result)
+            new_tier = policy.tiers[result.tier]
+            reads = frozenset(f for m in matched for f in m["reads"])
+            _kept, dismissed, status = amend(
+                state, actor, new_tier, result.attributes, reads, route, new_tier.invalidate_on_amend
+            )
+            return NewEvent(
+                "decision_amended",
+                actor.name,
+                state.id,
+                {
+                    "title": filing.title,
+                    "attributes": result.attributes,
+                    "rationale": filing.rationale,
+                    "tier": result.tier,
+                    "base_tier": result.base_tier,
+                    "known_category": result.known_category,
+                    "matched_rules": matched,
+                    "route": msgspec.to_builtins(route),
+                    "policy_version": result.policy_version,
+                    "dismissed": dismissed,
+                    "reason": request.reason,
+                    "status": status,
+                },
+            )
+
+        return self._transition(decision_id, build)
+
+    # -- delegation ---------------------------------------------------------------------------------
+
+    def _delegators(self, conn: Connection, policy: Policy, actor: Person, now: datetime) -> list[tuple[Person, str]]:
+        rows = conn.execute(
+            select(_delegations.c.delegator, _delegations.c.role).where(
+                _delegations.c.delegate == actor.name,
+                _delegations.c.revoked_seq.is_(None),
+                _delegations.c.starts_at <= now,
+                _delegations.c.ends_at > now,
+            )
+        ).all()
+        out = []
+        for delegator, role in rows:
+            person = policy.people.get(delegator)
+            # The delegator must still hold the role: a delegation never outlives its source.
+            if person is not None and role in person.roles:
+                out.append((person, role))
+        return out
+
+    def delegate(self, actor: Person, request: DelegationRequest) -> DelegationView:
+        policy = self.policies.current
+        if request.role not in actor.roles:
+            raise Forbidden(
+                f"{actor.name} does not hold {request.role} in their own right; a delegate cannot pass it on"
+            )
+        if request.delegate == actor.name or request.delegate not in policy.people:
+            raise InvalidInput([FieldError("$.delegate", "name another person of the policy's directory")])
+        if request.ends_at <= request.starts_at:
+            raise InvalidInput([FieldError("$.ends_at", "must be after starts_at")])
+        if not any(
+            t.delegation and t.approvers and request.role in t.approvers.all_roles for t in policy.tiers.values()
+        ):
+            raise Forbidden(f"the policy allows no delegation of the {request.role} sign-off")
+        delegation_id = "G" + new_decision_id(self.clock())[1:]
+        data = {
+            "delegation_id": delegation_id,
+            "delegate": request.delegate,
+            "role": request.role,
+            "starts_at": format_at(request.starts_at),
+            "ends_at": format_at(request.ends_at),
+        }
+
+        def work(conn: Connection) -> DelegationView:
+            [event] = self._append(conn, [NewEvent("delegation_granted", actor.name, None, data)])
+            conn.execute(
+                insert(_delegations).values(
+                    id=delegation_id,
+                    delegator=actor.name,
+                    delegate=request.delegate,
+                    role=request.role,
+                    starts_at=request.starts_at,
+                    ends_at=request.ends_at,
+                    granted_seq=event.seq,
+                )
+            )
+            return DelegationView(
+                id=delegation_id,
+                delegator=actor.name,
+                delegate=request.delegate,
+                role=request.role,
+                starts_at=request.starts_at,
+                ends_at=request.ends_at,
+                revoked=False,
+            )
+
+        view: DelegationView = self._write(work)
+        return view
+
+    def revoke_delegation(self, actor: Person, delegation_id: str) -> None:
+        def work(conn: Connection) -> None:
+            row = conn.execute(select(_delegations).where(_delegations.c.id == delegation_id)).mappings().first()
+            if row is None:
+                raise NotFound(f"no delegation {delegation_id}")
+            if row["delegator"] != actor.name:
+                raise Forbidden("only the person who delegated may revoke the delegation")
+            if row["revoked_seq"] is not None:
+                return
+            [event] = self._append(
+                conn, [NewEvent("delegation_revoked", actor.name, None, {"delegation_id": delegation_id})]
+            )
+            conn.execute(update(_delegations).where(_delegations.c.id == delegation_id).values(revoked_seq=event.seq))
+
+        self._write(work)
+
+    def delegations(self, person: Person) -> list[DelegationView]:
+        with read_transaction(self.engine) as conn:
+            rows = (
+                conn.execute(
+                    select(_delegations)
+                    .where((_delegations.c.delegator == person.name) | (_delegations.c.delegate == person.name))
+                    .order_by(_delegations.c.granted_seq)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            DelegationView(
+                id=r["id"],
+                delegator=r["delegator"],
+                delegate=r["delegate"],
+                role=r["role"],
+                starts_at=r["starts_at"],
+                ends_at=r["ends_at"],
+                revoked=r["revoked_seq"] is not None,
+            )
+            for r in rows
+        ]
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -335,36 +554,52 @@ class DecisionService:
         return DecisionPage(items=[decision_view(policy, r) for r in rows], next_cursor=next_cursor)
 
     def inbox(self, actor: Person) -> list[InboxItem]:
+        """What waits on me (or on someone whose sign-off I hold by delegation), oldest first."""
         policy = self.policies.current
         now = self.clock()
         with read_transaction(self.engine) as conn:
             rows = (
                 conn.execute(
-                    select(_decisions).where(_decisions.c.status == "pending").order_by(_decisions.c.filed_seq)
+                    select(_decisions)
+                    .where(_decisions.c.status.in_(sorted(OPEN_STATUSES)))
+                    .order_by(_decisions.c.filed_seq)
                 )
                 .mappings()
                 .all()
             )
+            delegators = self._delegators(conn, policy, actor, now)
         items = []
-        for row in rows:
-            route = row["route"]
-            if route["role"] not in actor.roles:
-                continue
-            if route["exclude_filer"] and row["filed_by"] == actor.name:
-                continue
-            if any(a["approver"] == actor.name for a in row["approvals"]):
-                continue
+        for raw in rows:
+            row = dict(raw)
             tier = policy.tiers.get(row["tier"])
-            due = row["created_at"] + tier.sla if tier is not None and tier.sla is not None else None
+            if tier is None:
+                continue
+            on_behalf_of = self._inbox_reason(tier, row, actor, delegators)
+            if on_behalf_of is False:
+                continue
+            due = row["created_at"] + tier.sla if tier.sla is not None else None
             items.append(
                 InboxItem(
-                    decision=decision_view(policy, dict(row)),
+                    decision=decision_view(policy, row),
                     waiting_seconds=(now - row["created_at"]).total_seconds(),
                     due_at=due,
                     overdue=due is not None and now > due,
+                    on_behalf_of=on_behalf_of if isinstance(on_behalf_of, str) else None,
                 )
             )
         return items
+
+    @staticmethod
+    def _inbox_reason(
+        tier: Tier, row: dict[str, Any], actor: Person, delegators: list[tuple[Person, str]]
+    ) -> str | bool | None:
+        """None: in my own right; a name: on that person's behalf; False: not for me."""
+        state = state_of(row)
+        try:
+            transition = give_verdict(state, tier, actor, "approve", None, delegators)
+        except DomainError:
+            return False
+        return transition.data["on_behalf_of"]
 
     def iter_event_rows(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Stream every event in seq order, in constant memory."""
@@ -374,7 +609,6 @@ class DecisionService:
                 yield dict(row)
 
     def verify_log(self) -> VerifyResult:
-        from engine.log.canonical import format_at
         from engine.log.chain import Record, verify_chain
 
         records = (

@@ -12,8 +12,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-Status = Literal["resolved", "pending", "approved", "rejected", "withdrawn"]
-FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "approved", "rejected", "withdrawn"})
+Status = Literal["resolved", "pending", "proceeded_pending_review", "approved", "rejected", "withdrawn", "superseded"]
+FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "approved", "rejected", "withdrawn", "superseded"})
+#: Statuses in which approvers still act (before the fact, or after a break-glass).
+OPEN_STATUSES: frozenset[str] = frozenset({"pending", "proceeded_pending_review"})
 Verdict = Literal["approve", "reject"]
 
 Title = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -31,6 +33,44 @@ class FilingRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     rationale: LongText | None = None
     client: ShortText | None = None
     links: Annotated[list[Url], Meta(max_length=20)] = msgspec.field(default_factory=list)
+    #: The id of an earlier decision this one replaces once it is resolved or approved.
+    supersedes: ShortText | None = None
+
+
+class AmendRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Body of POST /v1/decisions/{id}/amend: what changes (omitted = unchanged) and why."""
+
+    title: Title | None = None
+    attributes: dict[str, Any] | None = None
+    rationale: LongText | None = None
+    reason: LongText | None = None
+
+
+class CommentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+
+
+class ProceedRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Break-glass: proceed now, review after the fact. The reason is required."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=10_000)]
+
+
+class DelegationRequest(Struct, forbid_unknown_fields=True, kw_only=True):
+    delegate: ShortText
+    role: ShortText
+    starts_at: datetime
+    ends_at: datetime
+
+
+class DelegationView(Struct, kw_only=True):
+    id: str
+    delegator: str
+    delegate: str
+    role: str
+    starts_at: datetime
+    ends_at: datetime
+    revoked: bool
 
 
 class VerdictRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -52,6 +92,9 @@ class Route(Struct, kw_only=True):
     exclude_filer: bool
     #: Everyone in the directory who may approve this decision (filer excluded when required).
     approvers: list[str]
+    #: Every role that may sign off, and what the approvals must differ in (person, squad, role).
+    roles: list[str] = msgspec.field(default_factory=list)
+    distinct: str = "person"
 
 
 class MatchedRuleView(Struct, kw_only=True):
@@ -84,6 +127,10 @@ class ApprovalView(Struct, kw_only=True):
     role: str
     reason: str | None
     at: datetime
+    #: Set when the approver acted under a delegation from this person.
+    on_behalf_of: str | None = None
+    #: Dismissed by an amendment that changed what the approver signed.
+    dismissed: bool = False
 
 
 class DecisionView(Struct, kw_only=True):
@@ -107,6 +154,11 @@ class DecisionView(Struct, kw_only=True):
     #: Position of the filing event in the log.
     seq: int
     policy_version: str
+    supersedes: str | None = None
+    superseded_by: str | None = None
+    break_glass_reason: str | None = None
+    #: What the quorum still needs, in words (empty when nothing is missing).
+    missing: str | None = None
 
 
 class EventView(Struct, kw_only=True):
@@ -145,6 +197,8 @@ class InboxItem(Struct, kw_only=True):
     waiting_seconds: float
     due_at: datetime | None
     overdue: bool
+    #: Set when this item is in the inbox through a delegation from that person.
+    on_behalf_of: str | None = None
 
 
 class FilingResult(Struct, kw_only=True):

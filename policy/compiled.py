@@ -45,11 +45,18 @@ class Person:
 
 @dataclass(frozen=True, slots=True)
 class ApproverRule:
-    """Who must sign off: `count` distinct people holding `role`."""
+    """Who must sign off: `count` approvals from holders of `roles`, differing in `distinct`."""
 
     role: str
     count: int = 1
     exclude_filer: bool = True
+    #: Every role that may sign off (`role` is the first).
+    roles: tuple[str, ...] = ()
+    distinct: str = "person"
+
+    @property
+    def all_roles(self) -> tuple[str, ...]:
+        return self.roles or (self.role,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +68,10 @@ class Tier:
     approvers: ApproverRule | None
     review: str | None
     sla: timedelta | None
+    invalidate_on_amend: str = "when_material"
+    delegation: bool = True
+    break_glass: bool = False
+    break_glass_roles: frozenset[str] = frozenset({"squad_member", "tech_pm", "director", "admin"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,3 +181,6 @@ class Policy:
 
     def people_with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]
+
+    def people_with_any_role(self, roles: tuple[str, ...]) -> list[Person]:
+        return [p for p in self.people.values() if p.roles.intersection(roles)]

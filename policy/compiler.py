@@ -99,8 +99,11 @@ class _Builder:
     def build(self, pieces: Mapping[str, Any], *, version: str, source: str) -> Policy | None:
         language = pieces.get("version", LANGUAGE_VERSION)
         if language != LANGUAGE_VERSION:
-            self.problem(("version",), f"policy language version {language} is not supported",
-                         f"write `version: {LANGUAGE_VERSION}`")
+            self.problem(
+                ("version",),
+                f"policy language version {language} is not supported",
+                f"write `version: {LANGUAGE_VERSION}`",
+            )
         zone_name = pieces.get("timezone", "UTC")
         zone = self.timezone(zone_name)
         parameters = self.parameters(pieces.get("parameters", {}))
@@ -117,8 +120,11 @@ class _Builder:
         if metrics is not None and metrics.baseline is not None:
             start, end = metrics.baseline.start, metrics.baseline.end
             if start > end:
-                self.problem(("metrics", "baseline", "end"), f"the baseline ends ({end}) before it starts ({start})",
-                             "swap start and end")
+                self.problem(
+                    ("metrics", "baseline", "end"),
+                    f"the baseline ends ({end}) before it starts ({start})",
+                    "swap start and end",
+                )
             baseline = (start, end)
         if self.issues or zone is None:
             return None
@@ -148,14 +154,16 @@ class _Builder:
     def parameters(self, values: Mapping[str, Any]) -> dict[str, Any]:
         for name, value in values.items():
             if isinstance(value, float) and not math.isfinite(value):
-                self.problem(("parameters", name), f"parameter '{name}' is {show(value)}",
-                             "thresholds must be finite numbers")
+                self.problem(
+                    ("parameters", name), f"parameter '{name}' is {show(value)}", "thresholds must be finite numbers"
+                )
         return dict(values)
 
     def person(self, name: str, spec: PersonSpec) -> Person:
         if not spec.roles:
-            self.problem(("people", name, "roles"), f"'{name}' holds no role",
-                         "give at least one role, e.g. [squad_member]")
+            self.problem(
+                ("people", name, "roles"), f"'{name}' holds no role", "give at least one role, e.g. [squad_member]"
+            )
         return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email)
 
     def duration(self, text: str, path: Path) -> timedelta | None:
@@ -170,8 +178,11 @@ class _Builder:
         if every is None:
             return None
         if every % timedelta(days=1):
-            self.problem(("reviews", name, "every"), f"review windows must last whole days, not {spec.every}",
-                         "write e.g. 1w, 2w or 7d")
+            self.problem(
+                ("reviews", name, "every"),
+                f"review windows must last whole days, not {spec.every}",
+                "write e.g. 1w, 2w or 7d",
+            )
             return None
         return Cadence(name, every, spec.anchor)
 
@@ -179,27 +190,64 @@ class _Builder:
         missing = [n for n in TIER_NUMBERS if n not in specs and n not in self.broken.tiers]
         if missing and given:
             listed = ", ".join(map(str, missing))
-            self.problem(("tiers",), f"tier{'s' if len(missing) > 1 else ''} {listed} not defined",
-                         "define tiers 1, 2 and 3: every decision lands in one of them")
+            self.problem(
+                ("tiers",),
+                f"tier{'s' if len(missing) > 1 else ''} {listed} not defined",
+                "define tiers 1, 2 and 3: every decision lands in one of them",
+            )
         out: dict[int, Tier] = {}
         for number, spec in sorted(specs.items()):
             path: Path = ("tiers", number)
             if (spec.approval is None) == (spec.approvers is None):
                 both = spec.approval is not None
-                self.problem(path, f"tier {number} has {'both' if both else 'neither'} `approval: self` "
-                             f"{'and' if both else 'nor'} `approvers`",
-                             "give exactly one: `approval: self` (the squad resolves it) or "
-                             "`approvers: {role: tech_pm}`")
+                self.problem(
+                    path,
+                    f"tier {number} has {'both' if both else 'neither'} `approval: self` "
+                    f"{'and' if both else 'nor'} `approvers`",
+                    "give exactly one: `approval: self` (the squad resolves it) or `approvers: {role: tech_pm}`",
+                )
             if spec.review is not None and spec.review not in reviews and spec.review not in self.broken.reviews:
-                self.problem((*path, "review"), f"unknown review cadence '{spec.review}'",
-                             did_you_mean(spec.review, reviews, what="a cadence declared under `reviews`"))
+                self.problem(
+                    (*path, "review"),
+                    f"unknown review cadence '{spec.review}'",
+                    did_you_mean(spec.review, reviews, what="a cadence declared under `reviews`"),
+                )
             sla = self.duration(spec.sla, (*path, "sla")) if spec.sla is not None else None
-            approvers = (
-                ApproverRule(spec.approvers.role, spec.approvers.count, spec.approvers.exclude_filer)
-                if spec.approvers is not None
-                else None
+            approvers = None
+            if spec.approvers is not None:
+                a = spec.approvers
+                if (a.role is None) == (a.roles is None or not a.roles):
+                    self.problem(
+                        (*path, "approvers"),
+                        f"tier {number}'s approvers need exactly one of `role` and `roles`",
+                        "write `role: tech_pm`, or `roles: [tech_pm, director]` with `distinct: role`",
+                    )
+                roles = tuple(a.roles) if a.roles else ((a.role,) if a.role else ())
+                if a.distinct == "role" and a.count > len(roles):
+                    self.problem(
+                        (*path, "approvers", "count"),
+                        f"tier {number} wants {a.count} approvals with distinct roles but lists {len(roles)} role(s)",
+                        "list at least as many roles as the count, or use `distinct: person`",
+                    )
+                approvers = ApproverRule(roles[0] if roles else "", a.count, a.exclude_filer, roles, a.distinct)
+            break_glass = spec.break_glass if spec.break_glass is not None else number == 2
+            glass_roles = (
+                frozenset(spec.break_glass_roles)
+                if spec.break_glass_roles
+                else frozenset({"squad_member", "tech_pm", "director", "admin"})
             )
-            out[number] = Tier(number, spec.name, spec.approval == "self", approvers, spec.review, sla)
+            out[number] = Tier(
+                number,
+                spec.name,
+                spec.approval == "self",
+                approvers,
+                spec.review,
+                sla,
+                spec.invalidate_on_amend,
+                spec.delegation,
+                break_glass,
+                glass_roles,
+            )
         return out
 
     def category(self, name: str, spec: CategorySpec, parameters: Mapping[str, Any]) -> Category | None:
@@ -232,8 +280,11 @@ class _Builder:
         for i, rule in enumerate(spec.rules):
             rule_path: Path = (*path, "rules", i)
             if rule.id in seen:
-                self.problem((*rule_path, "id"), f"rule id '{rule.id}' is already used by rule {seen[rule.id] + 1}",
-                             "give every rule of a category its own id")
+                self.problem(
+                    (*rule_path, "id"),
+                    f"rule id '{rule.id}' is already used by rule {seen[rule.id] + 1}",
+                    "give every rule of a category its own id",
+                )
             seen.setdefault(rule.id, i)
             try:
                 condition = compile_condition(rule.when, fields, parameters, broken_names=broken_parameters)
@@ -257,8 +308,12 @@ class _Builder:
 
     def field_def(self, path: Path, name: str, spec: FieldSpec) -> FieldDef:
         if name in COMBINATORS:
-            self.problem(path, f"'{name}' cannot be a field name: conditions use it for {name}: [..]",
-                         "rename the field", on_key=True)
+            self.problem(
+                path,
+                f"'{name}' cannot be a field name: conditions use it for {name}: [..]",
+                "rename the field",
+                on_key=True,
+            )
         enum = tuple(spec.enum) if spec.enum is not None else None
         kind = spec.type
         if enum is not None:
@@ -271,8 +326,11 @@ class _Builder:
                     self.problem((*path, "enum", i), f"enum value {problem}", _yaml_hint(kind))
         for bound in ("min", "max"):
             if getattr(spec, bound) is not None and kind not in ("number", "integer"):
-                self.problem((*path, bound), f"'{bound}' applies to number and integer fields, not {kind}",
-                             f"remove `{bound}` or change the type")
+                self.problem(
+                    (*path, bound),
+                    f"'{bound}' applies to number and integer fields, not {kind}",
+                    f"remove `{bound}` or change the type",
+                )
         if spec.min is not None and spec.max is not None and spec.min > spec.max:
             self.problem((*path, "min"), f"min ({show(spec.min)}) is above max ({show(spec.max)})", "swap them")
         definition = FieldDef(
@@ -287,8 +345,11 @@ class _Builder:
         )
         if spec.default is not msgspec.UNSET:
             if spec.required:
-                self.problem((*path, "default"), "a required field with a default can never be missing",
-                             "remove `default`, or `required: true`")
+                self.problem(
+                    (*path, "default"),
+                    "a required field with a default can never be missing",
+                    "remove `default`, or `required: true`",
+                )
             elif spec.default is None:
                 self.problem((*path, "default"), "a default of null is the same as no default", "remove `default`")
             else:

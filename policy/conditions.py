@@ -32,8 +32,17 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains", "exists")
 COMBINATORS = ("all", "any", "not")
 _ORDERING = ("lt", "lte", "gt", "gte")
-_SYMBOL = {"eq": "=", "ne": "!=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "in",
-           "not_in": "not in", "contains": "contains"}
+_SYMBOL = {
+    "eq": "=",
+    "ne": "!=",
+    "lt": "<",
+    "lte": "<=",
+    "gt": ">",
+    "gte": ">=",
+    "in": "in",
+    "not_in": "not in",
+    "contains": "contains",
+}
 _MISSING: Any = object()
 _UNRESOLVED: Any = object()
 
@@ -97,8 +106,11 @@ class _Compiler:
 
     def condition(self, node: Any, path: Path) -> _Part | None:
         if not isinstance(node, Mapping):
-            self.problem(path, f"a condition must be a mapping, got {show(node)}",
-                         "write e.g. {risk_score: {gt: 30}} or {all: [..]}")
+            self.problem(
+                path,
+                f"a condition must be a mapping, got {show(node)}",
+                "write e.g. {risk_score: {gt: 30}} or {all: [..]}",
+            )
             return None
         if not node:
             self.problem(path, "empty condition", "name at least one field, e.g. {risk_score: {gt: 30}}")
@@ -178,8 +190,11 @@ class _Compiler:
             if type(value) is not bool:
                 self.problem(path, f"'exists' takes true or false, got {show(value)}", "write exists: true")
                 return None
-            return _Part(_exists(name) if value else _absent(name), frozenset({name}),
-                         f"{name} is {'set' if value else 'not set'}")
+            return _Part(
+                _exists(name) if value else _absent(name),
+                frozenset({name}),
+                f"{name} is {'set' if value else 'not set'}",
+            )
         if not self.operand_ok(field, op, value, path):
             return None
         text = f"{name} {_SYMBOL[op]} {_describe(value, parameter)}"
@@ -187,8 +202,11 @@ class _Compiler:
 
     def membership(self, field: FieldDef, op: str, raw: Any, path: Path) -> _Part | None:
         if field.type == "list":
-            self.problem(path, f"'{op}' compares one value with a list; '{field.name}' is itself a list",
-                         "use contains: to test whether the list holds a value")
+            self.problem(
+                path,
+                f"'{op}' compares one value with a list; '{field.name}' is itself a list",
+                "use contains: to test whether the list holds a value",
+            )
             return None
         if isinstance(raw, str) and raw.startswith("$"):
             self.problem(path, f"'{op}' takes a list; a parameter holds one value", f"write {op}: [{raw}, ..]")
@@ -212,15 +230,15 @@ class _Compiler:
         """Whether `value` can be compared with `field` by `op`; reports why not."""
         kind = field.type
         if op in _ORDERING and kind not in ("number", "integer"):
-            self.problem(path, f"'{op}' compares numbers; '{field.name}' is a {kind} field",
-                         "use eq, ne, in or not_in")
+            self.problem(path, f"'{op}' compares numbers; '{field.name}' is a {kind} field", "use eq, ne, in or not_in")
             return False
         if op == "contains":
             if kind == "string":
                 return self.typed(field, "string", value, path)
             if kind != "list":
-                self.problem(path, f"'contains' needs a list or text field; '{field.name}' is a {kind} field",
-                             "use eq or in")
+                self.problem(
+                    path, f"'contains' needs a list or text field; '{field.name}' is a {kind} field", "use eq or in"
+                )
                 return False
             return self.enum_ok(field, value, path)
         if kind == "list":
@@ -232,8 +250,11 @@ class _Compiler:
         problem = type_problem(kind, value)
         if problem is None:
             return True
-        self.problem(path, f"'{field.name}' is a {field.type} field: the value {problem}",
-                     "compare it with a value of the same type")
+        self.problem(
+            path,
+            f"'{field.name}' is a {field.type} field: the value {problem}",
+            "compare it with a value of the same type",
+        )
         return False
 
     def enum_ok(self, field: FieldDef, value: Any, path: Path) -> bool:
@@ -242,8 +263,11 @@ class _Compiler:
         allowed = [e for e in field.enum if isinstance(e, str)]
         hint = did_you_mean(value, allowed) if isinstance(value, str) and allowed else None
         listed = ", ".join(show(e) for e in field.enum)
-        self.problem(path, f"{show(value)} is not a value of '{field.name}' ({listed})",
-                     hint or "use one of the field's enum values")
+        self.problem(
+            path,
+            f"{show(value)} is not a value of '{field.name}' ({listed})",
+            hint or "use one of the field's enum values",
+        )
         return False
 
 
@@ -334,5 +358,11 @@ def _absent(f: str) -> Predicate:
 
 
 _COMPARISONS: dict[str, Callable[[str, Any], Predicate]] = {
-    "eq": _eq, "ne": _ne, "lt": _lt, "lte": _lte, "gt": _gt, "gte": _gte, "contains": _contains,
+    "eq": _eq,
+    "ne": _ne,
+    "lt": _lt,
+    "lte": _lte,
+    "gt": _gt,
+    "gte": _gte,
+    "contains": _contains,
 }

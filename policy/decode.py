@@ -148,8 +148,16 @@ def _leaf_issue(error: str, value: Any, type_: Any, path: Path) -> SpecIssue:
 _LITERAL_NAMES = {"role": "role", "roles": "role", "type": "field type", "approval": "approval"}
 _MISMATCH = re.compile(r"Expected `([^`]+)`, got `[^`]+`")
 _CONSTRAINT = re.compile(r"Expected `([^`]+)` (.+)$")
-_TYPE_WORDS = {"object": "a mapping", "array": "a list", "str": "text", "int": "a whole number",
-               "float": "a number", "bool": "true or false", "null": "nothing", "date": "a date (YYYY-MM-DD)"}
+_TYPE_WORDS = {
+    "object": "a mapping",
+    "array": "a list",
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "nothing",
+    "date": "a date (YYYY-MM-DD)",
+}
 
 
 def _plain(types_text: str) -> str:
@@ -240,4 +248,3 @@ def _kind(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return type(value).__name__
-

@@ -31,8 +31,15 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise PolicyLoadError(
-            [PolicyIssue(str(file), 1, 1, f"cannot read the policy file: {reason}",
-                         "check the path (DECISIONS_POLICY) and the file's permissions")]
+            [
+                PolicyIssue(
+                    str(file),
+                    1,
+                    1,
+                    f"cannot read the policy file: {reason}",
+                    "check the path (DECISIONS_POLICY) and the file's permissions",
+                )
+            ]
         ) from exc
     return _load(raw, str(file))
 
@@ -49,8 +56,9 @@ def _load(raw: bytes, filename: str) -> Policy:
     data = document.data
     if not isinstance(data, Mapping):
         what = "empty" if data is None else "not a mapping of keys"
-        raise PolicyLoadError([*issues, PolicyIssue(filename, 1, 1, f"the policy is {what}",
-                                                    "start from the default policies.yaml")])
+        raise PolicyLoadError(
+            [*issues, PolicyIssue(filename, 1, 1, f"the policy is {what}", "start from the default policies.yaml")]
+        )
 
     def locate(path: Path) -> Location:
         return Location(filename, *position_of(document.root, path))

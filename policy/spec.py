@@ -38,9 +38,14 @@ class PersonSpec(Spec):
 
 
 class ApproversSpec(Spec):
-    role: Role
+    #: One role (`role: tech_pm`) or several (`roles: [tech_pm, director]`), not both.
+    role: Role | None = None
+    roles: list[Role] | None = None
     count: Annotated[int, msgspec.Meta(ge=1)] = 1
     exclude_filer: bool = True
+    #: What the `count` approvals must differ in: people (default), squads, or roles
+    #: (`roles: [tech_pm, director], count: 2, distinct: role` = one tech PM and one director).
+    distinct: Literal["person", "squad", "role"] = "person"
 
 
 class TierSpec(Spec):
@@ -51,6 +56,15 @@ class TierSpec(Spec):
     approvers: ApproversSpec | None = None
     review: str | None = None
     sla: Duration | None = None
+    #: When the filer amends a pending decision: `when_material` keeps approvals if the tier and
+    #: every field the matched rules read are unchanged; `always` dismisses them on any change.
+    invalidate_on_amend: Literal["always", "when_material"] = "when_material"
+    #: Whether approvers of this tier may delegate their sign-off.
+    delegation: bool = True
+    #: Whether a filer may proceed before sign-off (break-glass); default: tier 2 only.
+    break_glass: bool | None = None
+    #: Who may break the glass (default: anyone who may file).
+    break_glass_roles: list[Role] | None = None
 
 
 class ReviewSpec(Spec):

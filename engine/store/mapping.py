@@ -8,8 +8,11 @@ from typing import Any
 import msgspec
 
 from engine.classify import Classification
+from engine.lifecycle import state_of
 from engine.log.canonical import parse_at
+from engine.quorum import missing
 from engine.types import (
+    OPEN_STATUSES,
     ApprovalView,
     ClassificationView,
     DecisionDetail,
@@ -58,6 +61,7 @@ def _explanation(policy: Policy, row: Mapping[str, Any]) -> Explanation:
 
 
 def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
+    route = msgspec.convert(row["route"], Route)
     return DecisionView(
         id=row["id"],
         title=row["title"],
@@ -69,7 +73,7 @@ def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
         filed_by=row["filed_by"],
         squad=row["squad"],
         tier=row["tier"],
-        route=msgspec.convert(row["route"], Route),
+        route=route,
         status=row["status"],
         explanation=_explanation(policy, row),
         approvals=[
@@ -79,6 +83,8 @@ def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
                 role=a["role"],
                 reason=a["reason"],
                 at=parse_at(a["at"]),
+                on_behalf_of=a.get("on_behalf_of"),
+                dismissed=bool(a.get("dismissed")),
             )
             for a in row["approvals"]
         ],
@@ -87,6 +93,10 @@ def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
         decided_at=row["decided_at"],
         seq=row["filed_seq"],
         policy_version=row["policy_version"],
+        supersedes=row.get("supersedes"),
+        superseded_by=row.get("superseded_by"),
+        break_glass_reason=row.get("break_glass_reason"),
+        missing=missing(route, state_of(row).votes) if row["status"] in OPEN_STATUSES else None,
     )
 
 

@@ -82,6 +82,25 @@ class Decision(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    supersedes: str | None = Field(default=None, sa_column=Column(String(40)))
+    superseded_by: str | None = Field(default=None, sa_column=Column(String(40)))
+    break_glass_reason: str | None = Field(default=None, sa_column=Column(Text))
+    amendments: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+
+
+class Delegation(SQLModel, table=True):
+    """Read model of delegation events: who may sign in whose place, for which role, when."""
+
+    __tablename__ = "delegations"
+
+    id: str = Field(sa_column=Column(String(40), primary_key=True))
+    delegator: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    delegate: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    role: str = Field(sa_column=Column(String(40), nullable=False))
+    starts_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    granted_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    revoked_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
 
 
 class ApiToken(SQLModel, table=True):

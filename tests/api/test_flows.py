@@ -8,7 +8,7 @@ from tests.api.conftest import Api
 def test_tier1_is_resolved_by_the_squad_at_filing(api: Api) -> None:
     d = api.file("mei", "quality_threshold", {"deviation_pct": 1.5})
     assert (d["tier"], d["status"]) == (1, "resolved")
-    assert d["route"] == {"tier": 1, "role": None, "count": 0, "exclude_filer": False, "approvers": []}
+    assert d["route"]["role"] is None and d["route"]["count"] == 0 and d["route"]["approvers"] == []
     assert d["explanation"]["matched_rules"] == []
     assert d["explanation"]["policy_version"] == api.runtime.policies.current.version
     # Nothing to approve: a tech PM gets a conflict, not a silent success.

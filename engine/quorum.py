@@ -1,0 +1,66 @@
+"""Quorum arithmetic (pure): who counts, what counts as distinct, and what is still missing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from engine.types import Route
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One approval as the quorum sees it: the person whose authority was used."""
+
+    principal: str
+    role: str
+    squad: str | None
+
+
+def _key(route: Route, vote: Vote) -> str | None:
+    if route.distinct == "squad":
+        return vote.squad
+    if route.distinct == "role":
+        return vote.role
+    return vote.principal
+
+
+def route_roles(route: Route) -> list[str]:
+    return route.roles or ([route.role] if route.role else [])
+
+
+def acting_role(route: Route, holder_roles: Iterable[str], votes: Sequence[Vote]) -> str | None:
+    """The role a holder signs in: with `distinct: role`, one the quorum still lacks."""
+    held = set(holder_roles)
+    taken = {v.role for v in votes}
+    for role in route_roles(route):
+        if role in held and (route.distinct != "role" or role not in taken):
+            return role
+    return None
+
+
+def adds_to_quorum(route: Route, votes: Sequence[Vote], vote: Vote) -> bool:
+    key = _key(route, vote)
+    return key is not None and key not in {_key(route, v) for v in votes}
+
+
+def satisfied(route: Route, votes: Sequence[Vote]) -> bool:
+    keys = {_key(route, v) for v in votes} - {None}
+    return len(keys) >= route.count
+
+
+def missing(route: Route, votes: Sequence[Vote]) -> str | None:
+    """In words, what the quorum still needs; None when it is met."""
+    if route.role is None or satisfied(route, votes):
+        return None
+    keys = {_key(route, v) for v in votes} - {None}
+    need = route.count - len(keys)
+    roles = route_roles(route)
+    if route.distinct == "role":
+        lacking = [r for r in roles if r not in keys]
+        return f"needs {need} more approval(s), from: {', '.join(lacking)}"
+    who = " or ".join(roles)
+    if route.distinct == "squad":
+        have = ", ".join(sorted(k for k in keys if k)) or "none yet"
+        return f"needs {need} more approval(s) by a {who} from a squad not yet counted (counted: {have})"
+    return f"needs {need} more approval(s) by a {who}"
