@@ -8,14 +8,23 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
-from api.controllers.log import consistency, export, inclusion, verify
+from api.controllers.delegations import DelegationController
+from api.controllers.log import (
+    consistency,
+    create_checkpoint,
+    export,
+    inclusion,
+    latest_checkpoint,
+    public_key,
+    verify,
+)
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.errors import EXCEPTION_HANDLERS
 from api.schemas import Health
@@ -27,6 +36,7 @@ MAX_BODY_BYTES = 64 * 1024
 
 V1_HANDLERS: list[Any] = [
     DecisionController,
+    DelegationController,
     classify,
     inbox,
     active_policy,
@@ -39,12 +49,19 @@ V1_HANDLERS: list[Any] = [
     export,
     inclusion,
     consistency,
+    create_checkpoint,
+    latest_checkpoint,
+    public_key,
 ]
 
 
 @get("/healthz", opt={"public": True}, sync_to_thread=False, tags=["health"], summary="Liveness")
-def healthz(request: Request[Any, Any, Any]) -> Health:
-    return Health(status="ok", policy_version=request.app.state.runtime.policies.current.version)
+def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
+    runtime: Runtime = request.app.state.runtime
+    blocked = runtime.service.append_blocked
+    version = runtime.policies.current.version
+    health = Health(status="ok" if blocked is None else "refusing-appends", policy_version=version, detail=blocked)
+    return Response(health, status_code=200 if blocked is None else 503)
 
 
 def create_app(

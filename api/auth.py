@@ -19,6 +19,8 @@ from policy.compiled import ROLES, Person
 EVERYONE: frozenset[str] = frozenset(ROLES)
 FILERS: frozenset[str] = frozenset({"squad_member", "tech_pm", "director", "admin"})
 APPROVERS: frozenset[str] = frozenset({"tech_pm", "director"})
+#: Who may act on a decision's route: approvers in their own right and anyone holding a delegation.
+DECIDERS: frozenset[str] = FILERS
 AUDITORS: frozenset[str] = frozenset({"auditor", "admin"})
 ADMINS: frozenset[str] = frozenset({"admin"})
 

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import msgspec
 from api.config import Settings
 from engine.errors import DomainError
 from engine.runtime import Runtime, open_runtime, upgrade_database
-from engine.types import FilingRequest
+from engine.types import DelegationRequest, FilingRequest
 from policy import PolicyLoadError, load_policy
 
 
@@ -368,6 +369,67 @@ def file_decision(
     _echo_json(result.decision)
 
 
+@main.group(invoke_without_command=True)
+@click.option("--as", "actor", default=None, help="The delegator: a person holding the role in their own right")
+@click.option("--to", "delegate", default=None, help="The delegate (a person of the directory)")
+@click.option("--role", default=None, help="The approver role delegated, e.g. tech_pm")
+@click.option("--from", "starts", type=click.DateTime(), default=None, help="Start (UTC); default now")
+@click.option("--until", "ends", type=click.DateTime(), default=None, help="End (UTC), exclusive")
+@click.pass_context
+def delegate(
+    ctx: click.Context,
+    actor: str | None,
+    delegate: str | None,
+    role: str | None,
+    starts: datetime | None,
+    ends: datetime | None,
+) -> None:
+    """Delegate an approver role for a date range: `decisions delegate --as tomas --to ravi --role tech_pm
+    --until 2026-12-24`. `decisions delegate list --as NAME` and `decisions delegate revoke ID --as NAME`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    missing = [flag for flag, value in (("--as", actor), ("--to", delegate), ("--role", role), ("--until", ends))
+               if value is None]
+    if missing or actor is None or ends is None:
+        raise click.UsageError(f"missing {', '.join(missing)}")
+    obj = ctx.find_object(Context)
+    assert obj is not None
+    start = starts.replace(tzinfo=UTC) if starts else datetime.now(UTC)
+    try:
+        request = msgspec.convert(
+            {"delegate": delegate, "role": role, "starts_at": start, "ends_at": ends.replace(tzinfo=UTC)},
+            DelegationRequest,
+        )
+    except msgspec.ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with obj.runtime() as rt:
+        view = rt.service.delegate(_person(rt, actor), request)
+    click.echo(f"{view.id}: {view.delegator} -> {view.delegate} as {view.role} until {view.ends_at.isoformat()}")
+
+
+@delegate.command("list")
+@click.option("--as", "actor", required=True)
+@pass_context
+def delegate_list(obj: Context, actor: str) -> None:
+    """Delegations a person gave or received."""
+    with obj.runtime() as rt:
+        views = rt.service.delegations(_person(rt, actor))
+    for v in views:
+        state = "revoked" if v.revoked else f"{v.starts_at.isoformat()} .. {v.ends_at.isoformat()}"
+        click.echo(f"{v.id}  {v.delegator} -> {v.delegate}  {v.role}  {state}")
+
+
+@delegate.command("revoke")
+@click.argument("delegation_id")
+@click.option("--as", "actor", required=True)
+@pass_context
+def delegate_revoke(obj: Context, delegation_id: str, actor: str) -> None:
+    """Revoke a delegation you gave."""
+    with obj.runtime() as rt:
+        rt.service.revoke_delegation(_person(rt, actor), delegation_id)
+    click.echo(f"{delegation_id} revoked")
+
+
 @main.group()
 def log() -> None:
     """The decision log."""
@@ -400,7 +462,7 @@ def log_verify(obj: Context, export_file: Path | None, checkpoint: Path | None, 
 
     progress = _counter("verified")
     if export_file is not None:
-        keys = [public_key.read_text().strip()] if public_key else []
+        keys = [line.strip() for line in public_key.read_text().splitlines() if line.strip()] if public_key else []
         with export_file.open("rb") as lines:
             result = verify_export(lines, checkpoint.read_text() if checkpoint else None, keys, progress=progress)
     else:
@@ -440,6 +502,82 @@ def log_export(
         for chunk in export_lines(rt.service.engine, fmt, flt, progress=_counter("exported")):  # type: ignore[arg-type]
             out.write(chunk)
     click.echo(f"\nwritten to {output}", err=True)
+
+
+@log.command("checkpoint")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_context
+def log_checkpoint(obj: Context, output: Path | None) -> None:
+    """Sign a C2SP checkpoint of the current head (refused if it would contradict an earlier one)."""
+    with obj.runtime() as rt:
+        c = rt.checkpoints.create()
+        fingerprints = rt.checkpoints.fingerprints
+    if output is not None:
+        output.write_text(c.note, encoding="utf-8")
+        click.echo(f"checkpoint of {c.size} events written to {output}", err=True)
+    else:
+        click.echo(c.note, nl=False)
+    click.echo(f"signed by {', '.join(fingerprints)}", err=True)
+
+
+@log.command("public-key")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@pass_context
+def log_public_key(obj: Context, output: Path | None) -> None:
+    """The verifier key(s) auditors pin (generates the signing key on first use)."""
+    with obj.runtime() as rt:
+        text = "".join(k + "\n" for k in rt.checkpoints.verifier_keys)
+        fingerprints = rt.checkpoints.fingerprints
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+    click.echo(f"fingerprint: {', '.join(fingerprints)}", err=True)
+
+
+@log.command("rotate-key")
+@pass_context
+def log_rotate_key(obj: Context) -> None:
+    """Add a new signing key; checkpoints carry both signatures until the old line leaves the key file."""
+    from engine.log.keys import rotate
+
+    with obj.runtime() as rt:
+        if os.environ.get("DECISIONS_SIGNING_KEY"):
+            raise click.ClickException("the keys come from DECISIONS_SIGNING_KEY: add the new key there")
+        new = rotate(rt.checkpoints.key_file, rt.checkpoints.origin)
+        rt.checkpoints.reload_keys()
+        from engine.log.keys import public_key_text
+
+        click.echo(public_key_text(new))
+
+
+@log.group("proof")
+def log_proof() -> None:
+    """RFC 9162 proofs over the stored log."""
+
+
+@log_proof.command("inclusion")
+@click.option("--seq", type=click.IntRange(min=0), required=True)
+@click.option("--size", type=click.IntRange(min=1), default=None, help="Tree size (default: the whole log)")
+@pass_context
+def log_proof_inclusion(obj: Context, seq: int, size: int | None) -> None:
+    """The audit path of event SEQ in the tree of SIZE leaves."""
+    from engine.log.proofs import prove_inclusion
+
+    with obj.runtime() as rt:
+        _echo_json(prove_inclusion(rt.service.engine, seq, size))
+
+
+@log_proof.command("consistency")
+@click.option("--from", "first", type=click.IntRange(min=0), required=True)
+@click.option("--to", "second", type=click.IntRange(min=0), default=None, help="Default: the whole log")
+@pass_context
+def log_proof_consistency(obj: Context, first: int, second: int | None) -> None:
+    """Proof that the tree of FROM leaves is a prefix of the tree of TO leaves."""
+    from engine.log.proofs import prove_consistency
+
+    with obj.runtime() as rt:
+        _echo_json(prove_consistency(rt.service.engine, first, second))
 
 
 @log.command("rebuild")

@@ -60,9 +60,11 @@ class PersonView(Struct, kw_only=True):
     display_name: str | None
 
 
-class Health(Struct, kw_only=True):
+class Health(Struct, kw_only=True, omit_defaults=True):
     status: str
     policy_version: str
+    #: Why the service refuses appends (e.g. the database is behind its last signed checkpoint).
+    detail: str | None = None
 
 
 def policy_view(policy: Policy) -> PolicyView:
@@ -112,3 +114,18 @@ def person_view(person: Any) -> PersonView:
     return PersonView(
         name=person.name, roles=sorted(person.roles), squad=person.squad, display_name=person.display_name
     )
+
+
+class CheckpointView(Struct, kw_only=True):
+    origin: str
+    size: int
+    root_hash: str
+    #: The C2SP signed note, verbatim: save it to a file for `decisions log verify --checkpoint`.
+    note: str
+    key_fingerprints: list[str]
+
+
+class PublicKeyView(Struct, kw_only=True):
+    #: Verifier keys, `<name>+<key id>+<base64 key>`; more than one while a key is being rotated.
+    keys: list[str]
+    fingerprints: list[str]

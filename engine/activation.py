@@ -67,6 +67,10 @@ class PolicyGovernance:
         content = self.holder.path.read_text(encoding="utf-8")
         with write_transaction(self.service.engine) as conn:
             head = read_head(conn, lock=True)
+            if self.service.append_blocked is not None:
+                # The log may not grow (restored from an old backup): run what it says, append nothing.
+                self.follow(conn, head.policy_version)
+                return self.holder.current
             self._store(conn, file_policy, content)
             if head.policy_version is None:
                 self._append_activation(conn, file_policy, None, "system", None, bootstrap=True)

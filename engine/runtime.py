@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.activation import PolicyGovernance
+from engine.errors import LogIntegrityError
+from engine.log.checkpoints import CheckpointService, state_dir_for
 from engine.notify.config import NotifyConfig
 from engine.notify.outbox import make_outbox_hook
 from engine.policy_holder import PolicyHolder
@@ -36,6 +38,7 @@ class Runtime:
     database_url: str
     governance: PolicyGovernance
     notify: NotifyConfig
+    checkpoints: CheckpointService
 
     def close(self) -> None:
         self.service.engine.dispose()
@@ -53,10 +56,24 @@ def open_runtime(
     policies = PolicyHolder(policy_path or policy_path_from_env())
     engine = create_db_engine(url)
     service = DecisionService(engine, policies, origin or log_origin_from_env(), clock or system_clock)
+    checkpoints = CheckpointService(engine, service.origin, state_dir_for(url), service.clock)
+    service.trusted_checkpoints = checkpoints.trusted
+    try:
+        checkpoints.startup_check()
+    except LogIntegrityError as exc:
+        # Reads, verification and export stay available so the operator can investigate; appends are refused.
+        service.append_blocked = str(exc)
     notify = notify if notify is not None else NotifyConfig.from_env()
     if notify.channels:
         service.append_hooks.append(make_outbox_hook(notify))
     governance = PolicyGovernance(service, policies)
     governance.start()
     service.governance = governance
-    return Runtime(service=service, policies=policies, database_url=url, governance=governance, notify=notify)
+    return Runtime(
+        service=service,
+        policies=policies,
+        database_url=url,
+        governance=governance,
+        notify=notify,
+        checkpoints=checkpoints,
+    )

@@ -119,6 +119,8 @@ class DecisionService:
         self.governance: Any = None
         #: Set when the log must not grow (e.g. the database is behind its last signed checkpoint).
         self.append_blocked: str | None = None
+        #: Signed (size, root) pairs the log must reproduce; wired to the checkpoint service by the runtime.
+        self.trusted_checkpoints: Callable[[], list[tuple[int, bytes]]] = list
 
     # -- tokens -------------------------------------------------------------------------------------
 
@@ -604,7 +606,7 @@ class DecisionService:
     def iter_event_rows(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Stream every event in seq order, in constant memory."""
         with self.engine.connect() as conn:
-            result = conn.execution_options(yield_per=batch).execute(select(_events).order_by(_events.c.seq))
+            result = conn.execute(select(_events).order_by(_events.c.seq).execution_options(yield_per=batch))
             for row in result.mappings():
                 yield dict(row)
 
@@ -626,7 +628,7 @@ class DecisionService:
             )
             for row in self.iter_event_rows()
         )
-        return verify_chain(records, origin=self.origin)
+        return verify_chain(records, origin=self.origin, checkpoints=self.trusted_checkpoints())
 
 
 def _unloggable(value: Any, path: str, depth: int = 0) -> Iterator[FieldError]:

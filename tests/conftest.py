@@ -43,3 +43,12 @@ def runtime(database_url: str, clock: ManualClock) -> Iterator[Runtime]:
     rt = open_runtime(database_url, str(DEFAULT_POLICY), clock=clock)
     yield rt
     rt.close()
+
+
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test keeps its signing key and last-checkpoint record to itself."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("DECISIONS_STATE_DIR", str(state))
+    monkeypatch.delenv("DECISIONS_SIGNING_KEY", raising=False)
+    return state

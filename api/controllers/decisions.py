@@ -9,15 +9,18 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.auth import APPROVERS, EVERYONE, FILERS, runtime_of
+from api.auth import DECIDERS, EVERYONE, FILERS, runtime_of
 from engine.types import (
+    AmendRequest,
     ClassificationView,
+    CommentRequest,
     DecisionDetail,
     DecisionFilter,
     DecisionPage,
     DecisionView,
     FilingRequest,
     InboxItem,
+    ProceedRequest,
     Status,
     VerdictRequest,
     WithdrawRequest,
@@ -89,7 +92,9 @@ class DecisionController(Controller):
 
     @post(
         "/{decision_id:str}/approvals",
-        opt={"roles": APPROVERS, "body_type": VerdictRequest},
+        # Anyone but an auditor: a squad member may sign under a delegation. The service decides on the
+        # merits (on the route, not the filer, delegation in force) and refuses with 403 otherwise.
+        opt={"roles": DECIDERS, "body_type": VerdictRequest},
         sync_to_thread=True,
         summary="Approve or reject",
         status_code=200,
@@ -111,6 +116,47 @@ class DecisionController(Controller):
     ) -> DecisionView:
         return runtime_of(request).service.withdraw(request.user, decision_id, data)
 
+    @post(
+        "/{decision_id:str}/amend",
+        opt={"roles": FILERS, "body_type": AmendRequest},
+        sync_to_thread=True,
+        summary="Amend your own pending decision",
+        description="Re-classified under the active policy; approvals already given are dismissed (and logged "
+        "as such) unless the tier's invalidate_on_amend option says the change is immaterial.",
+        status_code=200,
+    )
+    def amend(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[AmendRequest]
+    ) -> DecisionView:
+        return runtime_of(request).service.amend(request.user, decision_id, data)
+
+    @post(
+        "/{decision_id:str}/comments",
+        # Auditors read everything but write nothing, comments included.
+        opt={"roles": FILERS, "body_type": CommentRequest},
+        sync_to_thread=True,
+        summary="Comment on a decision (a logged event)",
+        status_code=201,
+    )
+    def comment(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[CommentRequest]
+    ) -> DecisionView:
+        return runtime_of(request).service.comment(request.user, decision_id, data)
+
+    @post(
+        "/{decision_id:str}/proceed",
+        opt={"roles": FILERS, "body_type": ProceedRequest},
+        sync_to_thread=True,
+        summary="Break-glass: proceed now, review after the fact",
+        description="Only the filer, only for tiers whose policy allows it, and only with a reason. The decision "
+        "becomes proceeded_pending_review and stays in the approvers' inbox until ratified or rejected.",
+        status_code=200,
+    )
+    def proceed(
+        self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[ProceedRequest]
+    ) -> DecisionView:
+        return runtime_of(request).service.proceed(request.user, decision_id, data)
+
 
 @post(
     "/classify",
@@ -124,6 +170,6 @@ def classify(request: Request[Any, Any, Any], data: JSONBody[FilingRequest]) -> 
     return runtime_of(request).service.classify(request.user, data)
 
 
-@get("/inbox", opt={"roles": APPROVERS}, sync_to_thread=True, tags=["decisions"], summary="What waits on me")
+@get("/inbox", opt={"roles": DECIDERS}, sync_to_thread=True, tags=["decisions"], summary="What waits on me")
 def inbox(request: Request[Any, Any, Any]) -> list[InboxItem]:
     return runtime_of(request).service.inbox(request.user)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from litestar import Request, get
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
-from api.auth import AUDITORS, runtime_of
+from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
+from api.schemas import CheckpointView, PublicKeyView
 from engine.log.chain import VerifyResult
 from engine.log.export import ExportFilter, export_lines
 from engine.log.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
@@ -75,3 +77,57 @@ def export(
         media_type=MEDIA[format],
         headers={"Content-Disposition": f'attachment; filename="decision-log.{format}"'},
     )
+
+
+def _checkpoint_view(request: Request[Any, Any, Any], size: int, root_hash: str, note: str) -> CheckpointView:
+    checkpoints = runtime_of(request).checkpoints
+    return CheckpointView(
+        origin=checkpoints.origin, size=size, root_hash=root_hash, note=note, key_fingerprints=checkpoints.fingerprints
+    )
+
+
+@post(
+    "/log/checkpoint",
+    # A checkpoint is a write (append-only, but a write): auditors, being read-only, ask an admin
+    # or read the ones signed at every digest window close.
+    opt={"roles": ADMINS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Sign a checkpoint of the current log head (never one inconsistent with an earlier checkpoint)",
+    status_code=201,
+)
+def create_checkpoint(request: Request[Any, Any, Any]) -> CheckpointView:
+    c = runtime_of(request).checkpoints.create()
+    return _checkpoint_view(request, c.size, c.root_hash, c.note)
+
+
+@get(
+    "/log/checkpoint",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="The latest signed checkpoint; ?format=note gives the bare C2SP signed note",
+)
+def latest_checkpoint(
+    request: Request[Any, Any, Any], format: FromQuery[Literal["json", "note"]] = "json"
+) -> Response[Any]:
+    c = runtime_of(request).checkpoints.latest()
+    if c is None:
+        raise NotFoundException("no checkpoint has been signed yet")
+    if format == "note":
+        return Response(c.note, media_type="text/plain; charset=utf-8")
+    return Response(_checkpoint_view(request, c.size, c.root_hash, c.note))
+
+
+@get(
+    "/log/public-key",
+    opt={"roles": EVERYONE},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="The verifier keys of the checkpoint signatures (note format) and their fingerprints",
+)
+def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json", "text"]] = "json") -> Response[Any]:
+    checkpoints = runtime_of(request).checkpoints
+    if format == "text":
+        return Response("".join(k + "\n" for k in checkpoints.verifier_keys), media_type="text/plain; charset=utf-8")
+    return Response(PublicKeyView(keys=checkpoints.verifier_keys, fingerprints=checkpoints.fingerprints))

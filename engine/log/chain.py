@@ -46,8 +46,11 @@ class _Bad(Exception):
 class ChainVerifier:
     """Feed records in order; `result()` says whether everything fed so far holds."""
 
-    def __init__(self, origin: str | None = None) -> None:
+    def __init__(self, origin: str | None = None, watch: Iterable[int] = ()) -> None:
         self.origin = origin
+        #: Tree sizes whose roots are recorded on the way (the sizes of signed checkpoints).
+        self.watch = frozenset(watch)
+        self.roots_at: dict[int, bytes] = {}
         self.size = 0
         self.prev = GENESIS_PREV
         self.last_at: str | None = None
@@ -57,6 +60,8 @@ class ChainVerifier:
     def feed(self, record: Record) -> bool:
         if self.failure is not None:
             return False
+        if self.size in self.watch:
+            self.roots_at[self.size] = self.root()
         try:
             self._check(record)
         except _Bad as bad:
@@ -86,6 +91,8 @@ class ChainVerifier:
             raise _Bad(f"unknown format version {body['v']!r}")
         if self.origin is not None and body["log"] != self.origin:
             raise _Bad(f"the event belongs to the log {body['log']!r}, not {self.origin!r}")
+        # Without a named origin the first event's is the log's: one export never mixes two logs.
+        self.origin = body["log"]
         if body["seq"] != position:
             raise _Bad(f"the body says seq {body['seq']} at position {position} (events deleted, inserted or swapped)")
         if body["prev"] != self.prev:
@@ -116,6 +123,32 @@ class ChainVerifier:
     def root(self) -> bytes:
         return frontier_root(self.frontier, self.size)
 
+    def against(self, checkpoints: Iterable[tuple[int, bytes]]) -> VerifyResult:
+        """The result, also requiring the verified prefix to reproduce every signed (size, root)."""
+        result = self.result()
+        if not result.ok:
+            return result
+        if self.size in self.watch:
+            self.roots_at[self.size] = self.root()
+        for size, signed_root in sorted(checkpoints):
+            at = self.roots_at.get(size)
+            if at is None:
+                return msgspec.structs.replace(
+                    result,
+                    ok=False,
+                    first_bad_seq=self.size,
+                    reason=f"the log ends at {self.size} events but a checkpoint signed {size}: "
+                    "events are missing from the tail",
+                )
+            if at != signed_root:
+                return msgspec.structs.replace(
+                    result,
+                    ok=False,
+                    reason=f"the first {size} events do not hash to the checkpoint's root: "
+                    "the history was rewritten since it was signed",
+                )
+        return result
+
     def result(self) -> VerifyResult:
         if self.failure is not None:
             seq, reason = self.failure
@@ -131,15 +164,20 @@ class ChainVerifier:
 
 
 def verify_chain(
-    records: Iterable[Record], origin: str | None = None, progress: Callable[[int], None] | None = None
+    records: Iterable[Record],
+    origin: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    checkpoints: Iterable[tuple[int, bytes]] = (),
 ) -> VerifyResult:
-    verifier = ChainVerifier(origin)
+    """Verify records in order, and against signed (size, root) pairs when given."""
+    checkpoints = list(checkpoints)
+    verifier = ChainVerifier(origin, watch=[size for size, _ in checkpoints])
     for record in records:
         if not verifier.feed(record):
             break
         if progress and verifier.size % 10000 == 0:
             progress(verifier.size)
-    return verifier.result()
+    return verifier.against(checkpoints)
 
 
 def verify_export(
@@ -154,7 +192,7 @@ def verify_export(
     Against a checkpoint, the first `size` events must hash to its root: a rewritten
     history (even with every hash recomputed) or a truncated tail is caught here.
     """
-    checkpoint = None
+    checkpoints: list[tuple[int, bytes]] = []
     if checkpoint_text is not None:
         from engine.log.checkpoint import CheckpointError, verify_checkpoint
 
@@ -168,41 +206,10 @@ def verify_export(
                 first_bad_seq=None,
                 reason=f"the checkpoint does not verify: {exc}",
             )
-    verifier = ChainVerifier(origin)
-    checkpoint_root: bytes | None = None
-    for index, line in enumerate(lines):
-        body = line[:-1] if line.endswith(b"\n") else line
-        if not body:
-            continue
-        if checkpoint is not None and verifier.size == checkpoint.size:
-            checkpoint_root = verifier.root()
-        if not verifier.feed(Record(seq=index, body=body)):
-            break
-        if progress and verifier.size % 10000 == 0:
-            progress(verifier.size)
-    result = verifier.result()
-    if checkpoint is None or not result.ok:
-        return result
-    if checkpoint_root is None and verifier.size == checkpoint.size:
-        checkpoint_root = verifier.root()
-    if checkpoint_root is None:
-        return VerifyResult(
-            ok=False,
-            size=result.size,
-            head_hash=result.head_hash,
-            first_bad_seq=result.size,
-            root=result.root,
-            reason=f"the export ends at {result.size} events but the checkpoint signed {checkpoint.size}: "
-            "events are missing from the tail",
-        )
-    if checkpoint_root != checkpoint.root:
-        return VerifyResult(
-            ok=False,
-            size=result.size,
-            head_hash=result.head_hash,
-            first_bad_seq=None,
-            root=result.root,
-            reason=f"the first {checkpoint.size} events do not hash to the checkpoint's root: "
-            "the history was rewritten since it was signed",
-        )
-    return result
+        checkpoints.append((checkpoint.size, checkpoint.root))
+        origin = checkpoint.origin
+    records = (
+        Record(seq=index, body=line[:-1] if line.endswith(b"\n") else line)
+        for index, line in enumerate(line for line in lines if line.strip())
+    )
+    return verify_chain(records, origin, progress, checkpoints)

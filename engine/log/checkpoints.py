@@ -8,16 +8,26 @@ database has gone back in time.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from engine.errors import LogIntegrityError
 from engine.log.appender import read_head
-from engine.log.checkpoint import Checkpoint, parse_checkpoint, sign_checkpoint, verify_checkpoint
-from engine.log.keys import SigningKey, public_key_text
+from engine.log.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    parse_checkpoint,
+    sign_checkpoint,
+    verify_checkpoint,
+)
+from engine.log.keys import KEY_FILE_NAME, SigningKey, fingerprint, load_or_create, public_key_text
 from engine.log.merkle import consistency_proof, frontier_root, root, verify_consistency
 from engine.log.proofs import leaf_hashes
 from engine.store.db import read_transaction, write_transaction
@@ -37,22 +47,93 @@ class StoredCheckpoint:
     note: str
 
 
+def state_dir_for(database_url: str) -> Path:
+    """Where the signing key and the last checkpoint live: outside the database, never inside it.
+
+    DECISIONS_STATE_DIR wins; a SQLite file gets a directory beside it; any other database
+    a directory per URL under ./.decisions-state.
+    """
+    explicit = os.environ.get("DECISIONS_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    match = re.match(r"sqlite(?:\+\w+)?:///(.+)$", database_url)
+    if match and match.group(1) != ":memory:":
+        return Path(match.group(1) + ".state")
+    return Path(".decisions-state") / hashlib.sha256(database_url.encode()).hexdigest()[:16]
+
+
 class CheckpointService:
-    def __init__(self, engine: Engine, origin: str, keys: list[SigningKey], state_dir: Path, clock) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self,
+        engine: Engine,
+        origin: str,
+        state_dir: Path,
+        clock: Callable[[], datetime],
+        keys: list[SigningKey] | None = None,
+    ) -> None:
         self.engine = engine
         self.origin = origin
-        self.keys = keys
         self.state_dir = state_dir
         self.clock = clock
+        self._keys = keys
+
+    @property
+    def key_file(self) -> Path:
+        return self.state_dir / KEY_FILE_NAME
+
+    @property
+    def keys(self) -> list[SigningKey]:
+        """Loaded from DECISIONS_SIGNING_KEY or the key file; generated (0600) on first use."""
+        if self._keys is None:
+            self._keys = load_or_create(self.key_file, self.origin, os.environ.get("DECISIONS_SIGNING_KEY"))
+        return self._keys
+
+    def reload_keys(self) -> None:
+        self._keys = None
 
     @property
     def verifier_keys(self) -> list[str]:
         return [public_key_text(k) for k in self.keys]
 
+    @property
+    def fingerprints(self) -> list[str]:
+        return [fingerprint(k) for k in self.keys]
+
     def latest(self) -> StoredCheckpoint | None:
         with read_transaction(self.engine) as conn:
             row = conn.execute(select(_checkpoints).order_by(_checkpoints.c.id.desc()).limit(1)).mappings().first()
         return StoredCheckpoint(row["size"], row["root_hash"], row["note"]) if row else None
+
+    def first_covering(self, size: int) -> StoredCheckpoint | None:
+        """The earliest checkpoint that covers the first `size` events (stable once it exists)."""
+        with read_transaction(self.engine) as conn:
+            row = (
+                conn.execute(
+                    select(_checkpoints).where(_checkpoints.c.size >= size).order_by(_checkpoints.c.id).limit(1)
+                )
+                .mappings()
+                .first()
+            )
+        return StoredCheckpoint(row["size"], row["root_hash"], row["note"]) if row else None
+
+    def trusted(self) -> list[tuple[int, bytes]]:
+        """(size, root) of every checkpoint whose signature verifies, in the database and beside the key."""
+        out = []
+        notes = [c.note for c in self.all()]
+        if self._state_file.exists():
+            notes.append(self._state_file.read_text(encoding="utf-8"))
+        for note in notes:
+            try:
+                c = verify_checkpoint(note, self.verifier_keys, origin=self.origin)
+            except CheckpointError:
+                continue  # not signed by a key we hold: it proves nothing either way
+            out.append((c.size, c.root))
+        return sorted(set(out))
+
+    def all(self) -> list[StoredCheckpoint]:
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(select(_checkpoints).order_by(_checkpoints.c.id)).mappings().all()
+        return [StoredCheckpoint(r["size"], r["root_hash"], r["note"]) for r in rows]
 
     def create(self) -> StoredCheckpoint:
         """Sign the current tree head, after proving it extends the previous checkpoint."""
@@ -60,6 +141,10 @@ class CheckpointService:
             head = read_head(conn, lock=True)
             tree_root = frontier_root([bytes.fromhex(h) for h in head.frontier], head.size)
             previous = conn.execute(select(_checkpoints).order_by(_checkpoints.c.id.desc()).limit(1)).mappings().first()
+            remembered = self.remembered()
+            if remembered is not None:
+                # The record beside the key outlives a database restored from an old backup.
+                self._require_extends(conn, remembered.size, remembered.root, head.size, tree_root)
             if previous is not None:
                 self._require_extends(
                     conn, previous["size"], bytes.fromhex(previous["root_hash"]), head.size, tree_root
@@ -126,3 +211,15 @@ class CheckpointService:
 
 def parse_note(note: str) -> Checkpoint:
     return parse_checkpoint(note)
+
+
+def check_fork(a: str, b: str, verifier_keys: list[str], origin: str) -> str | None:
+    """Two signed checkpoints that cannot both hold: same size, different roots (a fork).
+
+    Returns the reason, or None when they may be consistent (a consistency proof settles that).
+    """
+    first = verify_checkpoint(a, verifier_keys, origin=origin)
+    second = verify_checkpoint(b, verifier_keys, origin=origin)
+    if first.size == second.size and first.root != second.root:
+        return f"two checkpoints sign size {first.size} with different roots: the log forked"
+    return None

@@ -17,9 +17,10 @@ _events = Event.__table__  # type: ignore[attr-defined]
 
 def leaf_hashes(conn: Connection, size: int) -> list[bytes]:
     """The first `size` leaf hashes, in order (32 bytes each: 32 MB per million events)."""
-    rows = conn.execution_options(yield_per=20000).execute(
-        select(_events.c.leaf_hash).where(_events.c.seq < size).order_by(_events.c.seq)
-    )
+    # Statement-level option: Connection.execution_options() would change the connection in place, and
+    # on PostgreSQL every later statement of the transaction would then run through a server-side cursor.
+    query = select(_events.c.leaf_hash).where(_events.c.seq < size).order_by(_events.c.seq)
+    rows = conn.execute(query.execution_options(yield_per=20000))
     return [bytes.fromhex(h) for (h,) in rows]
 
 

@@ -35,7 +35,7 @@ def replay(conn: Connection, progress: Callable[[int], None] | None = None) -> t
     """Fold every event of the log into decision rows."""
     rows: dict[str, dict[str, Any]] = {}
     count = 0
-    result = conn.execution_options(yield_per=5000).execute(select(_events.c.body).order_by(_events.c.seq))
+    result = conn.execute(select(_events.c.body).order_by(_events.c.seq).execution_options(yield_per=5000))
     for (body_text,) in result:
         body = msgspec.json.decode(body_text)
         decision_id = body.get("decision_id")

@@ -31,6 +31,8 @@ def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConf
         "rejected": "was rejected",
         "withdrawn": "was withdrawn",
         "overdue": "is overdue for sign-off",
+        "break_glass": "went ahead under break-glass and needs your review after the fact",
+        "rerouted": "was amended and needs your sign-off",
     }[kind]
     text = f"Decision {decision['id']} \u201c{decision['title']}\u201d (tier {decision['tier']}) {verb}."
     return {
@@ -124,6 +126,31 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                     kind,
                     str(event.seq),
                     recipients,
+                    _message(kind, decision, event.actor, config),
+                    policy,
+                    config,
+                    event.at,
+                )
+            elif event.type in ("decision_proceeded", "decision_amended"):
+                row = conn.execute(
+                    select(_decisions.c.title, _decisions.c.tier).where(_decisions.c.id == event.decision_id)
+                ).first()
+                if row is None:
+                    continue
+                kind = "break_glass" if event.type == "decision_proceeded" else "rerouted"
+                if kind == "rerouted" and data.get("status") != "pending":
+                    continue
+                decision = {
+                    "id": event.decision_id,
+                    "title": data.get("title", row.title),
+                    "tier": data.get("tier", row.tier),
+                    "status": data["status"],
+                }
+                rows += _rows(
+                    kind,
+                    str(event.seq),
+                    # The event carries the route it leaves behind; the read model is updated after the hooks.
+                    data["approvers"] if kind == "break_glass" else data["route"]["approvers"],
                     _message(kind, decision, event.actor, config),
                     policy,
                     config,

@@ -73,7 +73,7 @@ class Decision(SQLModel, table=True):
     squad: str | None = Field(default=None, sa_column=Column(String(100), index=True))
     tier: int = Field(sa_column=Column(Integer, nullable=False, index=True))
     base_tier: int = Field(sa_column=Column(Integer, nullable=False))
-    status: str = Field(sa_column=Column(String(20), nullable=False, index=True))
+    status: str = Field(sa_column=Column(String(32), nullable=False, index=True))
     route: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
     matched_rules: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
     known_category: bool = Field(nullable=False)

@@ -9,7 +9,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from engine.runtime import Runtime
 
-PEOPLE = ["mei", "jon", "ravi", "tomas", "priya", "dana", "ann", "adm"]
+PEOPLE = ["mei", "jon", "ravi", "lena", "tomas", "priya", "dana", "ann", "adm"]
 
 
 class Api:

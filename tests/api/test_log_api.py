@@ -66,3 +66,33 @@ def test_inclusion_and_consistency_proofs_verify(api: Api) -> None:
     assert c["second_root_hash"] == verify["root"]
     bad = api.get("/v1/log/proof/inclusion", "ann", params={"seq": 9})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "$.query.seq"
+
+
+def test_checkpoints_and_public_key_over_http(api: Api) -> None:
+    from engine.log.checkpoint import verify_checkpoint
+
+    api.file("mei", "reporting_format", {})
+    assert api.get("/v1/log/checkpoint", "ann").status_code == 404  # none signed yet
+    assert api.post("/v1/log/checkpoint", "ann").status_code == 403  # auditors are read-only
+    assert api.post("/v1/log/checkpoint", "mei").status_code == 403
+    created = api.post("/v1/log/checkpoint", "adm")
+    assert created.status_code == 201, created.text
+    body = created.json()
+    keys = api.get("/v1/log/public-key", "ann").json()
+    assert body["key_fingerprints"] == keys["fingerprints"] and keys["fingerprints"][0].startswith("SHA256:")
+    parsed = verify_checkpoint(body["note"], keys["keys"], origin=body["origin"])
+    assert parsed.size == body["size"] == api.get("/v1/log/verify", "ann").json()["size"]
+    assert parsed.root.hex() == body["root_hash"] == api.get("/v1/log/verify", "ann").json()["root"]
+    note = api.get("/v1/log/checkpoint?format=note", "ann")
+    assert note.headers["content-type"].startswith("text/plain") and note.text == body["note"]
+    text_keys = api.get("/v1/log/public-key?format=text", "ann").text
+    assert text_keys.splitlines() == keys["keys"]
+
+
+def test_appends_are_refused_and_health_says_why_when_the_log_is_behind_a_checkpoint(api: Api) -> None:
+    api.runtime.service.append_blocked = "the database holds 3 events but checkpoint 9 was signed"
+    r = api.post("/v1/decisions", "mei", {"title": "t", "category": "reporting_format", "attributes": {}})
+    assert r.status_code == 503 and "checkpoint 9" in r.json()["detail"]
+    health = api.client.get("/healthz")
+    assert health.status_code == 503 and health.json()["status"] == "refusing-appends"
+    assert api.get("/v1/decisions", "mei").status_code == 200  # reads go on

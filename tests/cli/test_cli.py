@@ -95,3 +95,46 @@ def test_backup_is_a_verifiable_copy(run, tmp_path: Path) -> None:  # type: igno
         main, ["--database-url", f"sqlite:///{target}", "--policy", str(DEFAULT_POLICY), "log", "verify"]
     )
     assert result.exit_code == 0, result.output
+
+
+def test_delegate_grant_list_revoke(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("delegate", "--as", "tomas", "--to", "ravi", "--role", "tech_pm", "--until", "2099-01-01")
+    assert result.exit_code == 0, result.output
+    delegation_id = result.output.split(":")[0]
+    assert "tomas -> ravi as tech_pm" in result.output
+    listed = run("delegate", "list", "--as", "ravi")
+    assert delegation_id in listed.output and "tech_pm" in listed.output
+    # One level only: ravi cannot pass it on.
+    refused = run("delegate", "--as", "ravi", "--to", "lena", "--role", "tech_pm", "--until", "2099-01-01")
+    assert refused.exit_code != 0 and "cannot pass it on" in refused.output
+    assert run("delegate", "--as", "tomas").exit_code == 2  # usage: the missing flags are named
+    assert run("delegate", "revoke", delegation_id, "--as", "priya").exit_code != 0
+    assert run("delegate", "revoke", delegation_id, "--as", "tomas").exit_code == 0
+    assert "revoked" in run("delegate", "list", "--as", "tomas").output
+
+
+def test_log_checkpoint_public_key_and_proofs(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    assert run("file", "pipeline", "risk_score=10", "--as", "mei", "--title", "t").exit_code == 0
+    key = tmp_path / "public.key"
+    assert run("log", "public-key", "-o", str(key)).exit_code == 0
+    note = tmp_path / "cp.txt"
+    signed = run("log", "checkpoint", "-o", str(note))
+    assert signed.exit_code == 0, signed.output
+    assert "signed by SHA256:" in signed.output
+    export = tmp_path / "log.jsonl"
+    assert run("log", "export", "-o", str(export)).exit_code == 0
+    verified = run("log", "verify", "--export", str(export), "--checkpoint", str(note), "--public-key", str(key))
+    assert verified.exit_code == 0, verified.output
+    inclusion = json.loads(run("log", "proof", "inclusion", "--seq", "1").stdout)
+    assert inclusion["leaf_index"] == 1 and inclusion["tree_size"] == 2
+    consistency = json.loads(run("log", "proof", "consistency", "--from", "1").stdout)
+    assert consistency["first_tree_size"] == 1 and consistency["second_tree_size"] == 2
+    refused = run("log", "proof", "inclusion", "--seq", "5")
+    assert refused.exit_code != 0 and "seq" in refused.output
+    rotated = run("log", "rotate-key")
+    assert rotated.exit_code == 0
+    assert run("file", "pipeline", "risk_score=10", "--as", "mei", "--title", "t2").exit_code == 0
+    second = run("log", "checkpoint")
+    assert second.stdout.count("\u2014 ") == 2  # rotation: a second signature line

@@ -19,7 +19,7 @@ from engine.notify.config import NotifyConfig
 from engine.notify.delivery import deliver_due
 from engine.notify.outbox import enqueue_overdue
 from engine.runtime import Runtime, open_runtime
-from engine.types import FilingRequest, VerdictRequest
+from engine.types import AmendRequest, FilingRequest, ProceedRequest, VerdictRequest
 from tests.notify.receivers import closed_port_url, http_receiver, smtp_receiver
 from tests.support import DEFAULT_POLICY, REPO, ManualClock
 
@@ -62,6 +62,29 @@ def test_routing_reaches_each_approver_on_every_channel(open_with, clock: Manual
         deliver_due(rt.service.engine, rt.notify, clock())
         assert [m["to"] for m in smtp.messages][-1] == "mei@example.com"
         assert hook.requests[-1]["body"]["kind"] == "approved"
+
+
+def test_break_glass_and_reroutes_reach_the_approvers(open_with, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    with http_receiver() as hook:
+        rt = open_with(NotifyConfig(webhook_url=hook.url))
+        people = rt.policies.current.people
+        d = rt.service.file(people["mei"], TIER2).decision
+        rt.service.proceed(people["mei"], d.id, ProceedRequest(reason="the client ships tonight"))
+        deliver_due(rt.service.engine, rt.notify, clock())
+        broke = [r["body"] for r in hook.requests if r["body"]["kind"] == "break_glass"]
+        assert sorted(b["recipient"] for b in broke) == ["priya", "tomas"]
+        assert all(b["status"] == "proceeded_pending_review" and "break-glass" in b["text"] for b in broke)
+        # An amendment that moves a decision to the director notifies the director, not the old route.
+        c = rt.service.file(people["mei"], TIER2).decision
+        rt.service.amend(people["mei"], c.id, AmendRequest(attributes={"deviation_pct": 3.0, "affected_clients": 2}))
+        rt.service.amend(
+            people["mei"],
+            c.id,
+            AmendRequest(title="now a contract matter", attributes={"deviation_pct": 30.0, "affected_clients": 9}),
+        )
+        deliver_due(rt.service.engine, rt.notify, clock())
+        rerouted = [r["body"] for r in hook.requests if r["body"]["kind"] == "rerouted"]
+        assert rerouted and all(b["decision_id"] == c.id for b in rerouted)
 
 
 def test_receiver_down_then_up_delivers_exactly_once(open_with, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
