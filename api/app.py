@@ -28,9 +28,12 @@ from api.controllers.log import (
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.errors import EXCEPTION_HANDLERS
 from api.schemas import Health
+from api.web import web_components
+from engine.log.checkpoints import state_dir_for
 from engine.notify.delivery import run_dispatcher
 from engine.notify.outbox import enqueue_overdue
 from engine.runtime import Runtime, open_runtime
+from engine.store.db import database_url_from_env, normalise_url
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -69,9 +72,16 @@ def create_app(
     *,
     extra_route_handlers: Sequence[Any] = (),
     extra_plugins: Sequence[Any] = (),
+    web: bool = True,
     **litestar_kwargs: Any,
 ) -> Litestar:
     """Build the app; without `runtime`, one is opened from the environment at start-up."""
+    web_kwargs: dict[str, Any] = {"route_handlers": []}
+    if web:
+        database_url = runtime.database_url if runtime is not None else normalise_url(database_url_from_env())
+        web_kwargs = web_components(
+            state_dir_for(database_url), secure_cookies=os.environ.get("DECISIONS_SECURE_COOKIES") == "1"
+        )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -99,7 +109,7 @@ def create_app(
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
     return Litestar(
-        route_handlers=[v1, healthz, *extra_route_handlers],
+        route_handlers=[v1, healthz, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
@@ -113,5 +123,6 @@ def create_app(
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"BearerToken": []}],
         ),
+        **web_kwargs,
         **litestar_kwargs,
     )

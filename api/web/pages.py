@@ -1,0 +1,393 @@
+"""Server-rendered pages: sign-in, inbox, decisions, filing form with a live tier preview, audit.
+
+Every page declares its roles like the API does; every action goes through the same
+service calls as the API, so the server enforces the rules again whatever the page showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Stream, Template
+
+from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, SESSION_TOKEN_KEY, authenticate, runtime_of
+from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
+from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from engine.log.export import ExportFilter, export_lines
+from engine.types import (
+    CommentRequest,
+    DecisionFilter,
+    FilingRequest,
+    ProceedRequest,
+    VerdictRequest,
+    WithdrawRequest,
+)
+from policy.compiled import Person, Policy
+
+T = TypeVar("T")
+
+STATUSES = [
+    "pending",
+    "proceeded_pending_review",
+    "approved",
+    "rejected",
+    "resolved",
+    "withdrawn",
+    "superseded",
+]
+
+
+async def _call(fn: Callable[..., T], *args: Any) -> T:
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+def _page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **context: Any) -> Template:
+    runtime = runtime_of(request)
+    return Template(
+        template_name=name,
+        context={"user": request.scope.get("user"), "policy": runtime.policies.current, "path": request.url.path,
+                 **context},
+        status_code=status_code,
+    )  # fmt: skip
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _local(policy: Policy, moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    return moment.astimezone(policy.timezone).strftime("%a %d %b %Y, %H:%M %Z")
+
+
+def _waited(seconds: float) -> str:
+    hours = int(seconds // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(seconds % 3600 // 60)}m"
+
+
+class SignIn(Controller):
+    path = ""
+    tags = ["web"]
+    include_in_schema = False
+
+    @get("/login", opt={"public": True}, sync_to_thread=False)
+    def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
+        return Template(
+            template_name="login.html.j2", context={"next": _safe_next(next), "user": None, "path": "/login"}
+        )
+
+    @post("/login", opt={"public": True}, status_code=303)
+    async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await _form(request)
+        token = form.get("token", "").strip()
+        person = await authenticate(request, token) if token else None
+        if person is None:
+            return Template(
+                template_name="login.html.j2",
+                context={"next": _safe_next(form.get("next", "/")), "error": "That token is unknown or revoked.",
+                         "user": None, "path": "/login"},
+                status_code=401,
+            )  # fmt: skip
+        request.set_session({SESSION_TOKEN_KEY: token})
+        return Redirect(_safe_next(form.get("next", "/")), status_code=303)
+
+    @post("/logout", opt={"public": True}, status_code=303)
+    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+        request.clear_session()
+        return Redirect("/login", status_code=303)
+
+
+def _safe_next(target: str) -> str:
+    # Only paths on this site: an open redirect would turn the sign-in page into a phishing aid.
+    return target if target.startswith("/") and not target.startswith("//") and "\\" not in target else "/"
+
+
+class Pages(Controller):
+    path = ""
+    include_in_schema = False
+
+    @get("/", opt={"roles": EVERYONE}, sync_to_thread=False)
+    def home(self, request: Request[Any, Any, Any]) -> Redirect:
+        person: Person = request.user
+        if person.roles & DECIDERS:
+            return Redirect("/inbox", status_code=303)
+        return Redirect("/audit" if person.roles & AUDITORS else "/decisions", status_code=303)
+
+    # -- inbox ------------------------------------------------------------------------------------
+
+    @get("/inbox", opt={"roles": DECIDERS}, sync_to_thread=True)
+    def inbox(self, request: Request[Any, Any, Any]) -> Template:
+        runtime = runtime_of(request)
+        policy = runtime.policies.current
+        items = sorted(runtime.service.inbox(request.user), key=lambda i: -i.waiting_seconds)
+        rows = [
+            {
+                "item": i,
+                "waited": _waited(i.waiting_seconds),
+                "due": _local(policy, i.due_at),
+                "filed": _local(policy, i.decision.created_at),
+            }
+            for i in items
+        ]
+        return _page(request, "inbox.html.j2", rows=rows, message=request.query_params.get("message"))
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    @get("/decisions", opt={"roles": EVERYONE}, sync_to_thread=True)
+    def decisions(self, request: Request[Any, Any, Any]) -> Template:
+        runtime = runtime_of(request)
+        q = request.query_params
+        errors: list[str] = []
+        tier = q.get("tier") or None
+        if tier is not None and tier not in {"1", "2", "3"}:
+            errors.append("tier must be 1, 2 or 3")
+            tier = None
+        status = q.get("status") or None
+        if status is not None and status not in STATUSES:
+            errors.append(f"unknown status {status}")
+            status = None
+        filters = DecisionFilter(
+            status=status,  # type: ignore[arg-type]
+            tier=int(tier) if tier else None,
+            category=q.get("category") or None,
+            squad=q.get("squad") or None,
+            filed_by=q.get("filed_by") or None,
+        )
+        try:
+            page = runtime.service.list_decisions(filters, q.get("cursor") or None, 50)
+        except InvalidInput as exc:
+            errors.append(str(exc))
+            page = runtime.service.list_decisions(filters, None, 50)
+        policy = runtime.policies.current
+        return _page(
+            request,
+            "decisions.html.j2",
+            page=page,
+            filters=filters,
+            statuses=STATUSES,
+            errors=errors,
+            squads=sorted({p.squad for p in policy.people.values() if p.squad}),
+            when=lambda d: _local(policy, d),
+            query={k: v for k, v in q.items() if k != "cursor" and v},
+        )
+
+    @get("/decisions/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
+    def decision(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Template:
+        runtime = runtime_of(request)
+        try:
+            detail = runtime.service.get(decision_id)
+        except NotFound as exc:
+            raise NotFoundException(str(exc)) from exc
+        person: Person = request.user
+        may_decide = any(i.decision.id == decision_id for i in runtime.service.inbox(person)) if (
+            person.roles & DECIDERS) else False  # fmt: skip
+        policy = runtime.policies.current
+        return _page(
+            request,
+            "decision.html.j2",
+            d=detail,
+            tier=policy.tiers.get(detail.tier),
+            may_decide=may_decide,
+            is_filer=person.name == detail.filed_by,
+            open=detail.status in ("pending", "proceeded_pending_review"),
+            when=lambda d: _local(policy, d),
+            message=request.query_params.get("message"),
+            error=request.query_params.get("error"),
+        )
+
+    @post("/decisions/{decision_id:str}/verdict", opt={"roles": DECIDERS}, status_code=303)
+    async def verdict(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
+        form = await _form(request)
+        verdict = form.get("verdict")
+        if verdict not in ("approve", "reject"):
+            return _back(decision_id, error="choose approve or reject")
+        body = VerdictRequest(verdict=verdict, reason=form.get("reason", "").strip() or None)  # type: ignore[arg-type]
+        done = "approved" if verdict == "approve" else "rejected"
+        return await _act(request, decision_id, runtime_of(request).service.decide, body, done, form.get("back"))
+
+    @post("/decisions/{decision_id:str}/comment", opt={"roles": FILERS}, status_code=303)
+    async def comment(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
+        form = await _form(request)
+        text = form.get("text", "").strip()
+        if not text:
+            return _back(decision_id, error="write a comment first")
+        return await _act(request, decision_id, runtime_of(request).service.comment, CommentRequest(text=text),
+                          "comment added", None)  # fmt: skip
+
+    @post("/decisions/{decision_id:str}/withdraw", opt={"roles": FILERS}, status_code=303)
+    async def withdraw(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
+        form = await _form(request)
+        body = WithdrawRequest(reason=form.get("reason", "").strip() or None)
+        return await _act(request, decision_id, runtime_of(request).service.withdraw, body, "withdrawn", None)
+
+    @post("/decisions/{decision_id:str}/proceed", opt={"roles": FILERS}, status_code=303)
+    async def proceed(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
+        form = await _form(request)
+        reason = form.get("reason", "").strip()
+        if not reason:
+            return _back(decision_id, error="break-glass needs a reason: what harm does waiting cause?")
+        return await _act(request, decision_id, runtime_of(request).service.proceed, ProceedRequest(reason=reason),
+                          "proceeding under break-glass; the approvers were notified", None)  # fmt: skip
+
+    # -- filing -----------------------------------------------------------------------------------
+
+    @get("/new", opt={"roles": FILERS}, sync_to_thread=True)
+    def new_form(self, request: Request[Any, Any, Any]) -> Template:
+        category = request.query_params.get("category") or ""
+        return _filing_page(request, {"category": category}, {}, [], None)
+
+    @post("/new/preview", opt={"roles": FILERS}, status_code=200)
+    async def preview(self, request: Request[Any, Any, Any]) -> Template:
+        return await _preview(request, await _form(request))
+
+    @post("/new", opt={"roles": FILERS}, status_code=303)
+    async def file(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await _form(request)
+        if form.get("action") == "preview":  # the no-JavaScript path to the same preview
+            return await _preview(request, form)
+        filing, errors = _filing_from_form(runtime_of(request).policies.current, form)
+        if filing is None or errors:
+            return _filing_page(request, form, errors, [], None, status_code=400)
+        try:
+            result = await _call(runtime_of(request).service.file, request.user, filing)
+        except InvalidInput as exc:
+            by_field, general = field_errors_from_paths([(e.path, e.message) for e in exc.errors])
+            return _filing_page(request, form, by_field, general, None, status_code=400)
+        except (Forbidden, Conflict) as exc:
+            return _filing_page(request, form, {}, [str(exc)], None, status_code=403)
+        return Redirect(f"/decisions/{result.decision.id}?message=filed", status_code=303)
+
+    # -- audit ------------------------------------------------------------------------------------
+
+    @get("/audit", opt={"roles": AUDITORS}, sync_to_thread=True)
+    def audit(self, request: Request[Any, Any, Any]) -> Template:
+        runtime = runtime_of(request)
+        latest = runtime.checkpoints.latest()
+        return _page(
+            request,
+            "audit.html.j2",
+            verify=runtime.service.verify_log(),
+            checkpoint=latest,
+            fingerprints=runtime.checkpoints.fingerprints,
+            public_keys=runtime.checkpoints.verifier_keys,
+            blocked=runtime.service.append_blocked,
+        )
+
+    @get("/audit/export/{fmt:str}", opt={"roles": frozenset({"auditor"})}, sync_to_thread=False)
+    def audit_export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Stream:
+        if fmt not in ("jsonl", "csv"):
+            raise NotFoundException("export as .jsonl or .csv")
+        media = "application/jsonl" if fmt == "jsonl" else "text/csv; charset=utf-8"
+        return Stream(
+            export_lines(runtime_of(request).service.engine, fmt, ExportFilter()),  # type: ignore[arg-type]
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="decision-log.{fmt}"'},
+        )
+
+
+def _back(
+    decision_id: str, *, message: str | None = None, error: str | None = None, back: str | None = None
+) -> Redirect:
+    target = back if back in ("/inbox",) else f"/decisions/{decision_id}"
+    query = urlencode({k: v for k, v in (("message", message), ("error", error)) if v})
+    return Redirect(f"{target}?{query}" if query else target, status_code=303)
+
+
+async def _act(
+    request: Request[Any, Any, Any], decision_id: str, fn: Callable[..., Any], body: Any, done: str, back: str | None
+) -> Redirect:
+    try:
+        await _call(fn, request.user, decision_id, body)
+    except InvalidInput as exc:
+        return _back(decision_id, error="; ".join(e.message for e in exc.errors))
+    except NotFound as exc:
+        raise NotFoundException(str(exc)) from exc
+    except DomainError as exc:
+        # Refused on the merits (not on the route, already decided, own decision): say so on the page.
+        return _back(decision_id, error=str(exc))
+    return _back(decision_id, message=f"{decision_id}: {done}", back=back)
+
+
+async def _preview(request: Request[Any, Any, Any], form: dict[str, str]) -> Template:
+    """The classify dry-run: the tier, route and reasons the policy would give, nothing stored."""
+    filing, errors = _filing_from_form(runtime_of(request).policies.current, form, need_title=False)
+    preview: Any = None
+    general: list[str] = []
+    if filing is not None and not errors:
+        try:
+            preview = await _call(runtime_of(request).service.classify, request.user, filing)
+        except InvalidInput as exc:
+            errors, general = field_errors_from_paths([(e.path, e.message) for e in exc.errors])
+    template = "_preview.html.j2" if request.headers.get("hx-request") else "new.html.j2"
+    return _filing_page(request, form, errors, general, preview, template)
+
+
+def _filing_from_form(
+    policy: Policy, form: dict[str, str], need_title: bool = True
+) -> tuple[FilingRequest | None, dict[str, str]]:
+    category_name = form.get("category", "").strip()
+    category = policy.categories.get(category_name)
+    attributes, errors = parse_attributes(category, form)
+    if not category_name:
+        errors["category"] = "choose a category"
+    title = form.get("title", "").strip()
+    if not title and need_title:
+        errors["title"] = "give the decision a title"
+    raw = {
+        "title": title or "untitled",
+        "category": category_name or "unknown",
+        "attributes": attributes,
+        "rationale": form.get("rationale", "").strip() or None,
+    }
+    try:
+        return msgspec.convert(raw, FilingRequest), errors
+    except msgspec.ValidationError as exc:
+        errors["title"] = str(exc)
+        return None, errors
+
+
+def _filing_page(
+    request: Request[Any, Any, Any],
+    form: dict[str, str],
+    errors: dict[str, str],
+    general: list[str],
+    preview: Any,
+    template: str = "new.html.j2",
+    status_code: int = 200,
+) -> Template:
+    policy = runtime_of(request).policies.current
+    category = policy.categories.get(form.get("category", ""))
+    fields = []
+    if category is not None:
+        for name, field in category.fields.items():
+            input_name = field_input_name(name)
+            fields.append(
+                {
+                    "def": field,
+                    "input": input_name,
+                    "value": form.get(input_name, "" if field.default is None else str(field.default)),
+                    "error": errors.get(input_name),
+                }
+            )
+    return _page(
+        request,
+        template,
+        status_code=status_code,
+        form=form,
+        category=category,
+        fields=fields,
+        errors=errors,
+        general=general,
+        preview=preview,
+        now=datetime.now(UTC),
+    )

@@ -1,0 +1,90 @@
+"""The pages through a real app and TestClient: sign-in, CSRF, roles enforced on every action."""
+
+from __future__ import annotations
+
+from tests.web.conftest import Browser
+
+
+def test_pages_need_a_session_and_sign_in_sets_one(browser: Browser) -> None:
+    r = browser.client.get("/inbox", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/inbox"
+    bad = browser.client.post("/login", data={"token": "drt_nope", "_csrf_token": browser.csrf()})
+    assert bad.status_code == 401 and "unknown or revoked" in bad.text
+    browser.sign_in("tomas")
+    inbox = browser.client.get("/inbox")
+    assert inbox.status_code == 200 and "What waits on me" in inbox.text
+    browser.submit("/inbox", "/logout", {})
+    assert browser.client.get("/inbox", follow_redirects=False).status_code == 303
+
+
+def test_forms_without_the_csrf_token_are_refused(browser: Browser) -> None:
+    browser.sign_in("mei")
+    r = browser.client.post("/new", data={"category": "reporting_format", "title": "x", "action": "file"})
+    assert r.status_code == 403
+    assert browser.client.get("/decisions").text.count('data-decision="') == 0  # nothing was filed
+
+
+def test_login_never_redirects_off_site(browser: Browser) -> None:
+    token = browser.csrf()
+    r = browser.client.post(
+        "/login",
+        data={"token": browser.tokens["mei"], "next": "//evil.example/x", "_csrf_token": token},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_filing_form_previews_then_files(browser: Browser) -> None:
+    browser.sign_in("mei")
+    form = browser.client.get("/new?category=quality_threshold")
+    assert 'name="attr.deviation_pct"' in form.text and "How far the standard moves" in form.text
+    preview = browser.submit(
+        "/new?category=quality_threshold",
+        "/new",
+        {"category": "quality_threshold", "title": "loosen", "attr.deviation_pct": "3.5", "action": "preview"},
+    )
+    assert "Tier 2" in preview.text and "beyond-bound" in preview.text
+    bad = browser.submit(
+        "/new?category=quality_threshold",
+        "/new",
+        {"category": "quality_threshold", "title": "loosen", "attr.deviation_pct": "lots", "action": "file"},
+    )
+    assert bad.status_code == 400 and 'id="attr.deviation_pct-error"' in bad.text and "enter a number" in bad.text
+    filed = browser.submit(
+        "/new?category=quality_threshold",
+        "/new",
+        {"category": "quality_threshold", "title": "loosen", "attr.deviation_pct": "3.5", "action": "file"},
+    )
+    assert filed.status_code == 200 and "loosen" in filed.text and "pending" in filed.text
+
+
+def test_a_squad_member_cannot_approve_and_the_director_can(browser: Browser, runtime) -> None:  # type: ignore[no-untyped-def]
+    from engine.types import FilingRequest
+
+    mei = runtime.policies.current.people["mei"]
+    filing = FilingRequest(title="new client", category="contract", attributes={"change": "scope"})
+    d = runtime.service.file(mei, filing)
+    page = f"/decisions/{d.decision.id}"
+    browser.sign_in("jon")
+    assert "Approve" not in browser.client.get(page).text
+    refused = browser.submit(page, f"{page}/verdict", {"verdict": "approve"})
+    import re
+
+    alert = re.search(r'<p class="alert" role="alert">([^<]*)</p>', refused.text)
+    assert alert and "needs a director" in alert.group(1), refused.text
+    assert runtime.service.get(d.decision.id).status == "pending"
+    browser.sign_in("dana")
+    assert "Approve" in browser.client.get(page).text
+    done = browser.submit(page, f"{page}/verdict", {"verdict": "approve"})
+    assert "approved" in done.text
+    assert runtime.service.get(d.decision.id).status == "approved"
+
+
+def test_audit_page_is_for_auditors(browser: Browser) -> None:
+    browser.sign_in("mei")
+    assert browser.client.get("/audit").status_code == 403
+    browser.sign_in("ann")
+    page = browser.client.get("/audit")
+    assert page.status_code == 200 and "Verified:" in page.text
+    export = browser.client.get("/audit/export/jsonl")
+    assert export.status_code == 200 and export.text.startswith('{"actor":"system"')
