@@ -26,7 +26,9 @@ from api.controllers.log import (
     verify,
 )
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
+from api.controllers.reviews import digest, escalations
 from api.errors import EXCEPTION_HANDLERS
+from api.prometheus import latency_middleware, metrics
 from api.schemas import Health
 from api.web import web_components
 from engine.log.checkpoints import state_dir_for
@@ -55,6 +57,8 @@ V1_HANDLERS: list[Any] = [
     create_checkpoint,
     latest_checkpoint,
     public_key,
+    digest,
+    escalations,
 ]
 
 
@@ -76,7 +80,7 @@ def create_app(
     **litestar_kwargs: Any,
 ) -> Litestar:
     """Build the app; without `runtime`, one is opened from the environment at start-up."""
-    web_kwargs: dict[str, Any] = {"route_handlers": []}
+    web_kwargs: dict[str, Any] = {"route_handlers": [], "middleware": []}
     if web:
         database_url = runtime.database_url if runtime is not None else normalise_url(database_url_from_env())
         web_kwargs = web_components(
@@ -109,7 +113,7 @@ def create_app(
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
     return Litestar(
-        route_handlers=[v1, healthz, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
+        route_handlers=[v1, healthz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
@@ -123,6 +127,7 @@ def create_app(
             components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"BearerToken": []}],
         ),
+        middleware=[latency_middleware, *web_kwargs.pop("middleware")],
         **web_kwargs,
         **litestar_kwargs,
     )

@@ -13,6 +13,7 @@ from engine.log.checkpoints import CheckpointService, state_dir_for
 from engine.notify.config import NotifyConfig
 from engine.notify.outbox import make_outbox_hook
 from engine.policy_holder import PolicyHolder
+from engine.review.service import Reviews
 from engine.service import DecisionService, system_clock
 from engine.store.db import create_db_engine, database_url_from_env, normalise_url
 from engine.store.migrate import upgrade_database
@@ -39,6 +40,7 @@ class Runtime:
     governance: PolicyGovernance
     notify: NotifyConfig
     checkpoints: CheckpointService
+    reviews: Reviews
 
     def close(self) -> None:
         self.service.engine.dispose()
@@ -76,4 +78,5 @@ def open_runtime(
         governance=governance,
         notify=notify,
         checkpoints=checkpoints,
+        reviews=Reviews(engine, policies, checkpoints, service.clock),
     )

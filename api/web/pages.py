@@ -267,6 +267,41 @@ class Pages(Controller):
             return _filing_page(request, form, {}, [str(exc)], None, status_code=403)
         return Redirect(f"/decisions/{result.decision.id}?message=filed", status_code=303)
 
+    # -- digests ----------------------------------------------------------------------------------
+
+    @get("/digests/{kind:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
+    def digest_page(self, request: Request[Any, Any, Any], kind: FromPath[str]) -> Template:
+        from datetime import date, timedelta
+
+        from markupsafe import Markup
+
+        from engine.review.render import digest_html
+
+        if kind not in ("weekly", "biweekly"):
+            raise NotFoundException("digests are weekly or biweekly")
+        runtime = runtime_of(request)
+        raw = request.query_params.get("date")
+        error = None
+        day = None
+        if raw:
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                error = f"{raw!r} is not a date (YYYY-MM-DD); showing the current window"
+        built = runtime.reviews.digest(kind, day)
+        step = built.window_last_day - built.window_start + timedelta(days=1)
+        return _page(
+            request,
+            "digest.html.j2",
+            kind=kind,
+            # Safe: rendered by our own autoescaping template.
+            body=Markup(digest_html(built, standalone=False)),
+            previous=(built.window_start - step).isoformat(),
+            next=(built.window_start + step).isoformat(),
+            closed=built.closed,
+            error=error,
+        )
+
     # -- audit ------------------------------------------------------------------------------------
 
     @get("/audit", opt={"roles": AUDITORS}, sync_to_thread=True)

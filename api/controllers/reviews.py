@@ -1,0 +1,51 @@
+"""Review digests and escalation metrics over HTTP; Prometheus text at /metrics."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Request, Response, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+
+from api.auth import EVERYONE, runtime_of
+from engine.review.render import MEDIA, render_digest, render_escalations
+
+Format = Literal["json", "md", "html"]
+
+
+@get(
+    "/digests/{kind:str}",
+    opt={"roles": EVERYONE},
+    sync_to_thread=True,
+    tags=["reviews"],
+    summary="The weekly or bi-weekly review digest of the window containing `date` (policy timezone)",
+    description="kind: weekly (the weekly_sync cadence) or biweekly (director_review). A closed window's digest "
+    "is the same, byte for byte, whenever it is asked for.",
+)
+def digest(
+    request: Request[Any, Any, Any],
+    kind: FromPath[Literal["weekly", "biweekly"]],
+    date_: Annotated[date | None, QueryParameter(name="date")] = None,
+    format: FromQuery[Format] = "json",
+) -> Response[bytes]:
+    built = runtime_of(request).reviews.digest(kind, date_)
+    return Response(render_digest(built, format), media_type=MEDIA[format])
+
+
+@get(
+    "/metrics/escalations",
+    opt={"roles": EVERYONE},
+    sync_to_thread=True,
+    tags=["reviews"],
+    summary="Decisions filed per period, by tier, escalation rate and its change vs the previous period and "
+    "the policy's baseline",
+)
+def escalations(
+    request: Request[Any, Any, Any],
+    period: FromQuery[Literal["week", "month", "quarter"]] = "week",
+    periods: Annotated[int, QueryParameter(ge=1, le=104)] = 8,
+    format: FromQuery[Format] = "json",
+) -> Response[bytes]:
+    report = runtime_of(request).reviews.escalations(period, periods)
+    return Response(render_escalations(report, format), media_type=MEDIA[format])

@@ -1,0 +1,139 @@
+"""Prometheus text exposition at /metrics: decision gauges read from the store, request latencies in-process.
+
+Written by hand rather than with prometheus_client: a dozen lines of text format against
+a dependency with its own multiprocess story. Latencies are per worker process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy import func, select
+
+from api.auth import runtime_of
+from engine.store.db import read_transaction
+from engine.store.tables import Decision, Event
+from engine.types import OPEN_STATUSES
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_decisions = Decision.__table__  # type: ignore[attr-defined]
+_events = Event.__table__  # type: ignore[attr-defined]
+
+
+class LatencyHistogram:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
+        self._sums: dict[tuple[str, str, str], float] = defaultdict(float)
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, f"{status // 100}xx")
+        with self._lock:
+            counts = self._counts[key]
+            for i, bound in enumerate(BUCKETS):
+                if seconds <= bound:
+                    counts[i] += 1
+            counts[-1] += 1
+            self._sums[key] += seconds
+
+    def exposition(self) -> list[str]:
+        name = "decisions_http_request_duration_seconds"
+        lines = [f"# HELP {name} Request latency by method, route and status class.", f"# TYPE {name} histogram"]
+        with self._lock:
+            for (method, route, status), counts in sorted(self._counts.items()):
+                labels = f'method="{method}",route="{_escape(route)}",status="{status}"'
+                for bound, count in zip(BUCKETS, counts, strict=False):
+                    lines.append(f'{name}_bucket{{{labels},le="{bound}"}} {count}')
+                lines.append(f'{name}_bucket{{{labels},le="+Inf"}} {counts[-1]}')
+                lines.append(f"{name}_sum{{{labels}}} {self._sums[(method, route, status)]:.6f}")
+                lines.append(f"{name}_count{{{labels}}} {counts[-1]}")
+        return lines
+
+
+HISTOGRAM = LatencyHistogram()
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def latency_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, capture)
+        finally:
+            # The route template, never the raw path: decision ids must not explode the label set.
+            route = scope.get("path_template") or "unmatched"
+            HISTOGRAM.observe(str(scope.get("method", "GET")), str(route), status, time.perf_counter() - started)
+
+    return middleware
+
+
+def _gauges(request: Request[Any, Any, Any]) -> list[str]:
+    runtime = runtime_of(request)
+    policy = runtime.policies.current
+    now = runtime.service.clock()
+    with read_transaction(runtime.service.engine) as conn:
+        by_tier = select(_decisions.c.tier, func.count()).group_by(_decisions.c.tier)
+        filed: dict[int, int] = {tier: count for tier, count in conn.execute(by_tier)}
+        open_rows = conn.execute(
+            select(_decisions.c.tier, _decisions.c.status, _decisions.c.created_at).where(
+                _decisions.c.status.in_(OPEN_STATUSES)
+            )
+        ).all()
+        size = conn.execute(select(func.count()).select_from(_events)).scalar_one()
+    pending: dict[int, int] = defaultdict(int)
+    overdue: dict[int, int] = defaultdict(int)
+    break_glass = 0
+    for tier, status, created_at in open_rows:
+        pending[tier] += 1
+        sla = policy.tiers[tier].sla if tier in policy.tiers else None
+        if sla is not None and created_at + sla < now:
+            overdue[tier] += 1
+        break_glass += status == "proceeded_pending_review"
+    lines = []
+    for name, kind, help_, values in (
+        ("decisions_filed_total", "counter", "Decisions filed, by tier.", filed),
+        ("decisions_pending", "gauge", "Decisions waiting for sign-off, by tier.", pending),
+        ("decisions_overdue", "gauge", "Pending decisions past their tier's SLA, by tier.", overdue),
+    ):
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+        lines += [f'{name}{{tier="{t}"}} {int(values.get(t, 0))}' for t in sorted(policy.tiers)]
+    lines += [
+        "# HELP decisions_break_glass_pending Decisions proceeding under break-glass, not yet reviewed.",
+        "# TYPE decisions_break_glass_pending gauge",
+        f"decisions_break_glass_pending {break_glass}",
+        "# HELP decisions_log_events Events in the decision log.",
+        "# TYPE decisions_log_events gauge",
+        f"decisions_log_events {size}",
+    ]
+    return lines
+
+
+@get(
+    "/metrics",
+    opt={"public": True},
+    sync_to_thread=True,
+    include_in_schema=False,
+)
+def metrics(request: Request[Any, Any, Any]) -> Response[str]:
+    """Counts only, no names or titles: safe to expose to the scraper without a token."""
+    body = "\n".join([*_gauges(request), *HISTOGRAM.exposition()]) + "\n"
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

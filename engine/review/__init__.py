@@ -1,0 +1,1 @@
+"""The governance rhythm computed from the log alone: review windows, digests, escalation metrics."""

@@ -1,0 +1,192 @@
+"""A review digest for one window (pure): what was decided, what waits, what is overdue, how it compares."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+
+from engine.types import OPEN_STATUSES
+from policy.compiled import Policy
+
+
+class DigestDecision(msgspec.Struct, kw_only=True):
+    id: str
+    title: str
+    category: str
+    squad: str | None
+    tier: int
+    status: str
+    filed_by: str
+    filed_at: datetime
+    #: Who signed (approved, or rejected) as of the window's end; dismissed sign-offs are left out.
+    approvers: list[str]
+    decided_at: datetime | None
+    time_to_decision_hours: float | None
+    waiting_hours: float | None
+    due_at: datetime | None
+    overdue: bool
+    break_glass: bool
+
+
+class TierSection(msgspec.Struct, kw_only=True):
+    tier: int
+    name: str
+    #: The cadence that reviews this tier; `reviewed_here` when that is this digest's.
+    review: str | None
+    reviewed_here: bool
+    decisions: list[DigestDecision]
+
+
+class Comparison(msgspec.Struct, kw_only=True):
+    filed: int
+    previous_filed: int
+    change: int
+    by_tier: dict[str, int]
+    previous_by_tier: dict[str, int]
+    escalation_rate: float | None
+    previous_escalation_rate: float | None
+
+
+class TrendPoint(msgspec.Struct, kw_only=True):
+    window_start: date
+    tier1: int
+    tier2: int
+    tier3: int
+
+
+class LogAtEnd(msgspec.Struct, kw_only=True):
+    size: int
+    head_hash: str
+    #: The first signed checkpoint covering the window's end (C2SP note), and the keys that signed it as
+    #: `<name>+<key id>` (the id is the first 4 bytes of SHA-256 over the name and public key: a fingerprint
+    #: that, unlike the key file, can never change for a note once it is signed).
+    checkpoint: str | None
+    signed_by: list[str]
+
+
+class Digest(msgspec.Struct, kw_only=True):
+    cadence: str
+    timezone: str
+    window_start: date
+    #: Last local day of the window (inclusive).
+    window_last_day: date
+    starts_at: datetime
+    ends_at: datetime
+    closed: bool
+    #: The instant the waiting times and overdue flags are computed at: the window's end once it is closed.
+    as_of: datetime
+    policy_version: str
+    filed: int
+    by_tier: dict[str, int]
+    by_category: dict[str, int]
+    by_squad: dict[str, int]
+    sections: list[TierSection]
+    pending: list[DigestDecision]
+    overdue: int
+    break_glass: list[DigestDecision]
+    comparison: Comparison
+    trend: list[TrendPoint]
+    log: LogAtEnd
+
+
+def _hours(seconds: float) -> float:
+    return round(seconds / 3600, 2)
+
+
+def digest_decision(policy: Policy, state: dict[str, Any], as_of: datetime) -> DigestDecision:
+    tier = policy.tiers.get(state["tier"])
+    open_ = state["status"] in OPEN_STATUSES
+    due = state["created_at"] + tier.sla if tier is not None and tier.sla is not None and open_ else None
+    signed = [a["approver"] for a in state["approvals"] if not a.get("dismissed")]
+    decided = state["decided_at"]
+    return DigestDecision(
+        id=state["id"],
+        title=state["title"],
+        category=state["category"],
+        squad=state["squad"],
+        tier=state["tier"],
+        status=state["status"],
+        filed_by=state["filed_by"],
+        filed_at=state["created_at"],
+        approvers=signed,
+        decided_at=decided,
+        time_to_decision_hours=_hours((decided - state["created_at"]).total_seconds()) if decided else None,
+        waiting_hours=_hours((as_of - state["created_at"]).total_seconds()) if open_ else None,
+        due_at=due,
+        overdue=due is not None and as_of > due,
+        break_glass=state["status"] == "proceeded_pending_review" or bool(state.get("break_glass_reason")),
+    )
+
+
+def _rate(by_tier: Counter[int], filed: int) -> float | None:
+    return round((by_tier[2] + by_tier[3]) / filed, 4) if filed else None
+
+
+def build_digest(
+    policy: Policy,
+    cadence: str,
+    window: Any,
+    previous: Any,
+    trend_windows: Sequence[Any],
+    states: Sequence[dict[str, Any]],
+    as_of: datetime,
+    log: LogAtEnd,
+) -> Digest:
+    """`states` are decisions as they stood at min(now, window end), in filing order: those filed since the
+    first trend window began, and every decision still open then (see engine.review.source.states_as_of)."""
+    in_window = [s for s in states if window.start <= s["created_at"] < window.end]
+    in_previous = [s for s in states if previous.start <= s["created_at"] < previous.end]
+    by_tier = Counter(s["tier"] for s in in_window)
+    previous_by_tier = Counter(s["tier"] for s in in_previous)
+    views = {s["id"]: digest_decision(policy, s, as_of) for s in states}
+    sections = []
+    for number in sorted(policy.tiers):
+        tier = policy.tiers[number]
+        sections.append(
+            TierSection(
+                tier=number,
+                name=tier.name,
+                review=tier.review,
+                reviewed_here=tier.review == cadence,
+                decisions=[views[s["id"]] for s in in_window if s["tier"] == number],
+            )
+        )
+    pending = [views[s["id"]] for s in states if s["status"] in OPEN_STATUSES]  # oldest first
+    trend = []
+    for w in trend_windows:
+        counts = Counter(s["tier"] for s in states if w.start <= s["created_at"] < w.end)
+        trend.append(TrendPoint(window_start=w.start_local, tier1=counts[1], tier2=counts[2], tier3=counts[3]))
+    return Digest(
+        cadence=cadence,
+        timezone=policy.timezone_name,
+        window_start=window.start_local,
+        window_last_day=date.fromordinal(window.end_local.toordinal() - 1),
+        starts_at=window.start,
+        ends_at=window.end,
+        closed=as_of >= window.end,
+        as_of=as_of,
+        policy_version=policy.version,
+        filed=len(in_window),
+        by_tier={str(k): by_tier[k] for k in sorted(policy.tiers)},
+        by_category=dict(sorted(Counter(s["category"] for s in in_window).items())),
+        by_squad=dict(sorted(Counter(s["squad"] or "(none)" for s in in_window).items())),
+        sections=sections,
+        pending=pending,
+        overdue=sum(1 for d in pending if d.overdue),
+        break_glass=[d for d in pending if d.break_glass],
+        comparison=Comparison(
+            filed=len(in_window),
+            previous_filed=len(in_previous),
+            change=len(in_window) - len(in_previous),
+            by_tier={str(k): by_tier[k] for k in sorted(policy.tiers)},
+            previous_by_tier={str(k): previous_by_tier[k] for k in sorted(policy.tiers)},
+            escalation_rate=_rate(by_tier, len(in_window)),
+            previous_escalation_rate=_rate(previous_by_tier, len(in_previous)),
+        ),
+        trend=trend,
+        log=log,
+    )

@@ -1,0 +1,93 @@
+"""Digests and metrics for the API and the CLI: the store reads, then the pure builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from engine.errors import DomainError, FieldError, InvalidInput
+from engine.log.checkpoint import parse_checkpoint
+from engine.review.digest import Digest, LogAtEnd, build_digest
+from engine.review.metrics import EscalationReport, escalation_report, filed_tiers
+from engine.review.source import log_position_at, states_as_of
+from engine.review.windows import PERIODS, Window, period_for_date, previous, window_by_index, window_for_date
+from policy.compiled import Cadence, Policy
+
+#: Digest kinds and the cadence each prefers by name, else by length.
+KINDS = {"weekly": ("weekly_sync", 7), "biweekly": ("director_review", 14)}
+TREND_WINDOWS = 8
+
+
+def cadence_for(policy: Policy, kind: str) -> Cadence:
+    if kind not in KINDS:
+        raise InvalidInput([FieldError("$.kind", "weekly or biweekly")])
+    name, days = KINDS[kind]
+    if name in policy.cadences:
+        return policy.cadences[name]
+    for cadence in policy.cadences.values():
+        if cadence.every == timedelta(days=days):
+            return cadence
+    raise InvalidInput([FieldError("$.kind", f"the policy has no {days}-day review cadence")])
+
+
+class Reviews:
+    def __init__(self, engine: Engine, policies: Any, checkpoints: Any, clock: Callable[[], datetime]) -> None:
+        self.engine = engine
+        self.policies = policies
+        self.checkpoints = checkpoints
+        self.clock = clock
+
+    def window(self, kind: str, day: date | None = None) -> Window:
+        policy: Policy = self.policies.current
+        cadence = cadence_for(policy, kind)
+        return window_for_date(cadence, policy.timezone, day or self.clock().astimezone(policy.timezone).date())
+
+    def digest(self, kind: str, day: date | None = None) -> Digest:
+        policy: Policy = self.policies.current
+        cadence = cadence_for(policy, kind)
+        tz = policy.timezone
+        now = self.clock()
+        window = window_for_date(cadence, tz, day or now.astimezone(tz).date())
+        trend = [window_by_index(cadence, tz, window.index - i) for i in range(TREND_WINDOWS - 1, -1, -1)]
+        as_of = min(now, window.end)
+        # Nothing is logged after now, so reading up to the window's end is "so far" for an open window.
+        states = states_as_of(self.engine, trend[0].start, window.end)
+        position = log_position_at(self.engine, window.end)
+        note = self._checkpoint_note(position.size, closed=now >= window.end)
+        signed_by = [f"{s.name}+{s.key_id.hex()}" for s in parse_checkpoint(note).signatures] if note else []
+        log = LogAtEnd(size=position.size, head_hash=position.head_hash, checkpoint=note, signed_by=signed_by)
+        return build_digest(
+            policy, cadence.name, window, previous(cadence, tz, window), trend, states, as_of, log
+        )
+
+    def _checkpoint_note(self, size: int, closed: bool) -> str | None:
+        if self.checkpoints is None:
+            return None
+        covering = self.checkpoints.first_covering(size)
+        if covering is None and closed:
+            # A closed window gets its checkpoint the first time anyone asks (or at `decisions digest send`):
+            # from then on the digest names that same checkpoint, byte for byte.
+            try:
+                self.checkpoints.create()
+            except (DomainError, OSError, ValueError):
+                return None
+            covering = self.checkpoints.first_covering(size)
+        return covering.note if covering is not None else None
+
+    def escalations(self, period: str, count: int = 8, day: date | None = None) -> EscalationReport:
+        if period not in PERIODS:
+            raise InvalidInput([FieldError("$.query.period", f"one of {', '.join(PERIODS)}")])
+        policy: Policy = self.policies.current
+        tz = policy.timezone
+        today = day or self.clock().astimezone(tz).date()
+        first = period_for_date(period, tz, today)
+        for _ in range(count):
+            first = period_for_date(period, tz, first.start_local - timedelta(days=1))
+        since = first.start
+        if policy.baseline is not None:
+            since = min(since, period_for_date("week", tz, policy.baseline[0]).start)
+        filed = filed_tiers(self.engine, since, self.clock() + timedelta(days=1))
+        return escalation_report(policy, period, today, count, filed)

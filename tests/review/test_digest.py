@@ -1,0 +1,134 @@
+"""Digest content for a seeded log, field by field; a closed window re-renders byte for byte."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+import pytest
+
+from engine.review.render import render_digest
+from engine.runtime import Runtime
+from engine.types import FilingRequest, ProceedRequest, VerdictRequest
+from tests.support import ManualClock
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+def _at(clock: ManualClock, local: str) -> None:
+    clock.now = datetime.fromisoformat(local).replace(tzinfo=LA).astimezone(UTC)
+
+
+def _file(rt: Runtime, who: str, category: str, attributes: dict, title: str) -> str:  # type: ignore[type-arg]
+    person = rt.policies.current.people[who]
+    return rt.service.file(person, FilingRequest(title=title, category=category, attributes=attributes)).decision.id
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """Starts before the seeded weeks: the log never stamps an event earlier than the one before it."""
+    c = ManualClock()
+    c.now = datetime(2026, 2, 20, tzinfo=UTC)
+    return c
+
+
+@pytest.fixture
+def seeded(runtime: Runtime, clock: ManualClock) -> dict[str, str]:
+    """The week of Monday 2026-03-02 (DST starts on its Sunday) and the week before it."""
+    p = runtime.policies.current.people
+    ids: dict[str, str] = {}
+    _at(clock, "2026-02-25T10:00")
+    ids["previous"] = _file(runtime, "mei", "reporting_format", {}, "last week's format")
+    _at(clock, "2026-03-02T09:00")
+    ids["tier1"] = _file(runtime, "mei", "quality_threshold", {"deviation_pct": 1.0}, "small deviation")
+    _at(clock, "2026-03-03T10:00")
+    ids["approved"] = _file(runtime, "jon", "pipeline", {"risk_score": 80}, "dedup stage")
+    ids["overdue"] = _file(runtime, "ravi", "pipeline", {"risk_score": 90}, "new sampler")
+    _at(clock, "2026-03-03T12:00")
+    runtime.service.decide(p["tomas"], ids["approved"], VerdictRequest(verdict="approve"))
+    _at(clock, "2026-03-04T08:30")
+    ids["break_glass"] = _file(runtime, "mei", "pipeline", {"risk_score": 95}, "hotfix filter")
+    runtime.service.proceed(p["mei"], ids["break_glass"], ProceedRequest(reason="client data leaking"))
+    _at(clock, "2026-03-06T16:00")
+    ids["tier3"] = _file(runtime, "lena", "contract", {"change": "scope"}, "Acme scope")
+    _at(clock, "2026-03-08T23:59")  # Sunday night, after the DST switch: still this week
+    ids["sunday"] = _file(runtime, "lena", "reporting_format", {}, "Sunday night format")
+    _at(clock, "2026-03-10T09:00")  # the window is closed from here on
+    return ids
+
+
+def test_weekly_digest_content(runtime: Runtime, seeded: dict[str, str]) -> None:
+    d = runtime.reviews.digest("weekly", date(2026, 3, 4))
+    assert (d.cadence, d.window_start, d.window_last_day, d.closed) == ("weekly_sync", date(2026, 3, 2),
+                                                                        date(2026, 3, 8), True)  # fmt: skip
+    assert d.ends_at - d.starts_at == timedelta(hours=167)
+    assert d.as_of == d.ends_at
+    assert d.filed == 6
+    assert d.by_tier == {"1": 2, "2": 3, "3": 1}
+    assert d.by_category == {"contract": 1, "pipeline": 3, "quality_threshold": 1, "reporting_format": 1}
+    assert d.by_squad == {"atlas": 3, "nucleus": 3}
+    tier2 = next(s for s in d.sections if s.tier == 2)
+    assert [x.id for x in tier2.decisions] == [seeded["approved"], seeded["overdue"], seeded["break_glass"]]
+    approved = tier2.decisions[0]
+    assert (approved.status, approved.approvers, approved.time_to_decision_hours) == ("approved", ["tomas"], 2.0)
+    tier1 = next(s for s in d.sections if s.tier == 1)
+    assert tier1.reviewed_here and not tier2.reviewed_here  # tier 2 is reviewed at the director's fortnight
+    assert [x.id for x in tier1.decisions] == [seeded["tier1"], seeded["sunday"]]
+    assert [x.id for x in d.pending] == [seeded["overdue"], seeded["break_glass"], seeded["tier3"]]
+    overdue = d.pending[0]
+    # Filed Tue 10:00 PST, the week ends Mon 00:00 PDT: 5 days 13 hours (DST ate one) = 133 h.
+    assert overdue.overdue and overdue.waiting_hours == 133.0
+    assert overdue.due_at == datetime(2026, 3, 6, 18, tzinfo=UTC)
+    # The break-glass decision still awaits its after-the-fact review, past tier 2's 3-day SLA too.
+    assert d.pending[1].overdue and d.overdue == 2
+    assert [x.id for x in d.break_glass] == [seeded["break_glass"]]
+    assert not d.pending[2].overdue  # tier 3's SLA is 5 days
+    assert (d.comparison.previous_filed, d.comparison.change) == (1, 5)
+    assert d.comparison.escalation_rate == round(4 / 6, 4)
+    assert d.comparison.previous_by_tier == {"1": 1, "2": 0, "3": 0}
+    assert [(p.window_start, p.tier1, p.tier2, p.tier3) for p in d.trend[-2:]] == [
+        (date(2026, 2, 23), 1, 0, 0),
+        (date(2026, 3, 2), 2, 3, 1),
+    ]
+    # The log at the window's end: every event before it, and the signed checkpoint that covers it.
+    events = list(runtime.service.iter_event_rows())
+    before = [e for e in events if e["at"] < d.ends_at]
+    assert (d.log.size, d.log.head_hash) == (len(before), before[-1]["leaf_hash"])
+    assert d.log.checkpoint is not None and d.log.signed_by == [
+        f"{runtime.service.origin}+{runtime.checkpoints.keys[0].key_id.hex()}"
+    ]
+
+
+def test_a_closed_window_renders_byte_for_byte_whenever_asked(
+    runtime: Runtime, clock: ManualClock, seeded: dict[str, str]
+) -> None:
+    formats = ("json", "md", "html")
+    first = {fmt: render_digest(runtime.reviews.digest("weekly", date(2026, 3, 4)), fmt) for fmt in formats}
+    # Life goes on: the overdue decision is approved, more are filed, a checkpoint is signed.
+    p = runtime.policies.current.people
+    _at(clock, "2026-03-11T09:00")
+    runtime.service.decide(p["priya"], seeded["overdue"], VerdictRequest(verdict="approve"))
+    _file(runtime, "jon", "contract", {"change": "term"}, "later")
+    runtime.checkpoints.create()
+    clock.now += timedelta(days=40)
+    again = {fmt: render_digest(runtime.reviews.digest("weekly", date(2026, 3, 8)), fmt) for fmt in first}
+    assert again == first
+    assert b"OVERDUE" in first["md"] and b"BREAK-GLASS" in first["md"]
+    assert b"<svg" in first["html"] and seeded["tier3"].encode() in first["html"]
+    assert msgspec.json.decode(first["json"])["overdue"] == 2
+
+
+def test_an_open_window_reports_as_of_now_and_the_biweekly_groups_fortnights(
+    runtime: Runtime, clock: ManualClock, seeded: dict[str, str]
+) -> None:
+    _at(clock, "2026-03-08T23:59:30")  # the last half minute of the week
+    d = runtime.reviews.digest("weekly")
+    assert not d.closed and d.as_of == clock.now and d.log.checkpoint is None
+    overdue = next(x for x in d.pending if x.id == seeded["overdue"])
+    assert overdue.waiting_hours == round((clock.now - overdue.filed_at).total_seconds() / 3600, 2)
+    _at(clock, "2026-03-20T12:00")
+    b = runtime.reviews.digest("biweekly", date(2026, 3, 2))
+    assert (b.cadence, b.window_start, b.window_last_day) == ("director_review", date(2026, 3, 2), date(2026, 3, 15))
+    assert b.filed == 6 and b.comparison.previous_filed == 1
+    assert next(s for s in b.sections if s.tier == 2).reviewed_here
