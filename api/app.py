@@ -34,6 +34,7 @@ from api.web import web_components
 from engine.log.checkpoints import state_dir_for
 from engine.notify.delivery import run_dispatcher
 from engine.notify.outbox import enqueue_overdue
+from engine.review.schedule import run_schedule
 from engine.runtime import Runtime, open_runtime
 from engine.store.db import database_url_from_env, normalise_url
 
@@ -102,12 +103,17 @@ def create_app(
                 daemon=True,
             )
             dispatcher.start()
+        schedule = None
+        if os.environ.get("DECISIONS_SCHEDULE") == "1":
+            schedule = threading.Thread(target=run_schedule, args=(rt, stop), name="review-schedule", daemon=True)
+            schedule.start()
         try:
             yield
         finally:
             stop.set()
-            if dispatcher is not None:
-                dispatcher.join(timeout=15)
+            for thread in (dispatcher, schedule):
+                if thread is not None:
+                    thread.join(timeout=15)
             if owned:
                 rt.close()
 

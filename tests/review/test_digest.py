@@ -132,3 +132,32 @@ def test_an_open_window_reports_as_of_now_and_the_biweekly_groups_fortnights(
     assert (b.cadence, b.window_start, b.window_last_day) == ("director_review", date(2026, 3, 2), date(2026, 3, 15))
     assert b.filed == 6 and b.comparison.previous_filed == 1
     assert next(s for s in b.sections if s.tier == 2).reviewed_here
+
+
+def test_when_a_window_closes_a_checkpoint_is_signed_and_the_digest_queued(
+    database_url: str, clock: ManualClock
+) -> None:
+    from engine.notify.config import NotifyConfig
+    from engine.review.schedule import WindowCloser
+    from engine.runtime import open_runtime
+    from tests.support import DEFAULT_POLICY
+
+    rt = open_runtime(database_url, str(DEFAULT_POLICY), clock=clock, notify=NotifyConfig(webhook_url="http://127.0.0.1:9/"))
+    try:
+        closer = WindowCloser(rt)
+        _at(clock, "2026-03-06T10:00")
+        _file(rt, "mei", "pipeline", {"risk_score": 80}, "before the close")
+        assert closer.tick() == [] and rt.checkpoints.latest() is None  # first look: nothing closed yet
+        _at(clock, "2026-03-09T00:00:30")  # Monday, just after midnight local: the week closed
+        assert closer.tick() == ["weekly_sync:2026-03-02"]
+        assert rt.checkpoints.latest() is not None
+        assert closer.tick() == []  # once per window
+        with rt.service.engine.connect() as conn:
+            import sqlalchemy as sa
+
+            kinds = [r[0] for r in conn.execute(sa.text("SELECT kind FROM outbox ORDER BY id"))]
+        assert kinds.count("digest") == 3  # tomas, priya, dana; one channel
+        _at(clock, "2026-03-16T00:00:30")  # a fortnight closes too
+        assert closer.tick() == ["weekly_sync:2026-03-09", "director_review:2026-03-02"]
+    finally:
+        rt.close()
