@@ -28,8 +28,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# Benchmarks run in their own venv: the peer rule engines are never part of the service's install.
+BENCH := .venv-bench/bin
 bench: install
-	$(BIN)/python -m bench
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null) || echo "no wrk: the HTTP rows are skipped"
+	test -x $(BENCH)/python || $(PYTHON) -m venv .venv-bench
+	$(BENCH)/python -m pip install --quiet -r requirements.lock -r bench/requirements.txt
+	$(BENCH)/python -m pip install --quiet --no-deps -e .
+	$(BENCH)/python -m bench $(BENCH_ARGS)
 
 soak: install
 	SOAK=1 $(BIN)/python -m pytest tests -m soak $(PYTEST_ARGS)

@@ -109,8 +109,14 @@ def _gauges(request: Request[Any, Any, Any]) -> list[str]:
             overdue[tier] += 1
         break_glass += status == "proceeded_pending_review"
     lines = []
+    lines += [
+        # Never by tier: an amendment can move a decision down a tier, and a counter must never go down.
+        "# HELP decisions_filed_total Decisions filed.",
+        "# TYPE decisions_filed_total counter",
+        f"decisions_filed_total {sum(filed.values())}",
+    ]
     for name, kind, help_, values in (
-        ("decisions_filed_total", "counter", "Decisions filed, by tier.", filed),
+        ("decisions_by_tier", "gauge", "Decisions by their current tier (after amendments).", filed),
         ("decisions_pending", "gauge", "Decisions waiting for sign-off, by tier.", pending),
         ("decisions_overdue", "gauge", "Pending decisions past their tier's SLA, by tier.", overdue),
     ):

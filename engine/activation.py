@@ -94,6 +94,9 @@ class PolicyGovernance:
         """Switch this worker to the version another worker activated."""
         if version is None:
             return
+        self.holder.replace(self._compiled_version(conn, version))
+
+    def _compiled_version(self, conn: Connection, version: str) -> Policy:
         policy = self._compiled.get(version)
         if policy is None:
             content = conn.execute(select(_versions.c.content).where(_versions.c.version == version)).scalar()
@@ -101,7 +104,23 @@ class PolicyGovernance:
                 raise LogIntegrityError(f"the active policy version {version[:12]} is not stored in policy_versions")
             policy = load_policy_text(content, f"policy_versions:{version[:12]}")
             self._compiled[version] = policy
-        self.holder.replace(policy)
+        return policy
+
+    def policy_at(self, moment: datetime) -> Policy:
+        """The policy in force at `moment`: the last version activated before it (the current one if none)."""
+        with read_transaction(self.service.engine) as conn:
+            body = conn.execute(
+                select(_events.c.body)
+                .where(_events.c.type == "policy_activated", _events.c.at < moment)
+                .order_by(_events.c.seq.desc())
+                .limit(1)
+            ).scalar()
+            if body is None:
+                return self.holder.current
+            version = msgspec.json.decode(body)["data"]["version"]
+            if version == self.holder.current.version:
+                return self.holder.current
+            return self._compiled_version(conn, version)
 
     # -- candidates ---------------------------------------------------------------------------------
 

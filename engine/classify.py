@@ -10,13 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from policy.compiled import AttributesInvalid, Location, MatchedRule, Policy
 
 __all__ = ["Classification", "ExampleFailure", "MatchedRule", "classify", "run_examples"]
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
+class Classification(msgspec.Struct, frozen=True):
+    """A msgspec Struct, not a frozen dataclass: built once per decision, its construction is on the hot path."""
+
     category: str
     tier: int
     base_tier: int

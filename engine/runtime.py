@@ -78,5 +78,5 @@ def open_runtime(
         governance=governance,
         notify=notify,
         checkpoints=checkpoints,
-        reviews=Reviews(engine, policies, checkpoints, service.clock),
+        reviews=Reviews(engine, policies, checkpoints, service.clock, governance.policy_at),
     )

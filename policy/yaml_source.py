@@ -124,7 +124,16 @@ _StrictLoader.add_constructor(_FLOAT, _StrictLoader.construct_yaml_float)
 
 def parse_yaml(text: str) -> YamlDocument:
     """Parse one YAML document strictly; raises YamlRefused when it cannot be read at all."""
-    loader = _StrictLoader(text)
+    try:
+        # The reader checks every character when the loader is built, so this is inside the try too.
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise YamlRefused(
+            YamlProblem(line, column, f"character {exc.character!r} is not allowed in YAML",
+                        "remove control characters; use a quoted \\u escape if you need one")
+        ) from exc
     loader.problems = []
     try:
         root = loader.get_single_node()

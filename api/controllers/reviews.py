@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date as Date
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
@@ -26,10 +26,10 @@ Format = Literal["json", "md", "html"]
 def digest(
     request: Request[Any, Any, Any],
     kind: FromPath[Literal["weekly", "biweekly"]],
-    date_: Annotated[date | None, QueryParameter(name="date")] = None,
+    date: FromQuery[Date | None] = None,
     format: FromQuery[Format] = "json",
 ) -> Response[bytes]:
-    built = runtime_of(request).reviews.digest(kind, date_)
+    built = runtime_of(request).reviews.digest(kind, date)
     return Response(render_digest(built, format), media_type=MEDIA[format])
 
 

@@ -90,7 +90,9 @@ def _send(row: dict[str, Any], config: NotifyConfig) -> None:
     message = EmailMessage()
     message["From"] = config.smtp_from
     message["To"] = payload["email"]
-    message["Subject"] = payload.get("text", "decision-rights")[:150]
+    # A header is one line: a digest's text is many, and a newline in a header is refused outright.
+    first_line = (payload.get("text") or "decision-rights").strip().splitlines()[0].lstrip("# ")
+    message["Subject"] = first_line[:150]
     message["Message-ID"] = f"<{key}@decision-rights>"
     message.set_content(f"{payload.get('text', '')}\n\n{payload.get('link', '')}\n")
     with smtplib.SMTP(str(config.smtp_host), config.smtp_port, timeout=SEND_TIMEOUT) as smtp:
@@ -109,7 +111,7 @@ def deliver_due(
     for row in _claim(engine, now, batch):
         try:
             sender(row, config)
-        except (OSError, urllib.error.URLError, smtplib.SMTPException) as exc:
+        except Exception as exc:  # any failure is a failed attempt with back-off, never a dead delivery loop
             attempts = row["attempts"] + 1
             dead = attempts >= config.max_attempts
             with write_transaction(engine) as conn:

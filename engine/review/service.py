@@ -34,11 +34,20 @@ def cadence_for(policy: Policy, kind: str) -> Cadence:
 
 
 class Reviews:
-    def __init__(self, engine: Engine, policies: Any, checkpoints: Any, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        policies: Any,
+        checkpoints: Any,
+        clock: Callable[[], datetime],
+        policy_at: Callable[[datetime], Policy] | None = None,
+    ) -> None:
         self.engine = engine
         self.policies = policies
         self.checkpoints = checkpoints
         self.clock = clock
+        #: The policy in force at an instant; a closed window is always read under its own policy.
+        self.policy_at = policy_at
 
     def window(self, kind: str, day: date | None = None) -> Window:
         policy: Policy = self.policies.current
@@ -51,6 +60,13 @@ class Reviews:
         tz = policy.timezone
         now = self.clock()
         window = window_for_date(cadence, tz, day or now.astimezone(tz).date())
+        if now >= window.end and self.policy_at is not None:
+            # Tier names, SLAs and the cadence itself as they were when the window closed: a later
+            # activation never rewrites a closed window's digest.
+            policy = self.policy_at(window.end)
+            cadence = cadence_for(policy, kind)
+            tz = policy.timezone
+            window = window_for_date(cadence, tz, day or now.astimezone(tz).date())
         trend = [window_by_index(cadence, tz, window.index - i) for i in range(TREND_WINDOWS - 1, -1, -1)]
         as_of = min(now, window.end)
         # Nothing is logged after now, so reading up to the window's end is "so far" for an open window.

@@ -63,7 +63,8 @@ def test_prometheus_exposition(api: Api) -> None:
     text = api.client.get("/metrics").text
     lines = set(text.splitlines())
     assert 'decisions_pending{tier="2"} 1' in lines and 'decisions_pending{tier="3"} 1' in lines
-    assert 'decisions_filed_total{tier="1"} 0' in lines and "decisions_break_glass_pending 1" in lines
+    assert "decisions_filed_total 2" in lines and 'decisions_by_tier{tier="1"} 0' in lines
+    assert "decisions_break_glass_pending 1" in lines
     assert any(
         line.startswith('decisions_http_request_duration_seconds_count{method="POST",route="/v1/decisions"')
         for line in lines

@@ -1,0 +1,1 @@
+"""`python -m bench` (or `make bench`): every layer measured against its floor in the same run."""

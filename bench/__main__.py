@@ -1,0 +1,44 @@
+"""Run every benchmark and print one table (Markdown)."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+
+from bench.timing import table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--events", type=int, default=1_000_000, help="log size for the log rows")
+    parser.add_argument("--decisions", type=int, default=1_000_000, help="history size for digest/simulation")
+    parser.add_argument("--seconds", type=int, default=10, help="load duration per HTTP row")
+    parser.add_argument("--only", default="classify,log,history,http", help="comma-separated groups")
+    args = parser.parse_args()
+    groups = set(args.only.split(","))
+    rows = []
+    if "classify" in groups:
+        from bench import classification
+
+        rows += classification.rows()
+        print(table(rows), file=sys.stderr, flush=True)
+    if "log" in groups:
+        from bench import log_rows
+
+        rows += log_rows.rows(args.events)
+    if "history" in groups:
+        from bench import history_rows
+
+        rows += history_rows.rows(args.decisions)
+    if "http" in groups:
+        from bench import http_rows
+
+        rows += http_rows.rows(args.seconds)
+    print(f"machine: {platform.machine()}, {platform.python_implementation()} {platform.python_version()}, "
+          f"{platform.platform()}")  # fmt: skip
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+"""Classification of the default policy per decision: ours vs a hand-written if/else (the floor) and peers.
+
+Every engine gets the same rules (the escalating rules of policies.yaml) and the same mix of
+decisions. As in ours, the category picks the rule set by a dict lookup; what is compared is
+evaluating the rules. Ours also validates the attributes and fills defaults, which the floor skips.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from bench.timing import Row, per_call
+from engine.classify import classify
+from policy import load_policy
+
+BOUND, RISK_MAX = 2.0, 30
+
+DECISIONS: list[tuple[str, dict[str, Any]]] = [
+    ("quality_threshold", {"deviation_pct": 1.5, "affected_clients": 1}),
+    ("quality_threshold", {"deviation_pct": 3.5, "affected_clients": 1}),
+    ("quality_threshold", {"deviation_pct": 0.5, "affected_clients": 3}),
+    ("pipeline", {"risk_score": 12}),
+    ("pipeline", {"risk_score": 80}),
+    ("reporting_format", {}),
+    ("domain", {"change": "new_category", "domain": "code"}),
+    ("domain", {"change": "rubric_update", "domain": "safety"}),
+    ("contract", {"change": "scope"}),
+    ("benchmark", {"benchmark": "mmlu", "change": "add"}),
+]
+BASE = {"quality_threshold": 1, "pipeline": 1, "reporting_format": 1, "domain": 1, "annotator_tier": 2,
+        "contract": 3, "client_onboarding": 3, "benchmark": 3}  # fmt: skip
+
+
+def floor(category: str, a: dict[str, Any]) -> int:
+    if category == "quality_threshold":
+        return 2 if a["deviation_pct"] > BOUND or a.get("affected_clients", 1) > 1 else 1
+    if category == "pipeline":
+        return 2 if a["risk_score"] > RISK_MAX else 1
+    if category == "domain":
+        return 2 if a["change"] == "new_category" else 1
+    return BASE.get(category, 3)
+
+
+# The same rules as expressions, per category, for the peers.
+JSONLOGIC = {
+    "quality_threshold": {"or": [{">": [{"var": "deviation_pct"}, BOUND]}, {">": [{"var": "affected_clients"}, 1]}]},
+    "pipeline": {">": [{"var": "risk_score"}, RISK_MAX]},
+    "domain": {"==": [{"var": "change"}, "new_category"]},
+}
+TEXT = {  # rule-engine and CEL share this syntax for these rules
+    "quality_threshold": f"deviation_pct > {BOUND} || affected_clients > 1",
+    "pipeline": f"risk_score > {RISK_MAX}",
+    "domain": 'change == "new_category"',
+}
+
+
+def _tiered(escalates: Callable[[str, dict[str, Any]], bool]) -> Callable[[str, dict[str, Any]], int]:
+    def tier(category: str, attributes: dict[str, Any]) -> int:
+        base = BASE.get(category, 3)
+        if category in JSONLOGIC and escalates(category, attributes):
+            return max(base, 2)
+        return base
+
+    return tier
+
+
+def _with_defaults(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {"affected_clients": 1, **attributes}
+
+
+def peers() -> dict[str, Callable[[str, dict[str, Any]], int] | str]:
+    out: dict[str, Callable[[str, dict[str, Any]], int] | str] = {}
+    try:
+        import datalogic_py
+
+        engine = datalogic_py.Engine()
+        compiled = {c: engine.compile(json.dumps(r)) for c, r in JSONLOGIC.items()}
+        out["datalogic-py"] = _tiered(lambda c, a: bool(compiled[c].evaluate(_with_defaults(a))))
+    except Exception as exc:  # an optional peer missing or changed: the table says why
+        out["datalogic-py"] = f"not measured: {exc}"
+    try:
+        from json_logic import jsonLogic
+
+        out["json-logic-qubit"] = _tiered(lambda c, a: bool(jsonLogic(JSONLOGIC[c], _with_defaults(a))))
+    except Exception as exc:
+        out["json-logic-qubit"] = f"not measured: {exc}"
+    try:
+        import rule_engine
+
+        rules = {c: rule_engine.Rule(t.replace("||", "or")) for c, t in TEXT.items()}
+        out["rule-engine"] = _tiered(lambda c, a: bool(rules[c].matches(_with_defaults(a))))
+    except Exception as exc:
+        out["rule-engine"] = f"not measured: {exc}"
+    try:
+        import celpy
+
+        env = celpy.Environment()
+        programs = {c: env.program(env.compile(t)) for c, t in TEXT.items()}
+        out["cel-python"] = _tiered(lambda c, a: bool(programs[c].evaluate(celpy.json_to_cel(_with_defaults(a)))))
+    except Exception as exc:
+        out["cel-python"] = f"not measured: {exc}"
+    try:
+        out["cedarpy"] = _cedar()
+    except Exception as exc:
+        out["cedarpy"] = f"not measured: {exc}"
+    try:
+        out["pycasbin"] = _casbin()
+    except Exception as exc:
+        out["pycasbin"] = f"not measured: {exc}"
+    return out
+
+
+def _cedar() -> Callable[[str, dict[str, Any]], int]:
+    import cedarpy
+
+    # Cedar has no floats: the deviation is compared in hundredths of a percent.
+    policies = f"""
+    permit(principal, action == Action::"escalate", resource)
+      when {{ context.category == "quality_threshold" &&
+              (context.deviation_centi > {int(BOUND * 100)} || context.affected_clients > 1) }};
+    permit(principal, action == Action::"escalate", resource)
+      when {{ context.category == "pipeline" && context.risk_score > {RISK_MAX} }};
+    permit(principal, action == Action::"escalate", resource)
+      when {{ context.category == "domain" && context.change == "new_category" }};
+    """
+    entities: list[Any] = []
+
+    def escalates(category: str, a: dict[str, Any]) -> bool:
+        context: dict[str, Any] = {"category": category}
+        for key, value in _with_defaults(a).items():
+            if key == "deviation_pct":
+                context["deviation_centi"] = round(value * 100)
+            else:
+                context[key] = value
+        request = {"principal": 'User::"squad"', "action": 'Action::"escalate"', "resource": 'Decision::"d"',
+                   "context": context}  # fmt: skip
+        return bool(cedarpy.is_authorized(request, policies, entities).allowed)
+
+    return _tiered(escalates)
+
+
+def _casbin() -> Callable[[str, dict[str, Any]], int]:
+    import casbin
+    from casbin import model as casbin_model
+
+    text = """
+[request_definition]
+r = sub, obj
+[policy_definition]
+p = sub_rule, cat
+[policy_effect]
+e = some(where (p.eft == allow))
+[matchers]
+m = r.sub == p.cat && eval(p.sub_rule)
+"""
+    m = casbin_model.Model()
+    m.load_model_from_text(text)
+    enforcer = casbin.Enforcer(m)
+    enforcer.add_policy(f"r.obj.deviation_pct > {BOUND} || r.obj.affected_clients > 1", "quality_threshold")
+    enforcer.add_policy(f"r.obj.risk_score > {RISK_MAX}", "pipeline")
+    enforcer.add_policy("r.obj.change == 'new_category'", "domain")
+
+    class Obj:
+        def __init__(self, attributes: dict[str, Any]) -> None:
+            self.__dict__.update(attributes)
+
+    return _tiered(lambda c, a: bool(enforcer.enforce(c, Obj(_with_defaults(a)))))
+
+
+def rows(calls: int = 2000) -> list[Row]:
+    policy = load_policy("policies.yaml")
+    expected = [floor(c, a) for c, a in DECISIONS]
+    assert [classify(policy, c, a).tier for c, a in DECISIONS] == expected, "ours disagrees with the floor"
+
+    def run(fn: Callable[[str, dict[str, Any]], int]) -> Callable[[], None]:
+        def loop() -> None:
+            for c, a in DECISIONS:
+                fn(c, a)
+
+        return loop
+
+    def rules_only(category: str, attributes: dict[str, Any]) -> int:
+        """Our compiled rule predicates on already-validated attributes: the same work the floor does."""
+        spec = policy.categories.get(category)
+        if spec is None:
+            return policy.unknown_category_tier
+        tier = spec.base_tier
+        for rule in spec.rules:
+            if rule.tier > tier and rule.matches(attributes):
+                tier = rule.tier
+        return tier
+
+    validated = [(c, policy.categories[c].validator(a) if c in policy.categories else a) for c, a in DECISIONS]
+    n = len(DECISIONS)
+    floor_t = per_call(run(floor), calls) / n
+    ours_t = per_call(run(lambda c, a: classify(policy, c, a).tier), calls) / n
+    rules_t = per_call(lambda: [rules_only(c, a) for c, a in validated], calls) / n
+    out = [
+        Row("classify", "hand-written if/else", floor_t, "s", floor_t, "itself"),
+        Row("classify", "decision-rights (validate + rules + explanation)", ours_t, "s", floor_t,
+            "hand-written", "<= 3x", "ok" if ours_t <= 3 * floor_t else "over target"),
+        Row("classify", "decision-rights rules only (compiled predicates, pre-validated)", rules_t, "s", floor_t,
+            "hand-written", "<= 3x", "ok" if rules_t <= 3 * floor_t else "over target"),
+    ]  # fmt: skip
+    for name, fn in peers().items():
+        if isinstance(fn, str):
+            out.append(Row("classify", f"{name} ({fn[:60]})", 0.0, "s", floor_t, "hand-written", "", "n/a"))
+            continue
+        got = [fn(c, a) for c, a in DECISIONS]
+        if got != expected:
+            out.append(Row("classify", f"{name} (disagrees: {got})", 0.0, "s", floor_t, "hand-written", "", "n/a"))
+            continue
+        peer_calls = max(20, calls // 50) if name in {"cedarpy", "cel-python", "pycasbin", "rule-engine"} else calls
+        t = per_call(run(fn), peer_calls) / n
+        verdict = "ours faster" if ours_t < t else ("rules-only faster" if rules_t < t else "peer faster")
+        out.append(Row("classify", name, t, "s", floor_t, "hand-written", "ours faster", verdict))
+    return out
