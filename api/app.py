@@ -20,6 +20,7 @@ from api.controllers.log import (
     consistency,
     create_checkpoint,
     export,
+    export_proofs,
     inclusion,
     latest_checkpoint,
     public_key,
@@ -58,6 +59,7 @@ V1_HANDLERS: list[Any] = [
     create_checkpoint,
     latest_checkpoint,
     public_key,
+    export_proofs,
     digest,
     escalations,
 ]

@@ -64,7 +64,22 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group()
+class _Group(click.Group):
+    """Database failures the operator can fix (wrong URL, not a database, server down) are one clear
+    sentence and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import DBAPIError
+
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            url = ctx.find_object(Context)
+            where = url.database_url if url is not None else "the database"
+            raise click.ClickException(f"cannot use {where}: {exc.orig}") from exc
+
+
+@click.group(cls=_Group)
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: sqlite:///decisions.db")
 @click.option("--policy", "policy_path", envvar="DECISIONS_POLICY", help="Default: policies.yaml")
 @click.pass_context
@@ -82,6 +97,11 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
     """Serve the API (and the web pages)."""
     import uvicorn
 
+    # Open once before serving: a wrong URL, a file that is not a database or a policy that does not
+    # load is one clear error here, not a traceback from every worker's start-up.
+    with obj.runtime() as rt:
+        if rt.service.append_blocked:
+            click.echo(f"WARNING: serving read-only: {rt.service.append_blocked}", err=True)
     os.environ["DATABASE_URL"] = obj.database_url
     os.environ["DECISIONS_POLICY"] = obj.policy_path
     uvicorn.run(
@@ -90,6 +110,8 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
         port=port or obj.settings.port,
         workers=workers,
         log_level="info",
+        # One log line per request costs more than a tenth of a filing; DECISIONS_ACCESS_LOG=1 turns it on.
+        access_log=os.environ.get("DECISIONS_ACCESS_LOG") == "1",
     )
 
 
@@ -111,8 +133,12 @@ def db_upgrade(obj: Context) -> None:
 @pass_context
 def db_backup(obj: Context, target: Path) -> None:
     """Consistent online copy of the SQLite database while filing continues."""
+    import sqlite3
+
     from engine.store.backup import backup_sqlite
 
+    if not target.parent.is_dir():
+        raise click.ClickException(f"{target.parent} is not a directory; create it first")
     with click.progressbar(length=100, label="backing up", file=sys.stderr) as bar:
         done = [0]
 
@@ -123,7 +149,7 @@ def db_backup(obj: Context, target: Path) -> None:
 
         try:
             backup_sqlite(obj.database_url, target, progress)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, sqlite3.Error) as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written to {target}")
 
@@ -455,14 +481,37 @@ def _counter(label: str) -> Any:
 )
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--proofs",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A proof bundle (log export --proofs): verify a filtered export event by event",
+)
 @pass_context
-def log_verify(obj: Context, export_file: Path | None, checkpoint: Path | None, public_key: Path | None) -> None:
+def log_verify(
+    obj: Context, export_file: Path | None, checkpoint: Path | None, public_key: Path | None, proofs: Path | None
+) -> None:
     """Check the chain; exit 1 with the first bad seq when it is broken."""
     from engine.log.chain import verify_export
 
     progress = _counter("verified")
     if export_file is not None:
         keys = [line.strip() for line in public_key.read_text().splitlines() if line.strip()] if public_key else []
+        if proofs is not None:
+            from engine.log.bundle import ProofBundle, verify_bundle
+
+            try:
+                bundle = msgspec.json.decode(proofs.read_bytes(), type=ProofBundle)
+            except msgspec.DecodeError as exc:
+                raise click.ClickException(f"{proofs} is not a proof bundle: {exc}") from exc
+            with export_file.open("rb") as lines:
+                checked = verify_bundle(lines, bundle, keys)
+            _echo_json(checked)
+            if not checked.ok:
+                click.echo(f"BROKEN at seq {checked.first_bad_seq}: {checked.reason}", err=True)
+                raise SystemExit(1)
+            click.echo(f"OK: {checked.proven} events proven in the signed tree of {bundle.tree_size}; "
+                       f"{len(checked.unproven)} after it", err=True)  # fmt: skip
+            return
         with export_file.open("rb") as lines:
             result = verify_export(lines, checkpoint.read_text() if checkpoint else None, keys, progress=progress)
     else:
@@ -483,9 +532,22 @@ def log_verify(obj: Context, export_file: Path | None, checkpoint: Path | None, 
 @click.option("--tier", type=click.IntRange(1, 3), default=None)
 @click.option("--since", type=click.DateTime(), default=None, help="UTC")
 @click.option("--until", type=click.DateTime(), default=None, help="UTC")
+@click.option(
+    "--proofs",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write each event's inclusion proof against the latest checkpoint (for filtered exports)",
+)
 @pass_context
 def log_export(
-    obj: Context, fmt: str, output: Path, category: str | None, tier: int | None, since: Any, until: Any
+    obj: Context,
+    fmt: str,
+    output: Path,
+    category: str | None,
+    tier: int | None,
+    since: Any,
+    until: Any,
+    proofs: Path | None,
 ) -> None:
     """Export the log (streamed, constant memory) with a progress count."""
     from datetime import UTC
@@ -498,10 +560,19 @@ def log_export(
         category=category,
         tier=tier,
     )
-    with obj.runtime() as rt, output.open("wb") as out:
-        for chunk in export_lines(rt.service.engine, fmt, flt, progress=_counter("exported")):  # type: ignore[arg-type]
-            out.write(chunk)
-    click.echo(f"\nwritten to {output}", err=True)
+    with obj.runtime() as rt:
+        # The proofs first: events filed while the export runs are then simply "after the checkpoint".
+        if proofs is not None:
+            from engine.log.bundle import build_bundle
+
+            latest = rt.checkpoints.latest()
+            bundle = build_bundle(rt.service.engine, latest.note if latest else None, latest.size if latest else 0,
+                                  flt)  # fmt: skip
+            proofs.write_bytes(msgspec.json.encode(bundle))
+        with output.open("wb") as out:
+            for chunk in export_lines(rt.service.engine, fmt, flt, progress=_counter("exported")):  # type: ignore[arg-type]
+                out.write(chunk)
+    click.echo(f"\nwritten to {output}" + (f" and {proofs}" if proofs else ""), err=True)
 
 
 @log.command("checkpoint")

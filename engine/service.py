@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import math
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -86,6 +88,7 @@ MAX_WRITE_ATTEMPTS = 5
 
 _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
+_INSERT_DECISION = insert(_decisions)  # built once: the filing path runs it under the chain lock
 _tokens = ApiToken.__table__  # type: ignore[attr-defined]
 _idempotency = IdempotencyKey.__table__  # type: ignore[attr-defined]
 _delegations = Delegation.__table__  # type: ignore[attr-defined]
@@ -117,6 +120,7 @@ class DecisionService:
         self.append_hooks: list[AppendHook] = []
         #: Governed policy activation (engine.activation); None in tests that run without it.
         self.governance: Any = None
+        self._sqlite_writer: Any = threading.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         #: Set when the log must not grow (e.g. the database is behind its last signed checkpoint).
         self.append_blocked: str | None = None
         #: Signed (size, root) pairs the log must reproduce; wired to the checkpoint service by the runtime.
@@ -185,6 +189,13 @@ class DecisionService:
     # -- writes -------------------------------------------------------------------------------------
 
     def _write(self, work: Callable[[Connection], Any]) -> Any:
+        # SQLite admits one writer at a time and makes the others poll with growing sleeps (its busy
+        # handler): under load, threads of this process queue on a Python lock instead and take
+        # the database lock the moment it is free. PostgreSQL serialises on the head row itself.
+        with self._sqlite_writer:
+            return self._write_attempts(work)
+
+    def _write_attempts(self, work: Callable[[Connection], Any]) -> Any:
         for attempt in range(MAX_WRITE_ATTEMPTS):
             try:
                 with write_transaction(self.engine) as conn:
@@ -268,7 +279,7 @@ class DecisionService:
             [event] = self._append(conn, [NewEvent("decision_filed", actor.name, decision_id, data)])
             filed = fold(None, msgspec.json.decode(event.body))
             assert filed is not None
-            conn.execute(insert(_decisions).values(**filed))
+            conn.execute(_INSERT_DECISION, filed)
             if old is not None and filed["status"] == "resolved":
                 self._supersede(conn, old, decision_id, actor.name)
             if idempotency_key is not None:

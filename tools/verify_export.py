@@ -133,13 +133,76 @@ def verify(lines, origin=None, checkpoint=None, progress=None):
     return True, size, root.hex(), None, None
 
 
+def included(leaf, index, size, path, root):
+    """RFC 9162 section 2.1.3.2: does the audit path lead from the leaf to the root?"""
+    if index >= size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node(p, r)
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_filtered(lines, bundle, checkpoint):
+    """A filtered export: every line canonical and proven in the signed tree (or listed as after it)."""
+    origin, size, root = checkpoint
+    proofs = {p["seq"]: p for p in bundle["proofs"]}
+    proven = 0
+    for raw in lines:
+        line = raw.rstrip(b"\n")
+        if not line:
+            continue
+        body = json.loads(line)
+        seq = body["seq"]
+        if json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() != line:
+            return False, proven, seq, "non-canonical bytes"
+        if body["log"] != origin:
+            return False, proven, seq, f"the event belongs to the log {body['log']!r}"
+        if seq >= size and seq in bundle["after_checkpoint"]:
+            continue
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        proof = proofs.get(seq)
+        if proof is None or proof["leaf_hash"] != leaf.hex():
+            return False, proven, seq, "no proof for this event, or the event's bytes were changed"
+        if not included(leaf, seq, size, [bytes.fromhex(h) for h in proof["inclusion_path"]], root):
+            return False, proven, seq, "the inclusion proof does not lead to the checkpoint's root"
+        proven += 1
+    return True, proven, None, None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("export", help="a JSONL export (GET /v1/log/export or `decisions log export`)")
     parser.add_argument("--checkpoint", help="a signed checkpoint note (GET /v1/log/checkpoint?format=note)")
     parser.add_argument("--public-key", help="the verifier key(s), one per line (GET /v1/log/public-key?format=text)")
     parser.add_argument("--origin", help="the log's origin name; default: the first event's")
+    parser.add_argument("--proofs", help="a proof bundle, for a filtered export (GET /v1/log/export/proofs)")
     args = parser.parse_args(argv)
+    if args.proofs:
+        if not args.public_key:
+            parser.error("--proofs needs --public-key")
+        with open(args.public_key, encoding="utf-8") as f:
+            keys = [k.strip() for k in f if k.strip()]
+        with open(args.proofs, encoding="utf-8") as f:
+            bundle = json.load(f)
+        try:
+            checkpoint = read_checkpoint(bundle["checkpoint"], keys)
+        except Exception as exc:  # any failure to read or verify the note is a failed check
+            print(json.dumps({"ok": False, "reason": f"the checkpoint does not verify: {exc}"}))
+            return 1
+        with open(args.export, "rb") as lines:
+            ok, proven, bad, reason = verify_filtered(lines, bundle, checkpoint)
+        print(json.dumps({"ok": ok, "proven": proven, "first_bad_seq": bad, "reason": reason}))
+        print(f"OK: {proven} events proven" if ok else f"BROKEN at seq {bad}: {reason}", file=sys.stderr)
+        return 0 if ok else 1
     checkpoint = None
     if args.checkpoint:
         if not args.public_key:

@@ -12,6 +12,7 @@ from litestar.response import Stream
 
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
 from api.schemas import CheckpointView, PublicKeyView
+from engine.log.bundle import ProofBundle, build_bundle
 from engine.log.chain import VerifyResult
 from engine.log.export import ExportFilter, export_lines
 from engine.log.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
@@ -131,3 +132,27 @@ def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json"
     if format == "text":
         return Response("".join(k + "\n" for k in checkpoints.verifier_keys), media_type="text/plain; charset=utf-8")
     return Response(PublicKeyView(keys=checkpoints.verifier_keys, fingerprints=checkpoints.fingerprints))
+
+
+@get(
+    "/log/export/proofs",
+    opt={"roles": frozenset({"auditor"})},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Inclusion proofs of a (filtered) export's events against the latest signed checkpoint",
+    description="Same filters as /log/export. Verify with `decisions log verify --export F --proofs P "
+    "--public-key K` or tools/verify_export.py F --proofs P --public-key K.",
+)
+def export_proofs(
+    request: Request[Any, Any, Any],
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    category: FromQuery[str | None] = None,
+    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
+) -> ProofBundle:
+    runtime = runtime_of(request)
+    latest = runtime.checkpoints.latest()
+    flt = ExportFilter(since=since, until=until, category=category, tier=tier)
+    return build_bundle(
+        runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt
+    )

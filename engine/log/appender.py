@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine.errors import LogIntegrityError
 from engine.log.canonical import GENESIS_PREV, canonical_bytes, leaf_hash, make_body
@@ -54,12 +54,19 @@ class ChainHead:
     policy_version: str | None
 
 
+# Statements built once: constructing a Core statement (coercion, cache key) cost more than
+# executing it on the append path, which every filing takes under the chain lock.
+_SELECT_HEAD = select(_head.c.origin, _head.c.size, _head.c.head_hash, _head.c.frontier, _head.c.policy_version).where(
+    _head.c.id == HEAD_ID
+)
+_SELECT_HEAD_FOR_UPDATE = _SELECT_HEAD.with_for_update()
+_SELECT_AT = select(_events.c.at).where(_events.c.seq == bindparam("at_seq"))
+_INSERT_EVENTS = insert(_events)
+_UPDATE_HEAD = update(_head).where(_head.c.id == bindparam("head_id"), _head.c.size == bindparam("expected_size"))
+
+
 def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
-    query = select(_head.c.origin, _head.c.size, _head.c.head_hash, _head.c.frontier, _head.c.policy_version).where(
-        _head.c.id == HEAD_ID
-    )
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
+    query = _SELECT_HEAD_FOR_UPDATE if lock and conn.dialect.name == "postgresql" else _SELECT_HEAD
     row = conn.execute(query).first()
     if row is None:
         raise LogIntegrityError("the log's chain head is missing: run `decisions db upgrade`")
@@ -84,7 +91,7 @@ def append_events(
     head = read_head(conn, lock=True)
     at = clock()
     if head.size > 0:
-        last_at = conn.execute(select(_events.c.at).where(_events.c.seq == head.size - 1)).scalar_one()
+        last_at = conn.execute(_SELECT_AT, {"at_seq": head.size - 1}).scalar_one()
         at = max(at, last_at)
     if head.origin is not None and head.origin != origin:
         raise LogIntegrityError(
@@ -123,7 +130,7 @@ def append_events(
         )
         size, prev = size + 1, leaf.hex()
     conn.execute(
-        insert(_events),
+        _INSERT_EVENTS,
         [
             {
                 "seq": e.seq,
@@ -139,17 +146,18 @@ def append_events(
         ],
     )
     result = conn.execute(
-        update(_head)
-        .where(_head.c.id == HEAD_ID, _head.c.size == head.size)
-        .values(
-            origin=origin,
-            size=size,
-            head_hash=prev,
-            frontier=[h.hex() for h in frontier],
-            policy_version=next(
+        _UPDATE_HEAD,
+        {
+            "head_id": HEAD_ID,
+            "expected_size": head.size,
+            "origin": origin,
+            "size": size,
+            "head_hash": prev,
+            "frontier": [h.hex() for h in frontier],
+            "policy_version": next(
                 (e.data["version"] for e in reversed(appended) if e.type == "policy_activated"), head.policy_version
             ),
-        )
+        },
     )
     if result.rowcount != 1:
         # Someone else moved the head under us: only possible if serialisation failed.

@@ -138,3 +138,31 @@ def test_log_checkpoint_public_key_and_proofs(run, tmp_path: Path) -> None:  # t
     assert run("file", "pipeline", "risk_score=10", "--as", "mei", "--title", "t2").exit_code == 0
     second = run("log", "checkpoint")
     assert second.stdout.count("\u2014 ") == 2  # rotation: a second signature line
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 300)
+    before = garbage.read_bytes()
+    runner = CliRunner()
+    for args in (["log", "verify"], ["db", "upgrade"], ["serve", "--port", "1"], ["token", "create", "mei"]):
+        result = runner.invoke(main, ["--database-url", f"sqlite:///{garbage}", "--policy", str(DEFAULT_POLICY), *args])
+        assert result.exit_code == 1, (args, result.output)
+        assert "is not a database" in result.output and "Traceback" not in result.output
+    assert garbage.read_bytes() == before  # nothing was written to it
+    missing = runner.invoke(main, ["--database-url", f"sqlite:///{tmp_path}/no/such/dir/x.db", "log", "verify"])
+    assert missing.exit_code == 1 and "unable to open database file" in missing.output
+
+
+def test_file_arguments_that_go_nowhere_are_clear_errors(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for args in (
+        ["policy", "check", str(tmp_path / ".." / "nope" / "policies.yaml")],
+        ["policy", "propose", str(tmp_path)],  # a directory
+        ["log", "verify", "--export", "/etc/../no-such-export.jsonl"],
+        ["db", "backup", str(tmp_path / "missing-dir" / "copy.db")],
+    ):
+        result = run(*args)
+        assert result.exit_code != 0, args
+        # A usage or Click error (SystemExit with a message), never an exception escaping the command.
+        assert isinstance(result.exception, SystemExit), (args, result.exception)
+        assert result.output.strip() and "Traceback" not in result.output, (args, result.output)

@@ -152,3 +152,13 @@ def test_consistency_proofs_match_rfc9162_and_reject_corruption(new_size: int) -
         if old_size > 1 and old_size != new_size:
             assert not verify_consistency(old_size // 2, new_size, old_root, new_root, proof)
 
+
+
+@pytest.mark.parametrize("size", range(1, 65))
+def test_precomputed_levels_give_the_rfc_paths(size: int) -> None:
+    from engine.log.merkle import MerkleLevels
+
+    levels = MerkleLevels(LEAVES[:size])
+    assert levels.root() == _mth(LEAVES[:size])
+    for index in range(size):
+        assert levels.path(index) == _path(index, LEAVES[:size])
