@@ -318,14 +318,39 @@ def policy_simulate(
 
 @policy.command("propose")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--file-as",
+    "filer",
+    default=None,
+    help="Also file the `policy` decision as this person, its summary the candidate's simulated impact",
+)
 @pass_context
-def policy_propose(obj: Context, file: Path) -> None:
+def policy_propose(obj: Context, file: Path, filer: str | None) -> None:
     """Store FILE as a candidate; prints the version to name in a `policy` decision."""
     with obj.runtime() as rt:
         try:
             candidate = rt.governance.propose(file.read_text(encoding="utf-8"), str(file))
         except PolicyLoadError as exc:
             raise click.ClickException(str(exc)) from exc
+        if filer is not None:
+            from engine.history import from_event_rows
+            from engine.simulate import simulate
+
+            report = simulate(from_event_rows(rt.service.iter_event_rows()), candidate.policy, rt.policies.current)
+            before = sum(p.director_before for p in report.periods)
+            after = sum(p.director_after for p in report.periods)
+            summary = (
+                f"Simulated on {report.total} past decisions: {report.moved_count} change tier "
+                f"({report.raised} up, {report.lowered} down); director escalations {before} -> {after}."
+            )
+            request = FilingRequest(
+                title=f"Activate policy {candidate.version[:12]}",
+                category="policy",
+                attributes={"candidate_version": candidate.version, "summary": summary},
+            )
+            result = rt.service.file(_person(rt, filer), request)
+            d = result.decision
+            click.echo(f"{d.id}: tier {d.tier}, {d.status}; {summary}", err=True)
     click.echo(candidate.version)
 
 

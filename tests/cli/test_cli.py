@@ -166,3 +166,12 @@ def test_file_arguments_that_go_nowhere_are_clear_errors(run, tmp_path: Path) ->
         # A usage or Click error (SystemExit with a message), never an exception escaping the command.
         assert isinstance(result.exception, SystemExit), (args, result.exception)
         assert result.output.strip() and "Traceback" not in result.output, (args, result.output)
+
+
+def test_propose_files_the_policy_decision_with_its_simulated_impact(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert run("file", "pipeline", "risk_score=25", "--as", "mei", "--title", "t").exit_code == 0
+    candidate = tmp_path / "candidate.yaml"
+    candidate.write_text(DEFAULT_POLICY.read_text().replace("pipeline_risk_max: 30", "pipeline_risk_max: 20"))
+    result = run("policy", "propose", str(candidate), "--file-as", "adm")
+    assert result.exit_code == 0, result.output
+    assert "1 change tier (1 up, 0 down)" in result.output and "tier 3, pending" in result.output
