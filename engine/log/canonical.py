@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +24,15 @@ def format_at(moment: datetime) -> str:
     )
 
 
+_AT_SHAPE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z")
+
+
 def parse_at(text: str) -> datetime:
     """Inverse of format_at; raises ValueError on anything not in that exact shape."""
-    if len(text) != 27 or text[-1] != "Z" or text[10] != "T" or text[19] != ".":
+    if not isinstance(text, str) or _AT_SHAPE.match(text) is None:
         raise ValueError(f"not a canonical UTC time: {text!r}")
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    # fromisoformat (3.11 reads the Z) is ten times faster than strptime, which every fold used to pay.
+    return datetime.fromisoformat(text)
 
 
 def canonical_bytes(body: dict[str, Any]) -> bytes:

@@ -81,7 +81,7 @@ class Decision(SQLModel, table=True):
     policy_version: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
     supersedes: str | None = Field(default=None, sa_column=Column(String(40)))
     superseded_by: str | None = Field(default=None, sa_column=Column(String(40)))
     break_glass_reason: str | None = Field(default=None, sa_column=Column(Text))
