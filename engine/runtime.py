@@ -28,6 +28,11 @@ def policy_path_from_env() -> str:
     return os.environ.get("DECISIONS_POLICY") or DEFAULT_POLICY_PATH
 
 
+def group_commit_from_env() -> bool:
+    # On unless DECISIONS_GROUP_COMMIT=0: batching never answers a write before its commit.
+    return os.environ.get("DECISIONS_GROUP_COMMIT", "1") != "0"
+
+
 def log_origin_from_env() -> str:
     return os.environ.get("DECISIONS_LOG_ORIGIN") or DEFAULT_ORIGIN
 
@@ -43,7 +48,7 @@ class Runtime:
     reviews: Reviews
 
     def close(self) -> None:
-        self.service.engine.dispose()
+        self.service.close()
 
 
 def open_runtime(
@@ -57,7 +62,9 @@ def open_runtime(
     url = normalise_url(database_url or database_url_from_env())
     policies = PolicyHolder(policy_path or policy_path_from_env())
     engine = create_db_engine(url)
-    service = DecisionService(engine, policies, origin or log_origin_from_env(), clock or system_clock)
+    service = DecisionService(
+        engine, policies, origin or log_origin_from_env(), clock or system_clock, group_commit=group_commit_from_env()
+    )
     checkpoints = CheckpointService(engine, service.origin, state_dir_for(url), service.clock)
     service.trusted_checkpoints = checkpoints.trusted
     try:

@@ -79,20 +79,44 @@ def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
     )
 
 
+@dataclass(slots=True)
+class ChainTip:
+    """The head as this transaction left it, so consecutive appends in one transaction
+    (a group-commit batch) skip re-reading it. Bound to one connection: any other
+    writer is caught by the head update's size check and the seq primary key."""
+
+    conn: Connection
+    head: ChainHead
+    last_at: datetime | None
+
+
+def read_tip(conn: Connection) -> ChainTip:
+    """Lock and read the head, and the time of the last event, once per write transaction."""
+    head = read_head(conn, lock=True)
+    last_at = conn.execute(_SELECT_AT, {"at_seq": head.size - 1}).scalar_one() if head.size > 0 else None
+    return ChainTip(conn, head, last_at)
+
+
 def append_events(
-    conn: Connection, origin: str, clock: Callable[[], datetime], events: Sequence[NewEvent]
+    conn: Connection,
+    origin: str,
+    clock: Callable[[], datetime],
+    events: Sequence[NewEvent],
+    tip: ChainTip | None = None,
 ) -> list[AppendedEvent]:
     """Append `events` at the chain head; returns them with seq, time and hashes.
 
     The time is read after the head lock is held and never goes backwards along the
     chain (clocks of several workers may disagree), so `at` is monotonic in `seq`
-    and a verifier can treat a backwards step as backdating.
+    and a verifier can treat a backwards step as backdating. `tip`, when it belongs to
+    `conn`, stands in for reading the head and is moved forward.
     """
-    head = read_head(conn, lock=True)
+    if tip is None or tip.conn is not conn:
+        tip = read_tip(conn)
+    head = tip.head
     at = clock()
-    if head.size > 0:
-        last_at = conn.execute(_SELECT_AT, {"at_seq": head.size - 1}).scalar_one()
-        at = max(at, last_at)
+    if tip.last_at is not None:
+        at = max(at, tip.last_at)
     if head.origin is not None and head.origin != origin:
         raise LogIntegrityError(
             f"this database holds the log {head.origin!r}, not {origin!r}; set DECISIONS_LOG_ORIGIN to match"
@@ -145,23 +169,31 @@ def append_events(
             for e in appended
         ],
     )
+    moved = ChainHead(
+        origin=origin,
+        size=size,
+        head_hash=prev,
+        frontier=[h.hex() for h in frontier],
+        policy_version=next(
+            (e.data["version"] for e in reversed(appended) if e.type == "policy_activated"), head.policy_version
+        ),
+    )
     result = conn.execute(
         _UPDATE_HEAD,
         {
             "head_id": HEAD_ID,
             "expected_size": head.size,
-            "origin": origin,
-            "size": size,
-            "head_hash": prev,
-            "frontier": [h.hex() for h in frontier],
-            "policy_version": next(
-                (e.data["version"] for e in reversed(appended) if e.type == "policy_activated"), head.policy_version
-            ),
+            "origin": moved.origin,
+            "size": moved.size,
+            "head_hash": moved.head_hash,
+            "frontier": moved.frontier,
+            "policy_version": moved.policy_version,
         },
     )
     if result.rowcount != 1:
         # Someone else moved the head under us: only possible if serialisation failed.
         raise LogIntegrityError("the chain head moved during an append; retry")
+    tip.head, tip.last_at = moved, at
     return appended
 
 
