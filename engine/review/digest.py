@@ -133,15 +133,17 @@ def build_digest(
     previous: Any,
     trend_windows: Sequence[Any],
     states: Sequence[dict[str, Any]],
+    filed: Sequence[tuple[datetime, int]],
     as_of: datetime,
     log: LogAtEnd,
 ) -> Digest:
-    """`states` are decisions as they stood at min(now, window end), in filing order: those filed since the
-    first trend window began, and every decision still open then (see engine.review.source.states_as_of)."""
+    """`states` are decisions as they stood at min(now, window end), in filing order: those filed in the
+    window, and every decision still open then (see engine.review.source.states_as_of). `filed` is
+    (filed at, tier then) of every decision filed since the first trend window began (`tiers_filed`)."""
     in_window = [s for s in states if window.start <= s["created_at"] < window.end]
-    in_previous = [s for s in states if previous.start <= s["created_at"] < previous.end]
+    previous_tiers = [tier for at, tier in filed if previous.start <= at < previous.end]
     by_tier = Counter(s["tier"] for s in in_window)
-    previous_by_tier = Counter(s["tier"] for s in in_previous)
+    previous_by_tier = Counter(previous_tiers)
     views = {s["id"]: digest_decision(policy, s, as_of) for s in states}
     sections = []
     for number in sorted(policy.tiers):
@@ -158,7 +160,7 @@ def build_digest(
     pending = [views[s["id"]] for s in states if s["status"] in OPEN_STATUSES]  # oldest first
     trend = []
     for w in trend_windows:
-        counts = Counter(s["tier"] for s in states if w.start <= s["created_at"] < w.end)
+        counts = Counter(tier for at, tier in filed if w.start <= at < w.end)
         trend.append(TrendPoint(window_start=w.start_local, tier1=counts[1], tier2=counts[2], tier3=counts[3]))
     return Digest(
         cadence=cadence,
@@ -180,12 +182,12 @@ def build_digest(
         break_glass=[d for d in pending if d.break_glass],
         comparison=Comparison(
             filed=len(in_window),
-            previous_filed=len(in_previous),
-            change=len(in_window) - len(in_previous),
+            previous_filed=len(previous_tiers),
+            change=len(in_window) - len(previous_tiers),
             by_tier={str(k): by_tier[k] for k in sorted(policy.tiers)},
             previous_by_tier={str(k): previous_by_tier[k] for k in sorted(policy.tiers)},
             escalation_rate=_rate(by_tier, len(in_window)),
-            previous_escalation_rate=_rate(previous_by_tier, len(in_previous)),
+            previous_escalation_rate=_rate(previous_by_tier, len(previous_tiers)),
         ),
         trend=trend,
         log=log,

@@ -10,7 +10,7 @@ import pytest
 
 from engine.review.render import render_digest
 from engine.runtime import Runtime
-from engine.types import FilingRequest, ProceedRequest, VerdictRequest
+from engine.types import AmendRequest, FilingRequest, ProceedRequest, VerdictRequest
 from tests.support import ManualClock
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -161,3 +161,26 @@ def test_when_a_window_closes_a_checkpoint_is_signed_and_the_digest_queued(
         assert closer.tick() == ["weekly_sync:2026-03-09", "director_review:2026-03-02"]
     finally:
         rt.close()
+
+
+def test_trend_and_comparison_count_each_decision_at_its_tier_as_of_the_window_end(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """An amendment re-classifies: windows that closed before it keep the old tier, later ones show the new."""
+    p = runtime.policies.current.people
+    _at(clock, "2026-02-24T10:00")
+    risky = _file(runtime, "jon", "pipeline", {"risk_score": 80}, "risky stage")  # tier 2
+    _file(runtime, "mei", "reporting_format", {}, "format")  # tier 1
+    _at(clock, "2026-03-03T10:00")  # next week: the risk is re-assessed, now tier 1
+    runtime.service.amend(p["jon"], risky, AmendRequest(attributes={"risk_score": 10}, reason="re-assessed"))
+    _at(clock, "2026-03-10T09:00")
+    before = runtime.reviews.digest("weekly", date(2026, 2, 25))
+    after = runtime.reviews.digest("weekly", date(2026, 3, 4))
+    assert before.by_tier == {"1": 1, "2": 1, "3": 0}
+    assert after.filed == 0 and after.comparison.previous_by_tier == {"1": 2, "2": 0, "3": 0}
+    assert after.comparison.previous_escalation_rate == 0.0
+    assert [(t.window_start, t.tier1, t.tier2) for t in before.trend[-1:]] == [(date(2026, 2, 23), 1, 1)]
+    assert [(t.window_start, t.tier1, t.tier2) for t in after.trend[-2:]] == [
+        (date(2026, 2, 23), 2, 0),
+        (date(2026, 3, 2), 0, 0),
+    ]
