@@ -6,9 +6,11 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy import load_policy
-from policy.compiled import AttributesInvalid, Policy
+from policy.compiled import AttributesInvalid, FieldDef, Policy
 from tests.support import DEFAULT_POLICY
 
 
@@ -71,3 +73,44 @@ def test_every_problem_is_listed(policy: Policy) -> None:
 
 def test_attributes_must_be_an_object(policy: Policy) -> None:
     assert list(errors(policy, "pipeline", ["risk_score", 3])) == ["$.attributes"]
+
+
+# -- the fast path agrees with the messages ------------------------------------------------------------
+
+_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=True, allow_infinity=True, min_value=None, max_value=None)
+    | st.sampled_from(["a", "b", "c", "", "A"]),
+    lambda inner: st.lists(inner, max_size=3),
+    max_leaves=4,
+)
+
+
+@st.composite
+def _fields(draw: st.DrawFn) -> FieldDef:
+    kind = draw(st.sampled_from(["number", "integer", "string", "boolean", "list"]))
+    scalars = {
+        "number": st.integers(-3, 3) | st.floats(-3, 3),
+        "integer": st.integers(-3, 3),
+        "string": st.sampled_from(["a", "b", "c"]),
+        "boolean": st.booleans(),
+        "list": st.booleans() | st.integers(0, 2) | st.sampled_from(["a", "b"]),
+    }[kind]
+    enum = draw(st.none() | st.lists(scalars, min_size=1, max_size=3).map(tuple))
+    low = high = None
+    if kind in ("number", "integer"):
+        low = draw(st.none() | st.integers(-3, 0))
+        high = draw(st.none() | st.integers(0, 3))
+    return FieldDef(name="f", type=kind, enum=enum, min=low, max=high)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(field=_fields(), value=_values)
+def test_the_fast_check_accepts_exactly_what_the_worded_check_accepts(field: FieldDef, value: object) -> None:
+    from policy.attributes import _checker, value_problem
+
+    if value is None:
+        return  # null means "not given": never checked
+    assert _checker(field)(value) == (value_problem(field, value) is None), (field, value)
