@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, String, and_, insert, select, type_coerce, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.classify import classify
@@ -75,7 +75,7 @@ from engine.types import (
 from policy.compiled import AttributesInvalid, FieldError, Person, Policy, Tier
 
 if TYPE_CHECKING:
-    from engine.log.chain import VerifyResult
+    from engine.log.chain import Record, VerifyResult
 
 Clock = Callable[[], datetime]
 #: Called inside the append transaction with the events just appended (e.g. the notification
@@ -691,24 +691,49 @@ class DecisionService:
                 yield dict(row)
 
     def verify_log(self) -> VerifyResult:
-        from engine.log.chain import Record, verify_chain
+        from engine.log.chain import verify_chain
 
-        records = (
-            Record(
-                seq=row["seq"],
-                body=row["body"].encode(),
-                leaf_hash=row["leaf_hash"],
-                prev_hash=row["prev_hash"],
-                columns={
-                    "decision_id": row["decision_id"],
-                    "type": row["type"],
-                    "actor": row["actor"],
-                    "at": format_at(row["at"]),
-                },
-            )
-            for row in self.iter_event_rows()
-        )
-        return verify_chain(records, origin=self.origin, checkpoints=self.trusted_checkpoints())
+        return verify_chain(self._stored_records(), origin=self.origin, checkpoints=self.trusted_checkpoints())
+
+    def _stored_records(self, batch: int = 5000) -> Iterator[Record]:
+        """Every stored event as a chain Record with its query columns, streamed in seq order.
+
+        Plain tuples, and on SQLite the time column's stored text: building a row mapping and an
+        aware datetime per event, only to format it back to text, cost more than verifying it.
+        """
+        from engine.log.chain import Record
+
+        sqlite = self.engine.dialect.name == "sqlite"
+        at = type_coerce(_events.c.at, String) if sqlite else _events.c.at
+        columns = (_events.c.seq, _events.c.body, _events.c.leaf_hash, _events.c.prev_hash,
+                   _events.c.decision_id, _events.c.type, _events.c.actor, at)  # fmt: skip
+        with self.engine.connect() as conn:
+            result = conn.execute(select(*columns).order_by(_events.c.seq).execution_options(yield_per=batch))
+            for seq, body, leaf, prev, decision_id, kind, actor, stored_at in result:
+                yield Record(
+                    seq=seq,
+                    body=body.encode(),
+                    leaf_hash=leaf,
+                    prev_hash=prev,
+                    columns={
+                        "decision_id": decision_id,
+                        "type": kind,
+                        "actor": actor,
+                        "at": _sqlite_at_text(stored_at) if sqlite else format_at(stored_at),
+                    },
+                )
+
+
+def _sqlite_at_text(stored: str | None) -> str | None:
+    """SQLAlchemy's SQLite text for a UTC time ('2026-03-02 09:00:00.000000') in the log's canonical form."""
+    if stored is not None and len(stored) == 26 and stored[10] == " ":
+        return f"{stored[:10]}T{stored[11:]}Z"
+    # Another spelling of a time (written by hand, or by another tool): compared as the instant it names.
+    try:
+        moment = datetime.fromisoformat(stored)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return stored  # not a time at all: the column check reports it as it is
+    return format_at(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
 
 
 def _unloggable(value: Any, path: str, depth: int = 0) -> Iterator[FieldError]:
