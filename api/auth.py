@@ -44,6 +44,9 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Person | None:
     service = runtime_of(connection).service
+    known = service.authenticate_cached(token)  # no I/O: safe on the event loop
+    if known is not False:
+        return known
     return await anyio.to_thread.run_sync(service.authenticate, token)
 
 
