@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -379,6 +380,26 @@ class DecisionService:
         ]
 
     def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
+        result: FilingResult = self._write(self.filing_work(actor, request, idempotency_key))
+        return result
+
+    def file_later(
+        self, actor: Person, request: FilingRequest, idempotency_key: str | None = None
+    ) -> Future[FilingResult] | None:
+        """Validate and classify now, and queue the append for group commit without waiting.
+
+        For an event loop: the returned future resolves after the commit. None when the filing
+        has to run in a thread instead (group commit off, or a policy filing, whose candidate
+        check reads the database).
+        """
+        if self._committer is None or request.category == POLICY_CATEGORY:
+            return None
+        return self._committer.enqueue(self.filing_work(actor, request, idempotency_key))
+
+    def filing_work(
+        self, actor: Person, request: FilingRequest, idempotency_key: str | None = None
+    ) -> Callable[[Connection], FilingResult]:
+        """Everything a filing checks before the log's lock (raising on bad input), and the write to run under it."""
         if not (actor.roles & FILING_ROLES):
             raise Forbidden(f"{actor.name} holds only {', '.join(sorted(actor.roles))}, which is read-only")
         # Classify before taking the lock, so invalid input never waits on other writers.
@@ -425,8 +446,7 @@ class DecisionService:
                 )
             return FilingResult(decision=decision_view(policy, filed), created=True)
 
-        result_: FilingResult = self._write(work)
-        return result_
+        return work
 
     def _decision_row(self, conn: Connection, decision_id: str) -> dict[str, Any]:
         row = conn.execute(select(_decisions).where(_decisions.c.id == decision_id)).mappings().first()

@@ -58,10 +58,17 @@ class GroupCommitter:
         if threading.current_thread() is self._thread:
             # A job that writes again would wait on itself: run it in the batch it belongs to.
             raise RuntimeError("a group-commit job may not submit another job")
+        return self.enqueue(job).result()
+
+    def enqueue(self, job: Callable[..., Any]) -> Future[Any]:
+        """Queue `job` for the next batch; the future resolves once that batch committed.
+
+        Cancelling the future before its batch starts withdraws the job; after, the job commits.
+        """
         self._ensure_started()
         future: Future[Any] = Future()
         self._queue.put((job, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         """Answer what is queued, then stop the committer thread."""
@@ -104,6 +111,10 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[tuple[Callable[..., Any], Future[Any]]]) -> None:
+        # A caller that went away before its batch began (a client disconnected) is not written.
+        batch = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         try:
             outcomes = self._run_batch([job for job, _ in batch])
         except BaseException as exc:  # every waiting request must get an answer

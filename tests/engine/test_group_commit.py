@@ -186,3 +186,23 @@ def test_without_group_commit_writes_run_in_the_request_thread(
         assert result.ok and result.size == 9
     finally:
         runtime.close()
+
+
+def test_a_filing_withdrawn_before_its_batch_begins_is_never_written(rt: Runtime) -> None:
+    """An event loop awaiting `file_later` cancels when its client goes away: nothing half-done is logged."""
+    mei = rt.policies.current.people["mei"]
+    with Gate(rt):
+        withdrawn = rt.service.file_later(mei, _request("client went away"))
+        kept = rt.service.file_later(mei, _request("client waited"))
+        assert withdrawn is not None and kept is not None
+        assert withdrawn.cancel()
+    assert kept.result(30).created
+    assert _decision_titles(rt) == ["client waited"]
+    result = rt.service.verify_log()
+    assert result.ok and result.size == 2
+
+
+def test_policy_filings_and_disabled_group_commit_take_the_threaded_path(rt: Runtime) -> None:
+    mei = rt.policies.current.people["mei"]
+    policy_filing = FilingRequest(title="new policy", category="policy", attributes={"candidate_version": "x" * 64})
+    assert rt.service.file_later(mei, policy_filing) is None
