@@ -133,17 +133,18 @@ def build_digest(
     previous: Any,
     trend_windows: Sequence[Any],
     states: Sequence[dict[str, Any]],
-    filed: Sequence[tuple[datetime, int]],
+    trend_counts: Sequence[Counter[int]],
+    previous_counts: Counter[int],
     as_of: datetime,
     log: LogAtEnd,
 ) -> Digest:
     """`states` are decisions as they stood at min(now, window end), in filing order: those filed in the
-    window, and every decision still open then (see engine.review.source.states_as_of). `filed` is
-    (filed at, tier then) of every decision filed since the first trend window began (`tiers_filed`)."""
+    window, and every decision still open then (see engine.review.source.states_as_of). `trend_counts`
+    (one per trend window) and `previous_counts` count filings by tier as of then (`tier_counts`)."""
     in_window = [s for s in states if window.start <= s["created_at"] < window.end]
-    previous_tiers = [tier for at, tier in filed if previous.start <= at < previous.end]
     by_tier = Counter(s["tier"] for s in in_window)
-    previous_by_tier = Counter(previous_tiers)
+    previous_by_tier = previous_counts
+    previous_filed = sum(previous_counts.values())
     views = {s["id"]: digest_decision(policy, s, as_of) for s in states}
     sections = []
     for number in sorted(policy.tiers):
@@ -159,8 +160,7 @@ def build_digest(
         )
     pending = [views[s["id"]] for s in states if s["status"] in OPEN_STATUSES]  # oldest first
     trend = []
-    for w in trend_windows:
-        counts = Counter(tier for at, tier in filed if w.start <= at < w.end)
+    for w, counts in zip(trend_windows, trend_counts, strict=True):
         trend.append(TrendPoint(window_start=w.start_local, tier1=counts[1], tier2=counts[2], tier3=counts[3]))
     return Digest(
         cadence=cadence,
@@ -182,12 +182,12 @@ def build_digest(
         break_glass=[d for d in pending if d.break_glass],
         comparison=Comparison(
             filed=len(in_window),
-            previous_filed=len(previous_tiers),
-            change=len(in_window) - len(previous_tiers),
+            previous_filed=previous_filed,
+            change=len(in_window) - previous_filed,
             by_tier={str(k): by_tier[k] for k in sorted(policy.tiers)},
             previous_by_tier={str(k): previous_by_tier[k] for k in sorted(policy.tiers)},
             escalation_rate=_rate(by_tier, len(in_window)),
-            previous_escalation_rate=_rate(previous_by_tier, len(previous_tiers)),
+            previous_escalation_rate=_rate(previous_by_tier, previous_filed),
         ),
         trend=trend,
         log=log,

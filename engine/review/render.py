@@ -57,8 +57,11 @@ def digest_markdown(d: Digest) -> str:
         "",
         f"- Filed: **{d.filed}** (previous window {d.comparison.previous_filed}, change {d.comparison.change:+d})",
         "- By tier: " + ", ".join(f"tier {k}: {v}" for k, v in d.by_tier.items()),
-        "- Escalation rate: " + _pct(d.comparison.escalation_rate) + " (previous "
-        + _pct(d.comparison.previous_escalation_rate) + ")",
+        "- Escalation rate: "
+        + _pct(d.comparison.escalation_rate)
+        + " (previous "
+        + _pct(d.comparison.previous_escalation_rate)
+        + ")",
         f"- Pending: {len(d.pending)}, overdue: **{d.overdue}**, break-glass awaiting review: **{len(d.break_glass)}**",
         "- By category: " + (", ".join(f"{k} {v}" for k, v in d.by_category.items()) or "none"),
         "- By squad: " + (", ".join(f"{k} {v}" for k, v in d.by_squad.items()) or "none"),

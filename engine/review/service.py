@@ -12,7 +12,7 @@ from engine.errors import DomainError, FieldError, InvalidInput
 from engine.log.checkpoint import parse_checkpoint
 from engine.review.digest import Digest, LogAtEnd, build_digest
 from engine.review.metrics import EscalationReport, escalation_report, filed_tiers
-from engine.review.source import log_position_at, states_as_of, tiers_filed
+from engine.review.source import log_position_at, states_as_of, tier_counts
 from engine.review.windows import PERIODS, Window, period_for_date, previous, window_by_index, window_for_date
 from policy.compiled import Cadence, Policy
 
@@ -71,13 +71,14 @@ class Reviews:
         as_of = min(now, window.end)
         # Nothing is logged after now, so reading up to the window's end is "so far" for an open window.
         states = states_as_of(self.engine, window.start, window.end)
-        filed = tiers_filed(self.engine, trend[0].start, window.end)
+        earlier = previous(cadence, tz, window)
+        *trend_counts, previous_counts = tier_counts(self.engine, [*trend, earlier], window.end)
         position = log_position_at(self.engine, window.end)
         note = self._checkpoint_note(position.size, closed=now >= window.end)
         signed_by = [f"{s.name}+{s.key_id.hex()}" for s in parse_checkpoint(note).signatures] if note else []
         log = LogAtEnd(size=position.size, head_hash=position.head_hash, checkpoint=note, signed_by=signed_by)
         return build_digest(
-            policy, cadence.name, window, previous(cadence, tz, window), trend, states, filed, as_of, log
+            policy, cadence.name, window, earlier, trend, states, trend_counts, previous_counts, as_of, log
         )
 
     def _checkpoint_note(self, size: int, closed: bool) -> str | None:

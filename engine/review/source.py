@@ -9,10 +9,11 @@ events before an instant are a prefix of the log.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import Engine, func, select, union
@@ -21,6 +22,8 @@ from engine.read_model import fold
 from engine.store.db import read_transaction
 from engine.store.tables import Decision, Event
 from engine.types import OPEN_STATUSES
+
+T = TypeVar("T")
 
 _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
@@ -53,7 +56,7 @@ def states_as_of(engine: Engine, filed_since: datetime, end: datetime) -> list[d
     """Decisions filed in [filed_since, end), and every decision still open at `end`, as they stood at `end`.
 
     Each is the fold of its events before `end`: the cost is per decision shown, so a digest asks
-    only for its own window's (the trend is counted by `tiers_filed`)."""
+    only for its own window's (the trend is counted by `tier_counts`)."""
     with read_transaction(engine) as conn:
         # Three indexed lookups, not one OR that would scan every decision ever filed.
         filed = select(_decisions.c.id).where(_decisions.c.created_at >= filed_since, _decisions.c.created_at < end)
@@ -83,9 +86,6 @@ class _TierData(msgspec.Struct):
 class _TierEvent(msgspec.Struct):
     """Only what counting needs from a filing or an amendment: decoding the rest costs more than the query."""
 
-    decision_id: str
-    type: str
-    at: str
     data: _TierData
 
 
@@ -93,33 +93,54 @@ _TIER_EVENTS = ("decision_filed", "decision_amended")
 _tier_event = msgspec.json.Decoder(_TierEvent)
 
 
-def tiers_filed(engine: Engine, since: datetime, end: datetime) -> list[tuple[datetime, int]]:
-    """(filed at, tier as of `end`) of every decision filed in [since, end), from the log alone.
+def tier_counts(engine: Engine, windows: Sequence[Any], end: datetime) -> list[Counter[int]]:
+    """Per window, how many decisions were filed in it at each tier, the tier as of `end`.
 
-    Tier changes only by filing and amendment, and an amendment follows its filing, so the events
-    in [since, end) hold all there is to know; a replay would say the same at ten times the cost.
+    Tier changes only by amendment. A decision never amended (most) has its filing tier in
+    the read model, counted there by an indexed aggregate per window; the few amended ones
+    are replayed from their filing and amendment events before `end`, so a later amendment
+    never changes a closed window's counts.
     """
-    filed: dict[str, tuple[str, int]] = {}
+    if not windows:
+        return []
+    counts: list[Counter[int]] = [Counter() for _ in windows]
     with read_transaction(engine) as conn:
-        # (at, seq) is seq order (times never go backwards) and the `at` index's own order: no sort.
-        rows = conn.execute(
-            select(_events.c.type, _events.c.body)
-            .where(_events.c.at >= since, _events.c.at < end)
-            .order_by(_events.c.at, _events.c.seq)
-        )
-        for kind, body in rows:
-            # Filtered here, not in SQL: a type condition would tempt the planner onto the type index.
-            if kind not in _TIER_EVENTS:
-                continue
-            event = _tier_event.decode(body)
-            if event.type == "decision_filed":
-                filed[event.decision_id] = (event.at, event.data.tier)
-            elif event.decision_id in filed:
-                filed[event.decision_id] = (filed[event.decision_id][0], event.data.tier)
-    # The stored bodies passed the chain's checks on the way in; their times are canonical UTC text.
-    return [(datetime.fromisoformat(at), tier) for at, tier in filed.values()]
+        for i, w in enumerate(windows):
+            upto = min(w.end, end)
+            rows = conn.execute(
+                select(_decisions.c.tier, func.count())
+                .where(_decisions.c.created_at >= w.start, _decisions.c.created_at < upto, _decisions.c.amendments == 0)
+                .group_by(_decisions.c.tier)
+            )
+            counts[i].update({tier: n for tier, n in rows})
+        first, last = min(w.start for w in windows), min(max(w.end for w in windows), end)
+        amended = conn.execute(
+            select(_decisions.c.id, _decisions.c.created_at).where(
+                _decisions.c.created_at >= first, _decisions.c.created_at < last, _decisions.c.amendments > 0
+            )
+        ).all()
+        pairs: list[tuple[str, datetime]] = sorted((row.id, row.created_at) for row in amended)
+        for chunk in _chunks(pairs, 500):
+            filed_at = dict(chunk)
+            tiers: dict[str, int] = {}
+            rows = conn.execute(
+                select(_events.c.decision_id, _events.c.body)
+                .where(
+                    _events.c.decision_id.in_(list(filed_at)),
+                    _events.c.type.in_(_TIER_EVENTS),
+                    _events.c.at < end,
+                )
+                .order_by(_events.c.seq)
+            )
+            for decision_id, body in rows:
+                tiers[decision_id] = _tier_event.decode(body).data.tier
+            for decision_id, tier in tiers.items():
+                for i, w in enumerate(windows):
+                    if w.start <= filed_at[decision_id] < min(w.end, end):
+                        counts[i][tier] += 1
+    return counts
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
