@@ -790,20 +790,19 @@ class DecisionService:
         columns = (_events.c.seq, _events.c.body, _events.c.leaf_hash, _events.c.prev_hash,
                    _events.c.decision_id, _events.c.type, _events.c.actor, at)  # fmt: skip
         with self.engine.connect() as conn:
-            result = conn.execute(select(*columns).order_by(_events.c.seq).execution_options(yield_per=batch))
-            for seq, body, leaf, prev, decision_id, kind, actor, stored_at in result:
-                yield Record(
-                    seq=seq,
-                    body=body.encode(),
-                    leaf_hash=leaf,
-                    prev_hash=prev,
-                    columns={
-                        "decision_id": decision_id,
-                        "type": kind,
-                        "actor": actor,
-                        "at": _sqlite_at_text(stored_at) if sqlite else format_at(stored_at),
-                    },
-                )
+            if sqlite:
+                # The driver's own cursor: SQLAlchemy's row layer cost a third of verifying from SQLite.
+                sql = str(select(*columns).order_by(_events.c.seq).compile(self.engine))
+                cursor = conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+                parts: Iterator[Sequence[Any]] = iter(lambda: cursor.fetchmany(batch), [])
+            else:
+                result = conn.execute(select(*columns).order_by(_events.c.seq).execution_options(yield_per=batch))
+                parts = result.partitions()
+            for part in parts:
+                for seq, body, leaf, prev, decision_id, kind, actor, stored_at in part:
+                    at_text = _sqlite_at_text(stored_at) if sqlite else format_at(stored_at)
+                    # Columns in chain.QUERY_COLUMNS order.
+                    yield Record(seq, body.encode(), leaf, prev, (decision_id, kind, actor, at_text))
 
 
 def _sqlite_at_text(stored: str | None) -> str | None:

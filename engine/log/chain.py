@@ -7,7 +7,7 @@ The first failure stops verification and names the seq and a specific reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +27,8 @@ class Record:
     body: bytes
     leaf_hash: str | None = None
     prev_hash: str | None = None
-    #: Stored query columns (decision_id, type, actor, at as the canonical string), checked against the body.
-    columns: Mapping[str, Any] | None = None
+    #: Stored query columns, in QUERY_COLUMNS order (at as the canonical string), checked against the body.
+    columns: tuple[Any, ...] | None = None
 
 
 class VerifyResult(msgspec.Struct, kw_only=True):
@@ -113,7 +113,8 @@ class ChainVerifier:
         if body["prev"] != self.prev:
             raise _Bad(f"prev is {body['prev'][:16]}…, but the previous event's leaf hash is {self.prev[:16]}…")
         leaf = leaf_hash(record.body)
-        if record.leaf_hash is not None and record.leaf_hash != leaf.hex():
+        leaf_hex = leaf.hex()
+        if record.leaf_hash is not None and record.leaf_hash != leaf_hex:
             raise _Bad("the stored leaf hash does not match the hash of the body (the body was changed)")
         if record.prev_hash is not None and record.prev_hash != body["prev"]:
             raise _Bad("the stored prev_hash column does not match the body's prev")
@@ -129,16 +130,13 @@ class ChainVerifier:
                 raise _Bad(f"at is not a canonical UTC time: {at!r}") from exc
         if self.last_at is not None and body["at"] < self.last_at:
             raise _Bad(f"at {body['at']} is earlier than the previous event's {self.last_at} (backdated)")
-        if record.columns is not None:
-            for column in QUERY_COLUMNS:
-                if record.columns.get(column) != body[column]:
-                    raise _Bad(
-                        f"the stored {column} column ({record.columns.get(column)!r}) disagrees with the body "
-                        f"({body[column]!r})"
-                    )
+        if record.columns is not None and record.columns != (body["decision_id"], body["type"], body["actor"], at):
+            for column, stored in zip(QUERY_COLUMNS, record.columns, strict=True):
+                if stored != body[column]:
+                    raise _Bad(f"the stored {column} column ({stored!r}) disagrees with the body ({body[column]!r})")
         self.frontier = frontier_append(self.frontier, position, leaf)
         self.size += 1
-        self.prev = leaf.hex()
+        self.prev = leaf_hex
         self.last_at = body["at"]
 
     def root(self) -> bytes:
