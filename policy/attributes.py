@@ -96,10 +96,7 @@ def make_validator(category: str, fields: Mapping[str, FieldDef]) -> Validator:
     Every problem is collected into one AttributesInvalid naming `$.attributes.<field>`.
     """
     known = dict(fields)
-    checks = {name: _checker(f) for name, f in known.items()}
     required = tuple(name for name, f in known.items() if f.required)
-    defaults = tuple((name, f.default) for name, f in known.items() if f.default is not None)
-    list_fields = tuple(name for name, f in known.items() if f.type == "list")
     declared = ", ".join(known) or "none"
 
     def invalid(attributes: Mapping[str, Any]) -> AttributesInvalid:
@@ -125,61 +122,85 @@ def make_validator(category: str, fields: Mapping[str, FieldDef]) -> Validator:
         return errors
 
     # The happy path only asks yes/no questions; messages are built by `problems` when one fails.
-    def validate(attributes: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        try:
-            for name, value in attributes.items():
-                if value is not None:
-                    if not checks[name](value):
-                        raise invalid(attributes)
-                    out[name] = value
-        except (KeyError, AttributeError, TypeError):
-            raise invalid(attributes) from None
-        for name in required:
-            if name not in out:
-                raise invalid(attributes)
-        for name, default in defaults:
-            if name not in out:
-                out[name] = list(default) if type(default) is list else default
-        for name in list_fields:
-            if name in out:
-                out[name] = list(out[name])
-        return out
+    return _generate(category, known, invalid)
 
+
+def _generate(category: str, known: Mapping[str, FieldDef], invalid: Callable[[Any], AttributesInvalid]) -> Validator:
+    """The happy path as one generated function per category: each field's checks inlined in an
+    if/elif on its name, so a filing pays for comparisons, not for a call per field.
+
+    Field names enter the source only as repr() literals; every other value (bounds, enum sets,
+    defaults) is bound by name in the function's namespace, never written into the source.
+    """
+    namespace: dict[str, Any] = {"invalid": invalid, "_INF": _INF}
+    body = [
+        "    out = {}",
+        "    try:",
+        "        for name, value in attributes.items():",
+        "            if value is None:",
+        "                continue",
+    ]
+    for i, (name, field) in enumerate(known.items()):
+        body.append(f"            {'if' if i == 0 else 'elif'} name == {name!r}:")
+        body.append(f"                if not ({_inline_check(field, i, namespace)}):")
+        body.append("                    raise invalid(attributes)")
+    body.append("            else:" if known else "            if True:")
+    body.append("                raise invalid(attributes)")
+    body.append("            out[name] = value")
+    body.append("    except (KeyError, AttributeError, TypeError):")
+    body.append("        raise invalid(attributes) from None")
+    for i, (name, field) in enumerate(known.items()):
+        if field.required:
+            body.append(f"    if {name!r} not in out:")
+            body.append("        raise invalid(attributes)")
+        if field.default is not None:
+            namespace[f"_default_{i}"] = field.default
+            fresh = "list(_default_{i})" if type(field.default) is list else "_default_{i}"
+            body.append(f"    if {name!r} not in out:")
+            body.append(f"        out[{name!r}] = {fresh.format(i=i)}")
+        if field.type == "list":
+            body.append(f"    if {name!r} in out:")
+            body.append(f"        out[{name!r}] = list(out[{name!r}])")
+    body.append("    return out")
+    source = "def validate(attributes):\n" + "\n".join(body) + "\n"
+    exec(compile(source, f"<attributes of {category!r}>", "exec"), namespace)
+    validate: Validator = namespace["validate"]
     return validate
 
 
-_INF = math.inf
-
-
-_FAST_TYPE: dict[str, Callable[[Any], bool]] = {
+_INLINE_TYPE = {
     # A chained comparison is false for NaN and both infinities.
-    "number": lambda v: (type(v) is int) or (type(v) is float and -_INF < v < _INF),
-    "integer": lambda v: type(v) is int,
-    "string": lambda v: type(v) is str,
-    "boolean": lambda v: type(v) is bool,
-    "list": lambda v: type(v) is list or type(v) is tuple,
+    "number": "(type(value) is int or (type(value) is float and -_INF < value < _INF))",
+    "integer": "type(value) is int",
+    "string": "type(value) is str",
+    "boolean": "type(value) is bool",
+    "list": "(type(value) is list or type(value) is tuple)",
 }
 
 
-def _checker(field: FieldDef) -> Callable[[Any], bool]:
-    """A fast yes/no check of one value against its field: True exactly when `value_problem` is None.
+def _inline_check(field: FieldDef, i: int, namespace: dict[str, Any]) -> str:
+    """A Python expression over `value`, true exactly when `value_problem(field, value)` is None."""
+    parts = [_INLINE_TYPE[field.type]]
+    if field.enum is not None:
+        if all(type(e) is str for e in field.enum):
+            namespace[f"_enum_{i}"] = frozenset(field.enum)
+            if field.type == "list":
+                parts.append(f"all(type(item) is str and item in _enum_{i} for item in value)")
+            else:
+                parts.append(f"type(value) is str and value in _enum_{i}")
+        else:
+            namespace[f"_member_{i}"] = _member(field)
+            parts.append(f"_member_{i}(value)")
+    if field.min is not None:
+        namespace[f"_min_{i}"] = field.min
+        parts.append(f"_min_{i} <= value")
+    if field.max is not None:
+        namespace[f"_max_{i}"] = field.max
+        parts.append(f"value <= _max_{i}")
+    return " and ".join(parts)
 
-    Built from the field's constraints once at load, so a filing pays for a set lookup or two
-    comparisons, not for the message-building path.
-    """
-    is_type = _FAST_TYPE[field.type]
-    member = _member(field)
-    lo = field.min if field.min is not None else -_INF
-    hi = field.max if field.max is not None else _INF
-    ranged = field.min is not None or field.max is not None
-    if member is None and not ranged:
-        return is_type
-    if member is not None and not ranged:
-        return lambda v: is_type(v) and member(v)
-    if member is None:
-        return lambda v: is_type(v) and lo <= v <= hi
-    return lambda v: is_type(v) and member(v) and lo <= v <= hi  # type: ignore[misc]
+
+_INF = math.inf
 
 
 def _member(field: FieldDef) -> Callable[[Any], bool] | None:

@@ -108,9 +108,19 @@ def _fields(draw: st.DrawFn) -> FieldDef:
 
 @settings(max_examples=1000, deadline=None)
 @given(field=_fields(), value=_values)
-def test_the_fast_check_accepts_exactly_what_the_worded_check_accepts(field: FieldDef, value: object) -> None:
-    from policy.attributes import _checker, value_problem
+def test_the_generated_check_accepts_exactly_what_the_worded_check_accepts(field: FieldDef, value: object) -> None:
+    from policy.attributes import make_validator, value_problem
 
+    validate = make_validator("c", {"f": field, "other": FieldDef(name="other", type="string", default="d")})
     if value is None:
-        return  # null means "not given": never checked
-    assert _checker(field)(value) == (value_problem(field, value) is None), (field, value)
+        assert validate({"f": value}) == {"other": "d"}  # null means "not given": never checked
+        return
+    worded = value_problem(field, value)
+    try:
+        out = validate({"f": value})
+    except AttributesInvalid as exc:
+        assert worded is not None, (field, value)
+        assert exc.errors[0].path == "$.attributes.f" and exc.errors[0].message == worded
+    else:
+        assert worded is None, (field, value, worded)
+        assert out == {"f": list(value) if field.type == "list" else value, "other": "d"}  # type: ignore[call-overload]
