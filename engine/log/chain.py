@@ -6,6 +6,7 @@ The first failure stops verification and names the seq and a specific reason.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -14,10 +15,11 @@ from typing import Any
 import msgspec
 
 from engine.log.canonical import BODY_KEYS, FORMAT_VERSION, GENESIS_PREV, canonical_bytes, leaf_hash, parse_at
-from engine.log.merkle import frontier_append, frontier_root
+from engine.log.merkle import frontier_root
 
 QUERY_COLUMNS = ("decision_id", "type", "actor", "at")
 _sorted = msgspec.json.Encoder(order="sorted")
+_sha256 = hashlib.sha256
 _AT_SHAPE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\Z")
 
 
@@ -90,7 +92,7 @@ class ChainVerifier:
             body = self._decoder.decode(record.body)
         except ValueError as exc:
             raise _Bad(f"the body is not UTF-8 JSON: {exc}") from exc
-        if not isinstance(body, dict) or set(body) != BODY_KEYS:
+        if not isinstance(body, dict) or body.keys() != BODY_KEYS:
             raise _Bad(f"the body must be an object with exactly the keys {sorted(BODY_KEYS)}")
         if self._saw_float or _sorted.encode(body) != record.body:
             # The specification (stdlib json.dumps) decides. msgspec's sorted encoder writes the same
@@ -134,7 +136,12 @@ class ChainVerifier:
             for column, stored in zip(QUERY_COLUMNS, record.columns, strict=True):
                 if stored != body[column]:
                     raise _Bad(f"the stored {column} column ({stored!r}) disagrees with the body ({body[column]!r})")
-        self.frontier = frontier_append(self.frontier, position, leaf)
+        # frontier_append in place: a verifier owns its frontier, and copying it per event showed.
+        frontier, node, n = self.frontier, leaf, position
+        while n & 1:
+            node = _sha256(b"\x01" + frontier.pop() + node).digest()
+            n >>= 1
+        frontier.append(node)
         self.size += 1
         self.prev = leaf_hex
         self.last_at = body["at"]
