@@ -405,7 +405,12 @@ class DecisionService:
         # Classify before taking the lock, so invalid input never waits on other writers.
         policy = self.policies.current
         data = self._filing_data(policy, actor, request)
-        request_hash = hashlib.sha256(canonical_bytes(msgspec.to_builtins(request))).hexdigest()
+        # Only a keyed request is ever compared with a replay.
+        request_hash = (
+            hashlib.sha256(canonical_bytes(msgspec.to_builtins(request))).hexdigest()
+            if idempotency_key is not None
+            else None
+        )
 
         def work(conn: Connection) -> FilingResult:
             nonlocal policy, data
