@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from policy.compiled import FieldDef
 from policy.conditions import ConditionInvalid, compile_condition
@@ -129,3 +131,91 @@ def test_every_problem_in_a_condition_is_reported() -> None:
     with pytest.raises(ConditionInvalid) as caught:
         compile_condition({"all": [{"n": {"gt": "x"}}, {"zz": 1}, {"s": {"lt": 1}}]}, FIELDS, PARAMETERS)
     assert [i.path for i in caught.value.issues] == [("all", 0, "n", "gt"), ("all", 1, "zz"), ("all", 2, "s", "lt")]
+
+
+# -- the compiled predicates against the language's definition ------------------------------------------
+
+_ABSENT = object()
+
+
+def _reference(when: dict[str, Any], a: dict[str, Any]) -> bool:
+    """The condition language as its docstring defines it, interpreted directly."""
+    results = []
+    for key, value in when.items():
+        if key == "not":
+            results.append(not _reference(value, a))
+        elif key == "all":
+            results.append(all(_reference(c, a) for c in value))
+        elif key == "any":
+            results.append(any(_reference(c, a) for c in value))
+        else:
+            ops = value if isinstance(value, dict) else {"eq": value}
+            for op, operand in ops.items():
+                if isinstance(operand, str) and operand.startswith("$"):
+                    operand = PARAMETERS[operand[1:]]
+                x = a.get(key, _ABSENT)
+                results.append(_holds(op, x is not _ABSENT, x, operand))
+    return all(results)
+
+
+def _holds(op: str, given: bool, x: Any, operand: Any) -> bool:
+    if op == "exists":
+        return given == operand
+    if op in ("ne", "not_in"):
+        return not given or (x != operand if op == "ne" else x not in operand)
+    if not given:
+        return False
+    if op == "eq":
+        return bool(x == operand)
+    if op == "lt":
+        return bool(x < operand)
+    if op == "lte":
+        return bool(x <= operand)
+    if op == "gt":
+        return bool(x > operand)
+    if op == "gte":
+        return bool(x >= operand)
+    if op == "in":
+        return x in operand
+    assert op == "contains"
+    return operand in x
+
+
+_enum_values = st.lists(st.sampled_from("xyz"), min_size=1)
+_numbers = st.sampled_from([-1, 0, 1, 2, 2.0, 2.5, 3, "$limit"])
+_leaf = st.one_of(
+    st.builds(lambda op, v: {"n": {op: v}}, st.sampled_from(["eq", "ne", "lt", "lte", "gt", "gte"]), _numbers),
+    st.builds(lambda op, v: {"i": {op: v}}, st.sampled_from(["lt", "gte", "eq"]), st.sampled_from([0, 1, 5])),
+    st.builds(lambda v: {"s": v}, st.sampled_from(["a", "b", "$word"])),
+    st.builds(lambda op, v: {"e": {op: v}}, st.sampled_from(["in", "not_in"]), _enum_values),
+    st.builds(lambda v: {"b": v}, st.booleans()),
+    st.builds(lambda v: {"tags": {"contains": v}}, st.sampled_from(["p", "q"])),
+    st.builds(lambda f, v: {f: {"exists": v}}, st.sampled_from(list(FIELDS)), st.booleans()),
+)
+_conditions = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.builds(lambda c: {"not": c}, inner),
+        st.builds(lambda cs: {"all": cs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda cs: {"any": cs}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda x, y: {**x, **y}, inner, inner),
+    ),
+    max_leaves=8,
+)
+_attributes = st.fixed_dictionaries(
+    {},
+    optional={
+        "n": st.sampled_from([-1, 0, 1.5, 2, 2.0, 3]),
+        "i": st.integers(-1, 6),
+        "s": st.sampled_from(["a", "b", "y"]),
+        "e": st.sampled_from("xyz"),
+        "b": st.booleans(),
+        "tags": st.lists(st.sampled_from("pqr"), max_size=3),
+    },
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(when=_conditions, attributes=_attributes)
+def test_compiled_conditions_agree_with_the_definition(when: dict[str, Any], attributes: dict[str, Any]) -> None:
+    assert matches(when, attributes) == _reference(when, attributes)
