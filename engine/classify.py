@@ -10,25 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
+from policy.compiled import AttributesInvalid, Category, Classification, Location, MatchedRule, Policy
 
-from policy.compiled import AttributesInvalid, Location, MatchedRule, Policy
-
-__all__ = ["Classification", "ExampleFailure", "MatchedRule", "classify", "run_examples"]
-
-
-class Classification(msgspec.Struct, frozen=True):
-    """A msgspec Struct, not a frozen dataclass: built once per decision, its construction is on the hot path."""
-
-    category: str
-    tier: int
-    base_tier: int
-    #: Every rule that matched, in the order they are written in the policy.
-    matched_rules: tuple[MatchedRule, ...]
-    policy_version: str
-    known_category: bool
-    #: The validated attributes, defaults filled in (passed through as given for unknown categories).
-    attributes: dict[str, Any]
+__all__ = ["Classification", "ExampleFailure", "MatchedRule", "classify", "classify_by_rules", "run_examples"]
 
 
 def classify(policy: Policy, category: str, attributes: Mapping[str, Any]) -> Classification:
@@ -37,6 +21,13 @@ def classify(policy: Policy, category: str, attributes: Mapping[str, Any]) -> Cl
     if spec is None:
         fail_closed = policy.unknown_category_tier
         return Classification(category, fail_closed, fail_closed, (), policy.version, False, dict(attributes))
+    if spec.classifier is not None:
+        return spec.classifier(attributes)  # the same steps as below, generated once per category at load
+    return classify_by_rules(policy, spec, attributes)
+
+
+def classify_by_rules(policy: Policy, spec: Category, attributes: Mapping[str, Any]) -> Classification:
+    """The definition the generated classifiers follow (and are tested against)."""
     valid = spec.validator(attributes)
     tier = spec.base_tier
     matched: list[MatchedRule] = []
@@ -45,7 +36,7 @@ def classify(policy: Policy, category: str, attributes: Mapping[str, Any]) -> Cl
             matched.append(rule.as_matched)
             if rule.tier > tier:
                 tier = rule.tier
-    return Classification(category, tier, spec.base_tier, tuple(matched), policy.version, True, valid)
+    return Classification(spec.name, tier, spec.base_tier, tuple(matched), policy.version, True, valid)
 
 
 @dataclass(frozen=True, slots=True)

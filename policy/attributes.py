@@ -7,10 +7,10 @@ filing and classification, so it does the least work it can on the happy path.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from policy.compiled import AttributesInvalid, FieldDef, FieldError
+from policy.compiled import AttributesInvalid, Classification, FieldDef, FieldError, Rule
 from policy.suggest import closest, did_you_mean
 
 _TYPE_WORDS = {
@@ -96,6 +96,51 @@ def make_validator(category: str, fields: Mapping[str, FieldDef]) -> Validator:
     Every problem is collected into one AttributesInvalid naming `$.attributes.<field>`.
     """
     known = dict(fields)
+    namespace: dict[str, Any] = {"invalid": _invalid_for(category, known), "_INF": _INF}
+    lines = ["def validate(attributes):", *_validation_lines(known, namespace), "    return out"]
+    validate: Validator = _define(lines, f"<attributes of {category!r}>", namespace, "validate")
+    return validate
+
+
+def make_classifier(
+    category: str,
+    fields: Mapping[str, FieldDef],
+    base_tier: int,
+    rules: Sequence[Rule],
+    version: str,
+) -> Callable[[Mapping[str, Any]], Classification]:
+    """Validation, every rule and the result, as one generated function per category.
+
+    tier = max(base_tier, tier of every matching rule); matched rules in the order written.
+    The rules' predicates are called as compiled; only the sequencing is generated.
+    """
+    known = dict(fields)
+    namespace: dict[str, Any] = {
+        "invalid": _invalid_for(category, known),
+        "_INF": _INF,
+        "_Classification": Classification,
+        "_category": category,
+        "_version": version,
+    }
+    lines = ["def classify(attributes):", *_validation_lines(known, namespace), f"    tier = {int(base_tier)}"]
+    if rules:
+        lines.append("    matched = []")
+    for i, rule in enumerate(rules):
+        namespace[f"_rule_{i}"] = rule.matches
+        namespace[f"_shown_{i}"] = rule.as_matched
+        lines.append(f"    if _rule_{i}(out):")
+        lines.append(f"        matched.append(_shown_{i})")
+        lines.append(f"        if tier < {int(rule.tier)}:")
+        lines.append(f"            tier = {int(rule.tier)}")
+    matched = "tuple(matched)" if rules else "()"
+    lines.append(f"    return _Classification(_category, tier, {int(base_tier)}, {matched}, _version, True, out)")
+    classify: Callable[[Mapping[str, Any]], Classification] = _define(
+        lines, f"<classification of {category!r}>", namespace, "classify"
+    )
+    return classify
+
+
+def _invalid_for(category: str, known: Mapping[str, FieldDef]) -> Callable[[Any], AttributesInvalid]:
     required = tuple(name for name, f in known.items() if f.required)
     declared = ", ".join(known) or "none"
 
@@ -121,18 +166,17 @@ def make_validator(category: str, fields: Mapping[str, FieldDef]) -> Validator:
                 errors.append(FieldError(f"$.attributes.{name}", f"is required ({wanted}) for '{category}'"))
         return errors
 
-    # The happy path only asks yes/no questions; messages are built by `problems` when one fails.
-    return _generate(category, known, invalid)
+    return invalid
 
 
-def _generate(category: str, known: Mapping[str, FieldDef], invalid: Callable[[Any], AttributesInvalid]) -> Validator:
-    """The happy path as one generated function per category: each field's checks inlined in an
-    if/elif on its name, so a filing pays for comparisons, not for a call per field.
+def _validation_lines(known: Mapping[str, FieldDef], namespace: dict[str, Any]) -> list[str]:
+    """Source lines that leave the validated attributes in `out` (or raise `invalid(attributes)`).
 
-    Field names enter the source only as repr() literals; every other value (bounds, enum sets,
-    defaults) is bound by name in the function's namespace, never written into the source.
+    The happy path only asks yes/no questions, each field's checks inlined in an if/elif on its
+    name; messages are built by `invalid` once something is known to be wrong. Field names enter
+    the source only as repr() literals; every other value (bounds, enum sets, defaults) is bound
+    by name in the namespace, never written into the source.
     """
-    namespace: dict[str, Any] = {"invalid": invalid, "_INF": _INF}
     body = [
         "    out = {}",
         "    try:",
@@ -161,11 +205,18 @@ def _generate(category: str, known: Mapping[str, FieldDef], invalid: Callable[[A
         if field.type == "list":
             body.append(f"    if {name!r} in out:")
             body.append(f"        out[{name!r}] = list(out[{name!r}])")
-    body.append("    return out")
-    source = "def validate(attributes):\n" + "\n".join(body) + "\n"
-    exec(compile(source, f"<attributes of {category!r}>", "exec"), namespace)
-    validate: Validator = namespace["validate"]
-    return validate
+    return body
+
+
+def _define(lines: list[str], filename: str, namespace: dict[str, Any], name: str) -> Any:
+    # Every name the body reads on the happy path arrives as a default argument: a fast local
+    # instead of a globals-then-builtins lookup per use.
+    bound = {"type": type, "int": int, "float": float, "str": str, "bool": bool, "list": list, "tuple": tuple,
+             "all": all, **namespace}  # fmt: skip
+    defaults = ", ".join(f"{key}={key}" for key in bound)
+    header = lines[0].replace("(attributes):", f"(attributes, {defaults}):")
+    exec(compile("\n".join([header, *lines[1:]]) + "\n", filename, "exec"), bound)
+    return bound[name]
 
 
 _INLINE_TYPE = {

@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+import msgspec
+
 FieldType = Literal["number", "integer", "string", "boolean", "list"]
 
 #: The roles the service knows. Permissions in the API are expressed with them.
@@ -120,6 +122,20 @@ class MatchedRule:
     description: str
 
 
+class Classification(msgspec.Struct, frozen=True):
+    """A msgspec Struct, not a frozen dataclass: built once per decision, its construction is on the hot path."""
+
+    category: str
+    tier: int
+    base_tier: int
+    #: Every rule that matched, in the order they are written in the policy.
+    matched_rules: tuple[MatchedRule, ...]
+    policy_version: str
+    known_category: bool
+    #: The validated attributes, defaults filled in (passed through as given for unknown categories).
+    attributes: dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -158,6 +174,8 @@ class Category:
     validator: Callable[[Mapping[str, Any]], dict[str, Any]] = field(
         default=lambda attrs: dict(attrs), compare=False, repr=False
     )
+    #: Validation, rules and result in one generated function (raises AttributesInvalid). Set by the compiler.
+    classifier: Callable[[Mapping[str, Any]], Classification] | None = field(default=None, compare=False, repr=False)
 
     def validate(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
         return self.validator(attributes)

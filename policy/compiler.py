@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from policy.attributes import make_validator, show, type_problem, value_problem
+from policy.attributes import make_classifier, make_validator, show, type_problem, value_problem
 from policy.compiled import (
     ApproverRule,
     Cadence,
@@ -113,7 +113,7 @@ class _Builder:
         categories = {
             name: compiled
             for name, spec in pieces.get("categories", {}).items()
-            if (compiled := self.category(name, spec, parameters))
+            if (compiled := self.category(name, spec, parameters, version))
         }
         baseline = None
         metrics = pieces.get("metrics")
@@ -250,7 +250,7 @@ class _Builder:
             )
         return out
 
-    def category(self, name: str, spec: CategorySpec, parameters: Mapping[str, Any]) -> Category | None:
+    def category(self, name: str, spec: CategorySpec, parameters: Mapping[str, Any], version: str) -> Category | None:
         path: Path = ("categories", name)
         before = len(self.issues)
         fields = {fname: self.field_def((*path, "fields", fname), fname, f) for fname, f in spec.fields.items()}
@@ -269,6 +269,7 @@ class _Builder:
             examples=examples,
             location=self.locate(path),
             validator=make_validator(name, fields),
+            classifier=make_classifier(name, fields, spec.base_tier, rules, version),
         )
 
     def rules(

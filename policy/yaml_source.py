@@ -131,8 +131,12 @@ def parse_yaml(text: str) -> YamlDocument:
         before = text[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         raise YamlRefused(
-            YamlProblem(line, column, f"character {exc.character!r} is not allowed in YAML",
-                        "remove control characters; use a quoted \\u escape if you need one")
+            YamlProblem(
+                line,
+                column,
+                f"character {exc.character!r} is not allowed in YAML",
+                "remove control characters; use a quoted \\u escape if you need one",
+            )
         ) from exc
     loader.problems = []
     try:

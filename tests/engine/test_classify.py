@@ -126,3 +126,44 @@ def test_adding_a_rule_never_lowers_a_tier(
     after = load_policy_text(policy_with_rules([*_named(rules), ("added", *extra)], base))
     for x in xs:
         assert classify(after, "c", {"x": x}).tier >= classify(before, "c", {"x": x}).tier
+
+
+# -- the generated per-category classifiers follow the definition --------------------------------------
+
+_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 200),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["new_category", "rubric_update", "scope", "mmlu", "add", "code", "safety", "dashboard", "x"]),
+    st.lists(st.sampled_from(["a", "b"]), max_size=2),
+)
+
+
+_DEFAULT = load_policy(DEFAULT_POLICY)
+
+
+@st.composite
+def _filings(draw: st.DrawFn) -> tuple[str, dict[str, object]]:
+    category = draw(st.sampled_from(sorted(_DEFAULT.categories)))
+    names = [*_DEFAULT.categories[category].fields, "unknown_field"]
+    attributes = draw(st.dictionaries(st.sampled_from(names), _values, max_size=4))
+    return category, attributes
+
+
+@settings(max_examples=500, deadline=None)
+@given(filing=_filings())
+def test_generated_classifiers_agree_with_the_rule_loop(policy: Policy, filing: tuple[str, dict[str, object]]) -> None:
+    from engine.classify import classify_by_rules
+
+    category, attributes = filing
+    spec = policy.categories[category]
+    assert spec.classifier is not None
+    try:
+        expected = classify_by_rules(policy, spec, attributes)
+    except AttributesInvalid as exc:
+        with pytest.raises(AttributesInvalid) as got:
+            spec.classifier(attributes)
+        assert got.value.errors == exc.errors
+        return
+    assert spec.classifier(attributes) == expected
