@@ -125,10 +125,17 @@ def make_classifier(
     lines = ["def classify(attributes):", *_validation_lines(known, namespace), f"    tier = {int(base_tier)}"]
     if rules:
         lines.append("    matched = []")
+        lines.append("    a = out")  # the name rule expressions read the attributes by
+        namespace["_MISSING"] = object()
     for i, rule in enumerate(rules):
-        namespace[f"_rule_{i}"] = rule.matches
         namespace[f"_shown_{i}"] = rule.as_matched
-        lines.append(f"    if _rule_{i}(out):")
+        if rule.source is not None:
+            namespace.update(rule.constants)  # names are unique per rule (prefix _r<i>_)
+            test = rule.source
+        else:
+            namespace[f"_rule_{i}"] = rule.matches
+            test = f"_rule_{i}(out)"
+        lines.append(f"    if {test}:")
         lines.append(f"        matched.append(_shown_{i})")
         lines.append(f"        if tier < {int(rule.tier)}:")
         lines.append(f"            tier = {int(rule.tier)}")

@@ -146,6 +146,9 @@ class Rule:
     reads: frozenset[str]
     matches: Callable[[Mapping[str, Any]], bool]
     location: Location | None = None
+    #: `matches` as an expression over `a` and the names in `constants` (see policy.conditions).
+    source: str | None = field(default=None, compare=False, repr=False)
+    constants: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     #: This rule as explanations show it: built once and shared, so classifying allocates less.
     as_matched: MatchedRule = field(init=False, compare=False, repr=False)
 

@@ -288,7 +288,9 @@ class _Builder:
                 )
             seen.setdefault(rule.id, i)
             try:
-                condition = compile_condition(rule.when, fields, parameters, broken_names=broken_parameters)
+                condition = compile_condition(
+                    rule.when, fields, parameters, broken_names=broken_parameters, prefix=f"_r{i}_"
+                )
             except ConditionInvalid as exc:
                 for issue in exc.issues:
                     self.issues.append(
@@ -303,6 +305,8 @@ class _Builder:
                     reads=condition.reads,
                     matches=condition.matches,
                     location=self.locate(rule_path),
+                    source=condition.source,
+                    constants=condition.constants,
                 )
             )
         return tuple(rules)

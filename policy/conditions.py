@@ -19,7 +19,7 @@ compare like with like.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from policy.attributes import in_enum, show, type_problem
@@ -44,6 +44,8 @@ _SYMBOL = {
     "contains": "contains",
 }
 _MISSING: Any = object()
+#: Deeper than any policy needs, and well inside what Python's compiler accepts for one expression.
+MAX_DEPTH = 32
 _UNRESOLVED: Any = object()
 
 
@@ -54,6 +56,11 @@ class Condition:
     reads: frozenset[str]
     #: Plain words, e.g. "deviation_pct > 2.0 (quality_bound_pct)".
     description: str
+    #: `matches` as a Python expression over the attributes `a`, for inlining into a generated
+    #: classifier: field names appear only as repr() literals, compared values only as the names
+    #: bound in `constants` (and `_MISSING`), never written into the source.
+    source: str = "True"
+    constants: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ConditionInvalid(Exception):
@@ -67,7 +74,7 @@ class ConditionInvalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Part:
-    matches: Predicate
+    source: str
     reads: frozenset[str]
     description: str
     #: True when the description needs parentheses inside a larger expression.
@@ -80,26 +87,43 @@ def compile_condition(
     parameters: Mapping[str, Any],
     *,
     broken_names: frozenset[str] = frozenset(),
+    prefix: str = "_k",
 ) -> Condition:
     """Compile `when`; raises ConditionInvalid listing every problem.
 
     `broken_names` are fields or parameters that exist but failed their own checks: references
     to them are not reported again.
     """
-    compiler = _Compiler(fields, parameters, broken_names)
+    compiler = _Compiler(fields, parameters, broken_names, prefix)
     part = compiler.condition(when, ())
     if part is None or compiler.issues or compiler.unresolved:
         raise ConditionInvalid(compiler.issues)
-    return Condition(part.matches, part.reads, part.description)
+    # One flat function per condition (nested closures cost a call per operator), its values
+    # arriving as default arguments, which it reads as fast locals.
+    bound = {"_MISSING": _MISSING, **compiler.constants}
+    signature = ", ".join(["a", *(f"{name}={name}" for name in bound)])
+    matches: Predicate = eval(compile(f"lambda {signature}: {part.source}", "<condition>", "eval"), bound)
+    return Condition(matches, part.reads, part.description, part.source, compiler.constants)
 
 
 class _Compiler:
-    def __init__(self, fields: Mapping[str, FieldDef], parameters: Mapping[str, Any], broken: frozenset[str]):
+    def __init__(
+        self, fields: Mapping[str, FieldDef], parameters: Mapping[str, Any], broken: frozenset[str], prefix: str
+    ):
         self.fields = fields
         self.parameters = parameters
         self.broken = broken
         self.issues: list[SpecIssue] = []
         self.unresolved = False
+        self.prefix = prefix
+        #: The values the expression compares with, by the name it reads them under.
+        self.constants: dict[str, Any] = {}
+        self.depth = 0
+
+    def constant(self, value: Any) -> str:
+        name = f"{self.prefix}{len(self.constants)}"
+        self.constants[name] = value
+        return name
 
     def problem(self, path: Path, message: str, hint: str | None = None, on_key: bool = False) -> None:
         self.issues.append(SpecIssue(path, message, hint, on_key))
@@ -115,7 +139,14 @@ class _Compiler:
         if not node:
             self.problem(path, "empty condition", "name at least one field, e.g. {risk_score: {gt: 30}}")
             return None
-        parts = [self.entry(str(key), value, (*path, key)) for key, value in node.items()]
+        if self.depth >= MAX_DEPTH:
+            self.problem(path, f"conditions nest at most {MAX_DEPTH} levels deep", "flatten it with all: or any:")
+            return None
+        self.depth += 1
+        try:
+            parts = [self.entry(str(key), value, (*path, key)) for key, value in node.items()]
+        finally:
+            self.depth -= 1
         return _all_of(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
 
     def entry(self, key: str, value: Any, path: Path) -> _Part | None:
@@ -123,9 +154,8 @@ class _Compiler:
             inner = self.condition(value, path)
             if inner is None:
                 return None
-            test = inner.matches
             text = f"({inner.description})" if inner.compound else inner.description
-            return _Part(lambda a: not test(a), inner.reads, f"not {text}")
+            return _Part(f"(not {inner.source})", inner.reads, f"not {text}")
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 self.problem(path, f"'{key}' takes a non-empty list of conditions", f"write {key}: [{{..}}, {{..}}]")
@@ -191,14 +221,14 @@ class _Compiler:
                 self.problem(path, f"'exists' takes true or false, got {show(value)}", "write exists: true")
                 return None
             return _Part(
-                _exists(name) if value else _absent(name),
+                f"({name!r} in a)" if value else f"({name!r} not in a)",
                 frozenset({name}),
                 f"{name} is {'set' if value else 'not set'}",
             )
         if not self.operand_ok(field, op, value, path):
             return None
         text = f"{name} {_SYMBOL[op]} {_describe(value, parameter)}"
-        return _Part(_COMPARISONS[op](name, value), frozenset({name}), text)
+        return _Part(_COMPARISONS[op].format(f=repr(name), v=self.constant(value)), frozenset({name}), text)
 
     def membership(self, field: FieldDef, op: str, raw: Any, path: Path) -> _Part | None:
         if field.type == "list":
@@ -222,8 +252,8 @@ class _Compiler:
         values = [v for v, _ in resolved]
         text = f"{field.name} {_SYMBOL[op]} [" + ", ".join(_describe(v, p) for v, p in resolved) + "]"
         # Booleans and numbers are kept apart by the type check above, so a set is exact here.
-        members = frozenset(values)
-        test = _is_in(field.name, members) if op == "in" else _not_in(field.name, members)
+        members = self.constant(frozenset(values))
+        test = f"(a.get({field.name!r}, _MISSING) {'in' if op == 'in' else 'not in'} {members})"
         return _Part(test, frozenset({field.name}), text)
 
     def operand_ok(self, field: FieldDef, op: str, value: Any, path: Path) -> bool:
@@ -279,90 +309,27 @@ def _describe(value: Any, parameter: str | None) -> str:
 def _all_of(parts: Sequence[_Part]) -> _Part:
     if len(parts) == 1:
         return parts[0]
-    tests = tuple(p.matches for p in parts)
-    if len(tests) == 2:
-        first, second = tests
-        matches: Predicate = lambda a: first(a) and second(a)  # noqa: E731
-    else:
-
-        def matches(a: Mapping[str, Any]) -> bool:
-            for test in tests:  # noqa: SIM110 - a plain loop is faster than all() over a generator
-                if not test(a):
-                    return False
-            return True
-
+    source = "(" + " and ".join(p.source for p in parts) + ")"
     text = " and ".join(f"({p.description})" if p.compound else p.description for p in parts)
-    return _Part(matches, frozenset().union(*(p.reads for p in parts)), text, compound=True)
+    return _Part(source, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
 
 def _any_of(parts: Sequence[_Part]) -> _Part:
     if len(parts) == 1:
         return parts[0]
-    tests = tuple(p.matches for p in parts)
-
-    def matches(a: Mapping[str, Any]) -> bool:
-        for test in tests:  # noqa: SIM110 - a plain loop is faster than any() over a generator
-            if test(a):
-                return True
-        return False
-
+    source = "(" + " or ".join(p.source for p in parts) + ")"
     text = " or ".join(f"({p.description})" if p.compound else p.description for p in parts)
-    return _Part(matches, frozenset().union(*(p.reads for p in parts)), text, compound=True)
+    return _Part(source, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
 
-# Each factory binds its arguments as defaults: local lookups keep the per-call cost minimal.
-
-
-def _eq(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: a.get(f, _MISSING) == v  # type: ignore[misc]
-
-
-def _ne(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: a.get(f, _MISSING) != v  # type: ignore[misc]
-
-
-def _lt(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: (x := a.get(f, _MISSING)) is not _MISSING and x < v  # type: ignore[misc]
-
-
-def _lte(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: (x := a.get(f, _MISSING)) is not _MISSING and x <= v  # type: ignore[misc]
-
-
-def _gt(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: (x := a.get(f, _MISSING)) is not _MISSING and x > v  # type: ignore[misc]
-
-
-def _gte(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: (x := a.get(f, _MISSING)) is not _MISSING and x >= v  # type: ignore[misc]
-
-
-def _contains(f: str, v: Any) -> Predicate:
-    return lambda a, f=f, v=v: (x := a.get(f, _MISSING)) is not _MISSING and v in x  # type: ignore[misc]
-
-
-def _is_in(f: str, values: frozenset[Any]) -> Predicate:
-    return lambda a, f=f, s=values: a.get(f, _MISSING) in s  # type: ignore[misc]
-
-
-def _not_in(f: str, values: frozenset[Any]) -> Predicate:
-    return lambda a, f=f, s=values: a.get(f, _MISSING) not in s  # type: ignore[misc]
-
-
-def _exists(f: str) -> Predicate:
-    return lambda a, f=f: f in a  # type: ignore[misc]
-
-
-def _absent(f: str) -> Predicate:
-    return lambda a, f=f: f not in a  # type: ignore[misc]
-
-
-_COMPARISONS: dict[str, Callable[[str, Any], Predicate]] = {
-    "eq": _eq,
-    "ne": _ne,
-    "lt": _lt,
-    "lte": _lte,
-    "gt": _gt,
-    "gte": _gte,
-    "contains": _contains,
+#: Expression templates: `f` is the field name's repr, `v` the name the compared value is bound to.
+#: An absent field reads as `_MISSING`, which equals nothing; ordering and `contains` are false on it.
+_COMPARISONS: dict[str, str] = {
+    "eq": "(a.get({f}, _MISSING) == {v})",
+    "ne": "(a.get({f}, _MISSING) != {v})",
+    "lt": "((x := a.get({f}, _MISSING)) is not _MISSING and x < {v})",
+    "lte": "((x := a.get({f}, _MISSING)) is not _MISSING and x <= {v})",
+    "gt": "((x := a.get({f}, _MISSING)) is not _MISSING and x > {v})",
+    "gte": "((x := a.get({f}, _MISSING)) is not _MISSING and x >= {v})",
+    "contains": "((x := a.get({f}, _MISSING)) is not _MISSING and {v} in x)",
 }

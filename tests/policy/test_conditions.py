@@ -219,3 +219,14 @@ _attributes = st.fixed_dictionaries(
 @given(when=_conditions, attributes=_attributes)
 def test_compiled_conditions_agree_with_the_definition(when: dict[str, Any], attributes: dict[str, Any]) -> None:
     assert matches(when, attributes) == _reference(when, attributes)
+
+
+def test_nesting_deeper_than_the_limit_is_a_load_error_not_a_crash() -> None:
+    from policy.conditions import MAX_DEPTH
+
+    when: dict[str, Any] = {"n": {"gt": 1}}
+    for _ in range(MAX_DEPTH - 1):
+        when = {"not": when}
+    assert matches(when, {"n": 2}) is (MAX_DEPTH % 2 == 1)
+    with pytest.raises(ConditionInvalid, match="nest at most"):
+        compile_condition({"not": when}, FIELDS, PARAMETERS)
