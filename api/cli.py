@@ -439,8 +439,11 @@ def delegate(
     --until 2026-12-24`. `decisions delegate list --as NAME` and `decisions delegate revoke ID --as NAME`."""
     if ctx.invoked_subcommand is not None:
         return
-    missing = [flag for flag, value in (("--as", actor), ("--to", delegate), ("--role", role), ("--until", ends))
-               if value is None]
+    missing = [
+        flag
+        for flag, value in (("--as", actor), ("--to", delegate), ("--role", role), ("--until", ends))
+        if value is None
+    ]
     if missing or actor is None or ends is None:
         raise click.UsageError(f"missing {', '.join(missing)}")
     obj = ctx.find_object(Context)
@@ -763,9 +766,7 @@ def digest_send(obj: Context, kind: str, day: datetime | None, recipients: tuple
         else:
             target = day.date()
         built = rt.reviews.digest(kind, target)
-        people = list(recipients) or sorted(
-            p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"}
-        )
+        people = list(recipients) or sorted(p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"})
         label = f"{built.cadence}:{built.window_start.isoformat()}"
         queued = enqueue_digest(
             rt.service.engine, policy, rt.notify, label, digest_markdown(built), people, rt.service.clock()

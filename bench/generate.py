@@ -40,7 +40,10 @@ def generate(path: Path, decisions: int, start: datetime | None = None, span_day
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # generation only; the measured paths use the service's settings
-    seq, prev, = conn.execute("SELECT size, head_hash FROM log_head").fetchone()
+    (
+        seq,
+        prev,
+    ) = conn.execute("SELECT size, head_hash FROM log_head").fetchone()
     frontier_hex = conn.execute("SELECT frontier FROM log_head").fetchone()[0]
     import json
 

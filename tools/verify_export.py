@@ -217,6 +217,7 @@ def main(argv=None):
             print(json.dumps({"ok": False, "size": 0, "root": None, "first_bad_seq": None, "reason": reason}))
             print(f"BROKEN: {reason}", file=sys.stderr)
             return 1
+
     def progress(n):
         print(f"\r{n:,} events", end="", file=sys.stderr)
 

@@ -153,6 +153,4 @@ def export_proofs(
     runtime = runtime_of(request)
     latest = runtime.checkpoints.latest()
     flt = ExportFilter(since=since, until=until, category=category, tier=tier)
-    return build_bundle(
-        runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt
-    )
+    return build_bundle(runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt)

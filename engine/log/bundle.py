@@ -48,9 +48,7 @@ def build_bundle(engine: Engine, checkpoint_note: str | None, tree_size: int, fl
     for row in iter_rows(engine, flt):
         if row.seq < tree_size:
             proofs.append(
-                EventProof(
-                    seq=row.seq, leaf_hash=row.leaf_hash, inclusion_path=[h.hex() for h in levels.path(row.seq)]
-                )
+                EventProof(seq=row.seq, leaf_hash=row.leaf_hash, inclusion_path=[h.hex() for h in levels.path(row.seq)])
             )
         else:
             after.append(row.seq)

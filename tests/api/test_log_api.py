@@ -59,7 +59,10 @@ def test_inclusion_and_consistency_proofs_verify(api: Api) -> None:
     for first in range(8):
         c = api.get("/v1/log/proof/consistency", "ann", params={"from": first, "to": 7}).json()
         assert verify_consistency(
-            first, 7, bytes.fromhex(c["first_root_hash"]), bytes.fromhex(c["second_root_hash"]),
+            first,
+            7,
+            bytes.fromhex(c["first_root_hash"]),
+            bytes.fromhex(c["second_root_hash"]),
             [bytes.fromhex(h) for h in c["consistency_path"]],
         )
     verify = api.get("/v1/log/verify", "ann").json()

@@ -51,7 +51,12 @@ def _call(api: Api, route: str, who: str | None, decision_id: str) -> Any:
         "delegate": lambda: api.post(
             "/v1/delegations",
             who,
-            {"delegate": "ravi", "role": "tech_pm", "starts_at": "2026-01-01T00:00:00Z", "ends_at": "2099-01-01T00:00:00Z"},  # noqa: E501
+            {
+                "delegate": "ravi",
+                "role": "tech_pm",
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2099-01-01T00:00:00Z",
+            },
         ),
         "delegations": lambda: api.get("/v1/delegations", who),
         "policy": lambda: api.get("/v1/policy", who),

@@ -89,9 +89,7 @@ def test_run_examples_reports_wrong_tiers_and_invalid_attributes() -> None:
     assert isinstance(failures[0], ExampleFailure)
 
 
-_rules = st.lists(
-    st.tuples(st.integers(-50, 50).map(float), st.integers(1, 3)), min_size=0, max_size=6
-)
+_rules = st.lists(st.tuples(st.integers(-50, 50).map(float), st.integers(1, 3)), min_size=0, max_size=6)
 
 
 def _named(rules: list[tuple[float, int]]) -> list[tuple[str, float, int]]:
@@ -117,8 +115,12 @@ def test_tier_is_the_max_of_base_and_matching_rules_in_any_order(
 
 
 @settings(max_examples=40, deadline=None)
-@given(rules=_rules, extra=st.tuples(st.integers(-50, 50).map(float), st.integers(1, 3)),
-       base=st.integers(1, 3), xs=st.lists(st.integers(-60, 60), min_size=1, max_size=5))
+@given(
+    rules=_rules,
+    extra=st.tuples(st.integers(-50, 50).map(float), st.integers(1, 3)),
+    base=st.integers(1, 3),
+    xs=st.lists(st.integers(-60, 60), min_size=1, max_size=5),
+)
 def test_adding_a_rule_never_lowers_a_tier(
     rules: list[tuple[float, int]], extra: tuple[float, int], base: int, xs: list[int]
 ) -> None:

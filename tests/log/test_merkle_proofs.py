@@ -153,7 +153,6 @@ def test_consistency_proofs_match_rfc9162_and_reject_corruption(new_size: int) -
             assert not verify_consistency(old_size // 2, new_size, old_root, new_root, proof)
 
 
-
 @pytest.mark.parametrize("size", range(1, 65))
 def test_precomputed_levels_give_the_rfc_paths(size: int) -> None:
     from engine.log.merkle import MerkleLevels

@@ -47,16 +47,29 @@ def test_people(policy: Policy) -> None:
     assert [p.name for p in policy.people_with_role("director")] == ["dana"]
     assert {p.name: p.squad for p in policy.people_with_role("tech_pm")} == {"tomas": "nucleus", "priya": "atlas"}
     squads = {p.name: p.squad for p in policy.people_with_role("squad_member")}
-    assert squads == {"mei": "nucleus", "jon": "nucleus", "sofia": "nucleus", "ravi": "atlas", "lena": "atlas",
-                      "omar": "atlas"}
+    assert squads == {
+        "mei": "nucleus",
+        "jon": "nucleus",
+        "sofia": "nucleus",
+        "ravi": "atlas",
+        "lena": "atlas",
+        "omar": "atlas",
+    }
     assert policy.people["ann"].roles == {"auditor"}
     assert policy.people["adm"].roles == {"admin"}
 
 
 def test_categories_are_described(policy: Policy) -> None:
     assert set(policy.categories) == {
-        "quality_threshold", "pipeline", "reporting_format", "domain", "annotator_tier", "contract",
-        "client_onboarding", "benchmark", "policy",
+        "quality_threshold",
+        "pipeline",
+        "reporting_format",
+        "domain",
+        "annotator_tier",
+        "contract",
+        "client_onboarding",
+        "benchmark",
+        "policy",
     }
     for category in policy.categories.values():
         assert category.description

@@ -142,7 +142,9 @@ def test_when_a_window_closes_a_checkpoint_is_signed_and_the_digest_queued(
     from engine.runtime import open_runtime
     from tests.support import DEFAULT_POLICY
 
-    rt = open_runtime(database_url, str(DEFAULT_POLICY), clock=clock, notify=NotifyConfig(webhook_url="http://127.0.0.1:9/"))
+    rt = open_runtime(
+        database_url, str(DEFAULT_POLICY), clock=clock, notify=NotifyConfig(webhook_url="http://127.0.0.1:9/")
+    )
     try:
         closer = WindowCloser(rt)
         _at(clock, "2026-03-06T10:00")
