@@ -199,29 +199,21 @@ class DecisionService:
         return f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
     def authenticate(self, token: str) -> Person | None:
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 16:
+        known = self.authenticate_cached(token)
+        if known is not False:
+            return known
+        token_id, secret = token.split("_", 2)[1:]  # well-formed: authenticate_cached checked it
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(
+                select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at).where(_tokens.c.id == token_id)
+            ).first()
+        live = row if row is not None and not row.revoked_at else None
+        # Compare even when the id is unknown, so timing says nothing about which ids exist.
+        expected = live.secret_hash if live is not None else "0" * 64
+        if not hmac.compare_digest(_hash_secret(secret), expected) or live is None:
             return None
-        cached = _TOKENS.get(self.engine.url, parts[1])
-        person: str | None
-        if cached is not None:
-            person, expected = cached
-        else:
-            with read_transaction(self.engine) as conn:
-                row = conn.execute(
-                    select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at).where(
-                        _tokens.c.id == parts[1]
-                    )
-                ).first()
-            # Compare even when the id is unknown, so timing says nothing about which ids exist.
-            expected = row.secret_hash if row is not None and not row.revoked_at else "0" * 64
-            person = row.person if row is not None and not row.revoked_at else None
-        if not hmac.compare_digest(_hash_secret(parts[2]), expected) or person is None:
-            return None
-        if cached is None:
-            _TOKENS.put(self.engine.url, parts[1], person, expected)
-        # The roles are the current policy's, whatever the cache holds: a directory change applies at once.
-        return self.policies.current.people.get(person)
+        _TOKENS.put(self.engine.url, token_id, live.person, expected)
+        return self.policies.current.people.get(live.person)
 
     def authenticate_cached(self, token: str) -> Person | Literal[False] | None:
         """`authenticate` without touching the database: False when the answer needs a lookup."""
@@ -234,6 +226,7 @@ class DecisionService:
         person, expected = cached
         if not hmac.compare_digest(_hash_secret(parts[2]), expected):
             return None
+        # The roles are the current policy's, whatever the cache holds: a directory change applies at once.
         return self.policies.current.people.get(person)
 
     def revoke_tokens(self, person: str) -> int:

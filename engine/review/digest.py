@@ -143,7 +143,6 @@ def build_digest(
     (one per trend window) and `previous_counts` count filings by tier as of then (`tier_counts`)."""
     in_window = [s for s in states if window.start <= s["created_at"] < window.end]
     by_tier = Counter(s["tier"] for s in in_window)
-    previous_by_tier = previous_counts
     previous_filed = sum(previous_counts.values())
     views = {s["id"]: digest_decision(policy, s, as_of) for s in states}
     sections = []
@@ -185,9 +184,9 @@ def build_digest(
             previous_filed=previous_filed,
             change=len(in_window) - previous_filed,
             by_tier={str(k): by_tier[k] for k in sorted(policy.tiers)},
-            previous_by_tier={str(k): previous_by_tier[k] for k in sorted(policy.tiers)},
+            previous_by_tier={str(k): previous_counts[k] for k in sorted(policy.tiers)},
             escalation_rate=_rate(by_tier, len(in_window)),
-            previous_escalation_rate=_rate(previous_by_tier, previous_filed),
+            previous_escalation_rate=_rate(previous_counts, previous_filed),
         ),
         trend=trend,
         log=log,

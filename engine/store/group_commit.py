@@ -49,9 +49,8 @@ class GroupCommitter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
-        #: Batches committed and jobs answered, for the bench and the tests (never reset).
+        #: Batches committed, for the tests (never reset).
         self.batches = 0
-        self.jobs = 0
 
     def submit(self, job: Callable[..., Any]) -> Any:
         """Run `job` in the next batch; returns its result or raises its error once the batch committed."""
@@ -120,7 +119,6 @@ class GroupCommitter:
         except BaseException as exc:  # every waiting request must get an answer
             outcomes = [Failed(exc)] * len(batch)
         self.batches += 1
-        self.jobs += len(batch)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, Done):
                 future.set_result(outcome.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,15 +19,8 @@ from engine.types import FilingRequest, VerdictRequest
 from tests.support import DEFAULT_POLICY
 
 
-@pytest.fixture
-def rt(database_url: str) -> Iterator[Runtime]:
-    runtime = open_runtime(database_url, str(DEFAULT_POLICY))
-    yield runtime
-    runtime.close()
-
-
-def _committer(rt: Runtime) -> GroupCommitter:
-    committer = rt.service._committer
+def _committer(runtime: Runtime) -> GroupCommitter:
+    committer = runtime.service._committer
     assert committer is not None, "group commit is on by default"
     return committer
 
@@ -82,17 +75,19 @@ def _wait_queued(committer: GroupCommitter, count: int) -> None:
         time.sleep(0.005)
 
 
-def _decision_titles(rt: Runtime) -> list[str]:
-    with rt.service.engine.connect() as conn:
+def _decision_titles(runtime: Runtime) -> list[str]:
+    with runtime.service.engine.connect() as conn:
         return [r[0] for r in conn.execute(sa.text("SELECT title FROM decisions ORDER BY id"))]
 
 
-def test_queued_filings_commit_in_one_transaction_and_each_gets_its_own_decision(rt: Runtime) -> None:
-    committer = _committer(rt)
-    mei = rt.policies.current.people["mei"]
-    with Gate(rt):
+def test_queued_filings_commit_in_one_transaction_and_each_gets_its_own_decision(runtime: Runtime) -> None:
+    committer = _committer(runtime)
+    mei = runtime.policies.current.people["mei"]
+    with Gate(runtime):
         before = committer.batches
-        threads, outcomes = _in_threads([lambda i=i: rt.service.file(mei, _request(f"change {i}")) for i in range(6)])
+        threads, outcomes = _in_threads(
+            [lambda i=i: runtime.service.file(mei, _request(f"change {i}")) for i in range(6)]
+        )
         _wait_queued(committer, 6)
         assert all(o is None for o in outcomes), "nobody is answered before their batch commits"
     for t in threads:
@@ -100,27 +95,27 @@ def test_queued_filings_commit_in_one_transaction_and_each_gets_its_own_decision
     assert committer.batches == before + 2  # the gate's batch, then all six together
     ids = {o.decision.id for o in outcomes}
     assert len(ids) == 6
-    assert sorted(_decision_titles(rt)) == sorted(f"change {i}" for i in range(6))
-    result = rt.service.verify_log()
+    assert sorted(_decision_titles(runtime)) == sorted(f"change {i}" for i in range(6))
+    result = runtime.service.verify_log()
     assert result.ok, result.reason
     assert result.size == 1 + 6
 
 
-def test_a_failing_request_does_not_take_its_batch_with_it(rt: Runtime) -> None:
-    committer = _committer(rt)
-    mei = rt.policies.current.people["mei"]
-    ravi = rt.policies.current.people["ravi"]
-    first = rt.service.file(mei, _request("keyed"), idempotency_key="k-1")
-    with Gate(rt):
+def test_a_failing_request_does_not_take_its_batch_with_it(runtime: Runtime) -> None:
+    committer = _committer(runtime)
+    mei = runtime.policies.current.people["mei"]
+    ravi = runtime.policies.current.people["ravi"]
+    first = runtime.service.file(mei, _request("keyed"), idempotency_key="k-1")
+    with Gate(runtime):
         threads, outcomes = _in_threads(
             [
-                lambda: rt.service.file(mei, _request("before the failure")),
+                lambda: runtime.service.file(mei, _request("before the failure")),
                 # Same key, different body: refused, inside the batch.
-                lambda: rt.service.file(mei, _request("keyed, but changed", 99), idempotency_key="k-1"),
-                lambda: rt.service.file(ravi, _request("after the failure")),
+                lambda: runtime.service.file(mei, _request("keyed, but changed", 99), idempotency_key="k-1"),
+                lambda: runtime.service.file(ravi, _request("after the failure")),
                 # Same key, same body: the original decision, not a new one.
-                lambda: rt.service.file(mei, _request("keyed"), idempotency_key="k-1"),
-                lambda: rt.service.decide(ravi, "dec_does_not_exist", VerdictRequest(verdict="approve")),
+                lambda: runtime.service.file(mei, _request("keyed"), idempotency_key="k-1"),
+                lambda: runtime.service.decide(ravi, "dec_does_not_exist", VerdictRequest(verdict="approve")),
             ]
         )
         _wait_queued(committer, 5)
@@ -131,21 +126,21 @@ def test_a_failing_request_does_not_take_its_batch_with_it(rt: Runtime) -> None:
     assert isinstance(missing, NotFound)
     assert before.created and after.created
     assert replay.created is False and replay.decision.id == first.decision.id
-    assert sorted(_decision_titles(rt)) == ["after the failure", "before the failure", "keyed"]
-    result = rt.service.verify_log()
+    assert sorted(_decision_titles(runtime)) == ["after the failure", "before the failure", "keyed"]
+    result = runtime.service.verify_log()
     assert result.ok, result.reason
     assert result.size == 1 + 3  # policy activation + three filings; nothing of the refused ones
 
 
-def test_a_job_cannot_wait_on_itself(rt: Runtime) -> None:
+def test_a_job_cannot_wait_on_itself(runtime: Runtime) -> None:
     def nested(conn: Connection) -> None:
-        rt.service._write(lambda c: None)
+        runtime.service._write(lambda c: None)
 
     with pytest.raises(RuntimeError, match="may not submit another job"):
-        rt.service._write(nested)
+        runtime.service._write(nested)
     # The committer survived and still answers.
-    mei = rt.policies.current.people["mei"]
-    assert rt.service.file(mei, _request("still writing")).created
+    mei = runtime.policies.current.people["mei"]
+    assert runtime.service.file(mei, _request("still writing")).created
 
 
 def test_close_answers_what_is_queued(database_url: str) -> None:
@@ -188,21 +183,21 @@ def test_without_group_commit_writes_run_in_the_request_thread(
         runtime.close()
 
 
-def test_a_filing_withdrawn_before_its_batch_begins_is_never_written(rt: Runtime) -> None:
+def test_a_filing_withdrawn_before_its_batch_begins_is_never_written(runtime: Runtime) -> None:
     """An event loop awaiting `file_later` cancels when its client goes away: nothing half-done is logged."""
-    mei = rt.policies.current.people["mei"]
-    with Gate(rt):
-        withdrawn = rt.service.file_later(mei, _request("client went away"))
-        kept = rt.service.file_later(mei, _request("client waited"))
+    mei = runtime.policies.current.people["mei"]
+    with Gate(runtime):
+        withdrawn = runtime.service.file_later(mei, _request("client went away"))
+        kept = runtime.service.file_later(mei, _request("client waited"))
         assert withdrawn is not None and kept is not None
         assert withdrawn.cancel()
     assert kept.result(30).created
-    assert _decision_titles(rt) == ["client waited"]
-    result = rt.service.verify_log()
+    assert _decision_titles(runtime) == ["client waited"]
+    result = runtime.service.verify_log()
     assert result.ok and result.size == 2
 
 
-def test_policy_filings_and_disabled_group_commit_take_the_threaded_path(rt: Runtime) -> None:
-    mei = rt.policies.current.people["mei"]
+def test_policy_filings_and_disabled_group_commit_take_the_threaded_path(runtime: Runtime) -> None:
+    mei = runtime.policies.current.people["mei"]
     policy_filing = FilingRequest(title="new policy", category="policy", attributes={"candidate_version": "x" * 64})
-    assert rt.service.file_later(mei, policy_filing) is None
+    assert runtime.service.file_later(mei, policy_filing) is None

@@ -3,68 +3,57 @@ a revocation in this process at once and one made by another process within the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 import sqlalchemy as sa
 from freezegun import freeze_time
 
-from engine.runtime import Runtime, open_runtime
+from engine.runtime import Runtime
 from engine.service import TOKEN_CACHE_SECONDS
-from tests.support import DEFAULT_POLICY
 
 
-@pytest.fixture
-def rt(database_url: str) -> Iterator[Runtime]:
-    runtime = open_runtime(database_url, str(DEFAULT_POLICY))
-    yield runtime
-    runtime.close()
-
-
-def _revoke_elsewhere(rt: Runtime) -> None:
+def _revoke_elsewhere(runtime: Runtime) -> None:
     """What `decisions token revoke` does from another process: only the database changes."""
-    engine = sa.create_engine(rt.database_url)
+    engine = sa.create_engine(runtime.database_url)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP"))
     engine.dispose()
 
 
-def test_a_token_revoked_by_another_process_stops_working_within_the_cache_seconds(rt: Runtime) -> None:
+def test_a_token_revoked_by_another_process_stops_working_within_the_cache_seconds(runtime: Runtime) -> None:
     with freeze_time("2026-03-02 09:00:00") as frozen:
-        token = rt.service.create_token("mei")
-        assert rt.service.authenticate(token) is not None
-        _revoke_elsewhere(rt)
+        token = runtime.service.create_token("mei")
+        assert runtime.service.authenticate(token) is not None
+        _revoke_elsewhere(runtime)
         # Within the window the answer comes from memory, with no database read...
         frozen.tick(TOKEN_CACHE_SECONDS / 2)
-        assert rt.service.authenticate_cached(token) is not False
-        assert rt.service.authenticate(token) is not None
+        assert runtime.service.authenticate_cached(token) is not False
+        assert runtime.service.authenticate(token) is not None
         # ...and after it the database says no.
         frozen.tick(TOKEN_CACHE_SECONDS)
-        assert rt.service.authenticate_cached(token) is False
-        assert rt.service.authenticate(token) is None
+        assert runtime.service.authenticate_cached(token) is False
+        assert runtime.service.authenticate(token) is None
 
 
-def test_a_revocation_in_this_process_applies_at_once(rt: Runtime) -> None:
-    token = rt.service.create_token("mei")
-    assert rt.service.authenticate(token) is not None
-    rt.service.revoke_tokens("mei")
-    assert rt.service.authenticate_cached(token) is False
-    assert rt.service.authenticate(token) is None
+def test_a_revocation_in_this_process_applies_at_once(runtime: Runtime) -> None:
+    token = runtime.service.create_token("mei")
+    assert runtime.service.authenticate(token) is not None
+    runtime.service.revoke_tokens("mei")
+    assert runtime.service.authenticate_cached(token) is False
+    assert runtime.service.authenticate(token) is None
 
 
-def test_a_remembered_token_id_with_a_wrong_secret_is_refused(rt: Runtime) -> None:
-    token = rt.service.create_token("mei")
-    assert rt.service.authenticate(token) is not None
+def test_a_remembered_token_id_with_a_wrong_secret_is_refused(runtime: Runtime) -> None:
+    token = runtime.service.create_token("mei")
+    assert runtime.service.authenticate(token) is not None
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
-    assert rt.service.authenticate_cached(forged) is None
-    assert rt.service.authenticate(forged) is None
+    assert runtime.service.authenticate_cached(forged) is None
+    assert runtime.service.authenticate(forged) is None
 
 
-def test_roles_come_from_the_current_policy_not_the_cache(rt: Runtime) -> None:
-    token = rt.service.create_token("mei")
-    assert rt.service.authenticate(token).name == "mei"  # type: ignore[union-attr]
-    current = rt.policies.current
+def test_roles_come_from_the_current_policy_not_the_cache(runtime: Runtime) -> None:
+    token = runtime.service.create_token("mei")
+    assert runtime.service.authenticate(token).name == "mei"  # type: ignore[union-attr]
+    current = runtime.policies.current
     people = {name: p for name, p in current.people.items() if name != "mei"}
-    rt.policies.replace(type(current)(**{**{f: getattr(current, f) for f in current.__slots__}, "people": people}))
-    assert rt.service.authenticate_cached(token) is None
-    assert rt.service.authenticate(token) is None
+    runtime.policies.replace(type(current)(**{**{f: getattr(current, f) for f in current.__slots__}, "people": people}))
+    assert runtime.service.authenticate_cached(token) is None
+    assert runtime.service.authenticate(token) is None
