@@ -17,12 +17,13 @@ __all__ = ["Classification", "ExampleFailure", "MatchedRule", "classify", "class
 
 def classify(policy: Policy, category: str, attributes: Mapping[str, Any]) -> Classification:
     """Classify; raises AttributesInvalid (every problem, as `$.attributes.<field>`) for bad input."""
+    generated = policy.classifiers.get(category)
+    if generated is not None:
+        return generated(attributes)  # the steps of classify_by_rules, generated once per category at load
     spec = policy.categories.get(category)
     if spec is None:
         fail_closed = policy.unknown_category_tier
         return Classification(category, fail_closed, fail_closed, (), policy.version, False, dict(attributes))
-    if spec.classifier is not None:
-        return spec.classifier(attributes)  # the same steps as below, generated once per category at load
     return classify_by_rules(policy, spec, attributes)
 
 

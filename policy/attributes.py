@@ -112,39 +112,59 @@ def make_classifier(
     """Validation, every rule and the result, as one generated function per category.
 
     tier = max(base_tier, tier of every matching rule); matched rules in the order written.
-    The rules' predicates are called as compiled; only the sequencing is generated.
+    Each rule's test sets a bit of `m`; the tier and the explanation of every combination are
+    computed here, once, so the generated code only indexes them (up to _MAX_TABULATED rules;
+    beyond that it collects the matches as it goes).
     """
     known = dict(fields)
     namespace: dict[str, Any] = {
         "invalid": _invalid_for(category, known),
         "_INF": _INF,
+        "_MISSING": object(),
         "_Classification": Classification,
         "_category": category,
         "_version": version,
     }
-    lines = ["def classify(attributes):", *_validation_lines(known, namespace), f"    tier = {int(base_tier)}"]
-    if rules:
-        lines.append("    matched = []")
-        lines.append("    a = out")  # the name rule expressions read the attributes by
-        namespace["_MISSING"] = object()
+    lines = ["def classify(attributes):", *_validation_lines(known, namespace), "    a = out"]
+    tests = []
     for i, rule in enumerate(rules):
-        namespace[f"_shown_{i}"] = rule.as_matched
-        if rule.source is not None:
+        if rule.local_source is not None:
             namespace.update(rule.constants)  # names are unique per rule (prefix _r<i>_)
-            test = rule.source
+            tests.append(rule.local_source)
         else:
             namespace[f"_rule_{i}"] = rule.matches
-            test = f"_rule_{i}(out)"
-        lines.append(f"    if {test}:")
-        lines.append(f"        matched.append(_shown_{i})")
-        lines.append(f"        if tier < {int(rule.tier)}:")
-        lines.append(f"            tier = {int(rule.tier)}")
-    matched = "tuple(matched)" if rules else "()"
-    lines.append(f"    return _Classification(_category, tier, {int(base_tier)}, {matched}, _version, True, out)")
+            tests.append(f"_rule_{i}(out)")
+    if not rules:
+        tier, matched = str(int(base_tier)), "()"
+    elif len(rules) <= _MAX_TABULATED:
+        combinations = range(1 << len(rules))
+        chosen = [[rule for bit, rule in enumerate(rules) if m >> bit & 1] for m in combinations]
+        namespace["_tiers"] = tuple(max([base_tier, *(r.tier for r in c)]) for c in chosen)
+        namespace["_explained"] = tuple(tuple(r.as_matched for r in c) for c in chosen)
+        lines.append("    m = 0")
+        for bit, test in enumerate(tests):
+            lines.append(f"    if {test}:")
+            lines.append(f"        m |= {1 << bit}")
+        tier, matched = "_tiers[m]", "_explained[m]"
+    else:
+        lines.append(f"    tier = {int(base_tier)}")
+        lines.append("    matched = []")
+        for i, (rule, test) in enumerate(zip(rules, tests, strict=True)):
+            namespace[f"_shown_{i}"] = rule.as_matched
+            lines.append(f"    if {test}:")
+            lines.append(f"        matched.append(_shown_{i})")
+            lines.append(f"        if tier < {int(rule.tier)}:")
+            lines.append(f"            tier = {int(rule.tier)}")
+        tier, matched = "tier", "tuple(matched)"
+    lines.append(f"    return _Classification(_category, {tier}, {int(base_tier)}, {matched}, _version, True, out)")
     classify: Callable[[Mapping[str, Any]], Classification] = _define(
         lines, f"<classification of {category!r}>", namespace, "classify"
     )
     return classify
+
+
+#: 2**8 combinations at most are tabulated per category; longer rule lists are evaluated in a loop.
+_MAX_TABULATED = 8
 
 
 def _invalid_for(category: str, known: Mapping[str, FieldDef]) -> Callable[[Any], AttributesInvalid]:
@@ -179,39 +199,46 @@ def _invalid_for(category: str, known: Mapping[str, FieldDef]) -> Callable[[Any]
 def _validation_lines(known: Mapping[str, FieldDef], namespace: dict[str, Any]) -> list[str]:
     """Source lines that leave the validated attributes in `out` (or raise `invalid(attributes)`).
 
-    The happy path only asks yes/no questions, each field's checks inlined in an if/elif on its
-    name; messages are built by `invalid` once something is known to be wrong. Field names enter
-    the source only as repr() literals; every other value (bounds, enum sets, defaults) is bound
-    by name in the namespace, never written into the source.
+    The happy path is straight-line code: each declared field is read once into the local `f_i`
+    and checked inline, and `n` counts the given names that were not a declared field with a
+    value; only when some are left does the slower question "is every name declared?" get asked
+    (the rest are nulls, which mean "not given"). `f_i` is `_MISSING` for a field neither given
+    nor defaulted. `out` holds the fields always present (required or defaulted) in declaration
+    order, then the optional ones that were given. Messages are built by `invalid` once something
+    is known to be wrong. Field names enter the source only as repr() literals; every other value
+    (bounds, enum sets, defaults) is bound by name in the namespace, never written into the source.
     """
-    body = [
-        "    out = {}",
-        "    try:",
-        "        for name, value in attributes.items():",
-        "            if value is None:",
-        "                continue",
-    ]
+    namespace["_known"] = frozenset(known)
+    namespace.setdefault("_MISSING", object())
+    body = ["    try:", "        n = len(attributes)"]
+    always: list[tuple[int, str]] = []
+    optional: list[tuple[int, str]] = []
     for i, (name, field) in enumerate(known.items()):
-        body.append(f"            {'if' if i == 0 else 'elif'} name == {name!r}:")
-        body.append(f"                if not ({_inline_check(field, i, namespace)}):")
-        body.append("                    raise invalid(attributes)")
-    body.append("            else:" if known else "            if True:")
-    body.append("                raise invalid(attributes)")
-    body.append("            out[name] = value")
+        body.append(f"        f_{i} = attributes.get({name!r})")
+        body.append(f"        if f_{i} is not None:")
+        body.append(f"            if not ({_inline_check(field, f'f_{i}', i, namespace)}):")
+        body.append("                raise invalid(attributes)")
+        if field.type == "list":
+            body.append(f"            f_{i} = list(f_{i})")
+        body.append("            n -= 1")
+        body.append("        else:")
+        if field.required:
+            body.append("            raise invalid(attributes)")
+        elif field.default is not None:
+            namespace[f"_default_{i}"] = field.default
+            fresh = f"list(_default_{i})" if type(field.default) is list else f"_default_{i}"
+            body.append(f"            f_{i} = {fresh}")
+        else:
+            body.append(f"            f_{i} = _MISSING")
+        (always if field.required or field.default is not None else optional).append((i, name))
+    body.append("        if n and not (attributes.keys() <= _known):")
+    body.append("            raise invalid(attributes)")
     body.append("    except (KeyError, AttributeError, TypeError):")
     body.append("        raise invalid(attributes) from None")
-    for i, (name, field) in enumerate(known.items()):
-        if field.required:
-            body.append(f"    if {name!r} not in out:")
-            body.append("        raise invalid(attributes)")
-        if field.default is not None:
-            namespace[f"_default_{i}"] = field.default
-            fresh = "list(_default_{i})" if type(field.default) is list else "_default_{i}"
-            body.append(f"    if {name!r} not in out:")
-            body.append(f"        out[{name!r}] = {fresh.format(i=i)}")
-        if field.type == "list":
-            body.append(f"    if {name!r} in out:")
-            body.append(f"        out[{name!r}] = list(out[{name!r}])")
+    body.append("    out = {" + ", ".join(f"{name!r}: f_{i}" for i, name in always) + "}")
+    for i, name in optional:
+        body.append(f"    if f_{i} is not _MISSING:")
+        body.append(f"        out[{name!r}] = f_{i}")
     return body
 
 
@@ -228,33 +255,33 @@ def _define(lines: list[str], filename: str, namespace: dict[str, Any], name: st
 
 _INLINE_TYPE = {
     # A chained comparison is false for NaN and both infinities.
-    "number": "(type(value) is int or (type(value) is float and -_INF < value < _INF))",
-    "integer": "type(value) is int",
-    "string": "type(value) is str",
-    "boolean": "type(value) is bool",
-    "list": "(type(value) is list or type(value) is tuple)",
+    "number": "(type({v}) is int or (type({v}) is float and -_INF < {v} < _INF))",
+    "integer": "type({v}) is int",
+    "string": "type({v}) is str",
+    "boolean": "type({v}) is bool",
+    "list": "(type({v}) is list or type({v}) is tuple)",
 }
 
 
-def _inline_check(field: FieldDef, i: int, namespace: dict[str, Any]) -> str:
-    """A Python expression over `value`, true exactly when `value_problem(field, value)` is None."""
-    parts = [_INLINE_TYPE[field.type]]
+def _inline_check(field: FieldDef, v: str, i: int, namespace: dict[str, Any]) -> str:
+    """A Python expression over the local `v`, true exactly when `value_problem(field, v)` is None."""
+    parts = [_INLINE_TYPE[field.type].format(v=v)]
     if field.enum is not None:
         if all(type(e) is str for e in field.enum):
             namespace[f"_enum_{i}"] = frozenset(field.enum)
             if field.type == "list":
-                parts.append(f"all(type(item) is str and item in _enum_{i} for item in value)")
+                parts.append(f"all(type(item) is str and item in _enum_{i} for item in {v})")
             else:
-                parts.append(f"type(value) is str and value in _enum_{i}")
+                parts.append(f"type({v}) is str and {v} in _enum_{i}")
         else:
             namespace[f"_member_{i}"] = _member(field)
-            parts.append(f"_member_{i}(value)")
+            parts.append(f"_member_{i}({v})")
     if field.min is not None:
         namespace[f"_min_{i}"] = field.min
-        parts.append(f"_min_{i} <= value")
+        parts.append(f"_min_{i} <= {v}")
     if field.max is not None:
         namespace[f"_max_{i}"] = field.max
-        parts.append(f"value <= _max_{i}")
+        parts.append(f"{v} <= _max_{i}")
     return " and ".join(parts)
 
 

@@ -122,8 +122,12 @@ class MatchedRule:
     description: str
 
 
-class Classification(msgspec.Struct, frozen=True):
-    """A msgspec Struct, not a frozen dataclass: built once per decision, its construction is on the hot path."""
+class Classification(msgspec.Struct, frozen=True, gc=False):
+    """A msgspec Struct, not a frozen dataclass: built once per decision, its construction is on the hot path.
+
+    gc=False: nothing a classification holds can refer back to it, so it can never be part of a
+    reference cycle, and leaving it untracked saves the collector's bookkeeping per decision.
+    """
 
     category: str
     tier: int
@@ -149,6 +153,8 @@ class Rule:
     #: `matches` as an expression over `a` and the names in `constants` (see policy.conditions).
     source: str | None = field(default=None, compare=False, repr=False)
     constants: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: `source` reading field i from the local `f_i` (see policy.conditions.Condition.local_source).
+    local_source: str | None = field(default=None, compare=False, repr=False)
     #: This rule as explanations show it: built once and shared, so classifying allocates less.
     as_matched: MatchedRule = field(init=False, compare=False, repr=False)
 
@@ -199,6 +205,14 @@ class Policy:
     unknown_category_tier: int
     #: Optional (start, end) dates of the period escalation metrics compare against.
     baseline: tuple[date, date] | None = None
+    #: Each category's generated classifier by name: one dict lookup per classification.
+    classifiers: Mapping[str, Callable[[Mapping[str, Any]], Classification]] = field(
+        init=False, compare=False, repr=False
+    )
+
+    def __post_init__(self) -> None:
+        found = {name: c.classifier for name, c in self.categories.items() if c.classifier is not None}
+        object.__setattr__(self, "classifiers", found)
 
     def people_with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]

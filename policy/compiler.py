@@ -307,6 +307,7 @@ class _Builder:
                     location=self.locate(rule_path),
                     source=condition.source,
                     constants=condition.constants,
+                    local_source=condition.local_source,
                 )
             )
         return tuple(rules)

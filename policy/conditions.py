@@ -61,6 +61,9 @@ class Condition:
     #: bound in `constants` (and `_MISSING`), never written into the source.
     source: str = "True"
     constants: Mapping[str, Any] = field(default_factory=dict)
+    #: The same expression reading field i of the category from the local `f_i` instead of `a`
+    #: (`_MISSING` when absent): what a generated classifier inlines after validating into locals.
+    local_source: str = "True"
 
 
 class ConditionInvalid(Exception):
@@ -75,6 +78,8 @@ class ConditionInvalid(Exception):
 @dataclass(frozen=True, slots=True)
 class _Part:
     source: str
+    #: `source` over the locals f_i (see Condition.local_source).
+    local: str
     reads: frozenset[str]
     description: str
     #: True when the description needs parentheses inside a larger expression.
@@ -103,7 +108,7 @@ def compile_condition(
     bound = {"_MISSING": _MISSING, **compiler.constants}
     signature = ", ".join(["a", *(f"{name}={name}" for name in bound)])
     matches: Predicate = eval(compile(f"lambda {signature}: {part.source}", "<condition>", "eval"), bound)
-    return Condition(matches, part.reads, part.description, part.source, compiler.constants)
+    return Condition(matches, part.reads, part.description, part.source, compiler.constants, part.local)
 
 
 class _Compiler:
@@ -119,6 +124,10 @@ class _Compiler:
         #: The values the expression compares with, by the name it reads them under.
         self.constants: dict[str, Any] = {}
         self.depth = 0
+
+    def local(self, name: str) -> str:
+        """The local a generated classifier holds field `name` in (its index among the fields)."""
+        return f"f_{list(self.fields).index(name)}"
 
     def constant(self, value: Any) -> str:
         name = f"{self.prefix}{len(self.constants)}"
@@ -155,7 +164,7 @@ class _Compiler:
             if inner is None:
                 return None
             text = f"({inner.description})" if inner.compound else inner.description
-            return _Part(f"(not {inner.source})", inner.reads, f"not {text}")
+            return _Part(f"(not {inner.source})", f"(not {inner.local})", inner.reads, f"not {text}")
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 self.problem(path, f"'{key}' takes a non-empty list of conditions", f"write {key}: [{{..}}, {{..}}]")
@@ -220,15 +229,23 @@ class _Compiler:
             if type(value) is not bool:
                 self.problem(path, f"'exists' takes true or false, got {show(value)}", "write exists: true")
                 return None
+            local = self.local(name)
             return _Part(
                 f"({name!r} in a)" if value else f"({name!r} not in a)",
+                f"({local} is not _MISSING)" if value else f"({local} is _MISSING)",
                 frozenset({name}),
                 f"{name} is {'set' if value else 'not set'}",
             )
         if not self.operand_ok(field, op, value, path):
             return None
         text = f"{name} {_SYMBOL[op]} {_describe(value, parameter)}"
-        return _Part(_COMPARISONS[op].format(f=repr(name), v=self.constant(value)), frozenset({name}), text)
+        template, bound = _COMPARISONS[op], self.constant(value)
+        return _Part(
+            template.format(read=f"a.get({name!r}, _MISSING)", v=bound),
+            template.format(read=self.local(name), v=bound),
+            frozenset({name}),
+            text,
+        )
 
     def membership(self, field: FieldDef, op: str, raw: Any, path: Path) -> _Part | None:
         if field.type == "list":
@@ -253,8 +270,9 @@ class _Compiler:
         text = f"{field.name} {_SYMBOL[op]} [" + ", ".join(_describe(v, p) for v, p in resolved) + "]"
         # Booleans and numbers are kept apart by the type check above, so a set is exact here.
         members = self.constant(frozenset(values))
-        test = f"(a.get({field.name!r}, _MISSING) {'in' if op == 'in' else 'not in'} {members})"
-        return _Part(test, frozenset({field.name}), text)
+        test = f"{'in' if op == 'in' else 'not in'} {members})"
+        local = self.local(field.name)
+        return _Part(f"(a.get({field.name!r}, _MISSING) {test}", f"({local} {test}", frozenset({field.name}), text)
 
     def operand_ok(self, field: FieldDef, op: str, value: Any, path: Path) -> bool:
         """Whether `value` can be compared with `field` by `op`; reports why not."""
@@ -310,26 +328,28 @@ def _all_of(parts: Sequence[_Part]) -> _Part:
     if len(parts) == 1:
         return parts[0]
     source = "(" + " and ".join(p.source for p in parts) + ")"
+    local = "(" + " and ".join(p.local for p in parts) + ")"
     text = " and ".join(f"({p.description})" if p.compound else p.description for p in parts)
-    return _Part(source, frozenset().union(*(p.reads for p in parts)), text, compound=True)
+    return _Part(source, local, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
 
 def _any_of(parts: Sequence[_Part]) -> _Part:
     if len(parts) == 1:
         return parts[0]
     source = "(" + " or ".join(p.source for p in parts) + ")"
+    local = "(" + " or ".join(p.local for p in parts) + ")"
     text = " or ".join(f"({p.description})" if p.compound else p.description for p in parts)
-    return _Part(source, frozenset().union(*(p.reads for p in parts)), text, compound=True)
+    return _Part(source, local, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
 
-#: Expression templates: `f` is the field name's repr, `v` the name the compared value is bound to.
+#: Expression templates: `read` reads the field (from `a` or a local), `v` names the compared value.
 #: An absent field reads as `_MISSING`, which equals nothing; ordering and `contains` are false on it.
 _COMPARISONS: dict[str, str] = {
-    "eq": "(a.get({f}, _MISSING) == {v})",
-    "ne": "(a.get({f}, _MISSING) != {v})",
-    "lt": "((x := a.get({f}, _MISSING)) is not _MISSING and x < {v})",
-    "lte": "((x := a.get({f}, _MISSING)) is not _MISSING and x <= {v})",
-    "gt": "((x := a.get({f}, _MISSING)) is not _MISSING and x > {v})",
-    "gte": "((x := a.get({f}, _MISSING)) is not _MISSING and x >= {v})",
-    "contains": "((x := a.get({f}, _MISSING)) is not _MISSING and {v} in x)",
+    "eq": "({read} == {v})",
+    "ne": "({read} != {v})",
+    "lt": "((x := {read}) is not _MISSING and x < {v})",
+    "lte": "((x := {read}) is not _MISSING and x <= {v})",
+    "gt": "((x := {read}) is not _MISSING and x > {v})",
+    "gte": "((x := {read}) is not _MISSING and x >= {v})",
+    "contains": "((x := {read}) is not _MISSING and {v} in x)",
 }

@@ -3,6 +3,8 @@ a revocation in this process at once and one made by another process within the 
 
 from __future__ import annotations
 
+import dataclasses
+
 import sqlalchemy as sa
 from freezegun import freeze_time
 
@@ -54,6 +56,6 @@ def test_roles_come_from_the_current_policy_not_the_cache(runtime: Runtime) -> N
     assert runtime.service.authenticate(token).name == "mei"  # type: ignore[union-attr]
     current = runtime.policies.current
     people = {name: p for name, p in current.people.items() if name != "mei"}
-    runtime.policies.replace(type(current)(**{**{f: getattr(current, f) for f in current.__slots__}, "people": people}))
+    runtime.policies.replace(dataclasses.replace(current, people=people))
     assert runtime.service.authenticate_cached(token) is None
     assert runtime.service.authenticate(token) is None

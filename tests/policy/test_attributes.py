@@ -124,3 +124,47 @@ def test_the_generated_check_accepts_exactly_what_the_worded_check_accepts(field
     else:
         assert worded is None, (field, value, worded)
         assert out == {"f": list(value) if field.type == "list" else value, "other": "d"}  # type: ignore[call-overload]
+
+
+_SHAPE = {
+    "req": FieldDef(name="req", type="integer", required=True, min=0),
+    "opt": FieldDef(name="opt", type="number", default=1.5, max=10),
+    "kind": FieldDef(name="kind", type="string", enum=("a", "b")),
+    "tags": FieldDef(name="tags", type="list", default=["x"]),
+    "flag": FieldDef(name="flag", type="boolean"),
+}
+
+
+def _validated_by_definition(attributes: dict[str, Any]) -> dict[str, Any] | None:
+    """What validation means, written plainly: None when the attributes are invalid."""
+    from policy.attributes import value_problem
+
+    for name, value in attributes.items():
+        if name not in _SHAPE or (value is not None and value_problem(_SHAPE[name], value) is not None):
+            return None
+    given = {name: value for name, value in attributes.items() if value is not None}
+    if any(f.required and name not in given for name, f in _SHAPE.items()):
+        return None
+    out = {name: list(v) if _SHAPE[name].type == "list" else v for name, v in given.items()}
+    for name, f in _SHAPE.items():
+        if name not in out and f.default is not None:
+            out[name] = list(f.default) if type(f.default) is list else f.default
+    return out
+
+
+@settings(max_examples=1000, deadline=None)
+@given(attributes=st.dictionaries(st.sampled_from([*_SHAPE, "unknown", "Req"]), _values, max_size=6))
+def test_whole_attribute_sets_validate_as_the_definition_says(attributes: dict[str, Any]) -> None:
+    """Unknown names, nulls, required and defaulted fields together, not one field at a time."""
+    from policy.attributes import make_validator
+
+    expected = _validated_by_definition(attributes)
+    validate = make_validator("c", _SHAPE)
+    if expected is None:
+        with pytest.raises(AttributesInvalid):
+            validate(attributes)
+        return
+    got = validate(attributes)
+    assert got == expected
+    if "tags" in got:
+        assert got["tags"] is not attributes.get("tags")  # a copy: the filer's list is never shared

@@ -221,6 +221,31 @@ def test_compiled_conditions_agree_with_the_definition(when: dict[str, Any], att
     assert matches(when, attributes) == _reference(when, attributes)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=st.lists(st.tuples(_conditions, st.integers(1, 3)), min_size=1, max_size=10),
+    attributes=_attributes,
+)
+def test_generated_classifiers_read_fields_as_the_definition_does(
+    rules: list[tuple[dict[str, Any], int]], attributes: dict[str, Any]
+) -> None:
+    """A classifier inlines each condition over the validated fields held in locals: tabulated
+    (up to 8 rules) or collected as it goes (more), it matches what the definition says."""
+    from policy.attributes import make_classifier
+    from policy.compiled import Rule
+
+    compiled = []
+    for i, (when, tier) in enumerate(rules):
+        c = compile_condition(when, FIELDS, PARAMETERS, prefix=f"_r{i}_")
+        rule = Rule(f"r{i}", tier, c.description, c.reads, c.matches, None, c.source, c.constants, c.local_source)
+        compiled.append(rule)
+    classifier = make_classifier("c", FIELDS, 1, compiled, "v")
+    got = classifier(attributes)
+    expected = [(f"r{i}", tier) for i, (when, tier) in enumerate(rules) if _reference(when, attributes)]
+    assert [(m.id, m.tier) for m in got.matched_rules] == expected
+    assert got.tier == max([1, *(tier for _, tier in expected)])
+
+
 def test_nesting_deeper_than_the_limit_is_a_load_error_not_a_crash() -> None:
     from policy.conditions import MAX_DEPTH
 
