@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
-from sqlalchemy import Connection, Engine, String, and_, insert, select, type_coerce, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from engine.classify import classify
@@ -77,7 +77,7 @@ from engine.types import (
 from policy.compiled import AttributesInvalid, FieldError, Person, Policy, Tier
 
 if TYPE_CHECKING:
-    from engine.log.chain import Record, VerifyResult
+    from engine.log.chain import VerifyResult
 
 Clock = Callable[[], datetime]
 #: Called inside the append transaction with the events just appended (e.g. the notification
@@ -772,47 +772,9 @@ class DecisionService:
 
     def verify_log(self) -> VerifyResult:
         from engine.log.chain import verify_chain
+        from engine.store.stored_events import stored_records
 
-        return verify_chain(self._stored_records(), origin=self.origin, checkpoints=self.trusted_checkpoints())
-
-    def _stored_records(self, batch: int = 5000) -> Iterator[Record]:
-        """Every stored event as a chain Record with its query columns, streamed in seq order.
-
-        Plain tuples, and on SQLite the time column's stored text: building a row mapping and an
-        aware datetime per event, only to format it back to text, cost more than verifying it.
-        """
-        from engine.log.chain import Record
-
-        sqlite = self.engine.dialect.name == "sqlite"
-        at = type_coerce(_events.c.at, String) if sqlite else _events.c.at
-        columns = (_events.c.seq, _events.c.body, _events.c.leaf_hash, _events.c.prev_hash,
-                   _events.c.decision_id, _events.c.type, _events.c.actor, at)  # fmt: skip
-        with self.engine.connect() as conn:
-            if sqlite:
-                # The driver's own cursor: SQLAlchemy's row layer cost a third of verifying from SQLite.
-                sql = str(select(*columns).order_by(_events.c.seq).compile(self.engine))
-                cursor = conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
-                parts: Iterator[Sequence[Any]] = iter(lambda: cursor.fetchmany(batch), [])
-            else:
-                result = conn.execute(select(*columns).order_by(_events.c.seq).execution_options(yield_per=batch))
-                parts = result.partitions()
-            for part in parts:
-                for seq, body, leaf, prev, decision_id, kind, actor, stored_at in part:
-                    at_text = _sqlite_at_text(stored_at) if sqlite else format_at(stored_at)
-                    # Columns in chain.QUERY_COLUMNS order.
-                    yield Record(seq, body.encode(), leaf, prev, (decision_id, kind, actor, at_text))
-
-
-def _sqlite_at_text(stored: str | None) -> str | None:
-    """SQLAlchemy's SQLite text for a UTC time ('2026-03-02 09:00:00.000000') in the log's canonical form."""
-    if stored is not None and len(stored) == 26 and stored[10] == " ":
-        return f"{stored[:10]}T{stored[11:]}Z"
-    # Another spelling of a time (written by hand, or by another tool): compared as the instant it names.
-    try:
-        moment = datetime.fromisoformat(stored)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return stored  # not a time at all: the column check reports it as it is
-    return format_at(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC))
+        return verify_chain(stored_records(self.engine), origin=self.origin, checkpoints=self.trusted_checkpoints())
 
 
 def _unloggable(value: Any, path: str, depth: int = 0) -> Iterator[FieldError]:

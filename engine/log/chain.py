@@ -9,17 +9,37 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import msgspec
 
-from engine.log.canonical import BODY_KEYS, FORMAT_VERSION, GENESIS_PREV, canonical_bytes, leaf_hash, parse_at
+from engine.log.canonical import (
+    BODY_KEYS,
+    FORMAT_VERSION,
+    GENESIS_PREV,
+    canonical_bytes,
+    format_at,
+    leaf_hash,
+    parse_at,
+)
 from engine.log.merkle import frontier_root
 
 QUERY_COLUMNS = ("decision_id", "type", "actor", "at")
 _sorted = msgspec.json.Encoder(order="sorted")
 _sha256 = hashlib.sha256
 _AT_SHAPE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}Z\Z")
+
+
+def same_instant(stored: Any, at: str) -> bool:
+    """Whether a time column spelled another way (by hand, or by another tool) names the body's instant."""
+    if not isinstance(stored, str):
+        return False
+    try:
+        moment = datetime.fromisoformat(stored)
+    except ValueError:
+        return False
+    return format_at(moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)) == at
 
 
 class Record(NamedTuple):
@@ -134,7 +154,7 @@ class ChainVerifier:
             raise _Bad(f"at {body['at']} is earlier than the previous event's {self.last_at} (backdated)")
         if record.columns is not None and record.columns != (body["decision_id"], body["type"], body["actor"], at):
             for column, stored in zip(QUERY_COLUMNS, record.columns, strict=True):
-                if stored != body[column]:
+                if stored != body[column] and not (column == "at" and same_instant(stored, at)):
                     raise _Bad(f"the stored {column} column ({stored!r}) disagrees with the body ({body[column]!r})")
         # frontier_append in place: a verifier owns its frontier, and copying it per event showed.
         frontier, node, n = self.frontier, leaf, position

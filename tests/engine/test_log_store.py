@@ -123,6 +123,7 @@ TAMPERING = {
     "changed body": ("UPDATE events SET body = replace(body, '\"t2\"', '\"t9\"') WHERE seq = 3", 3, "leaf hash"),
     "changed query column": ("UPDATE events SET actor = 'mallory' WHERE seq = 2", 2, "actor"),
     "deleted row": ("DELETE FROM events WHERE seq = 4", 4, "seq"),
+    "moved time column": ("UPDATE events SET at = '2020-01-01 00:00:00.000000' WHERE seq = 3", 3, "at column"),
 }
 
 
@@ -157,6 +158,24 @@ def test_verify_finds_two_swapped_rows(filled: Runtime) -> None:
     assert not result.ok
     assert result.first_bad_seq == 2
     assert result.reason
+
+
+def test_a_time_column_spelled_another_way_is_judged_by_its_instant(filled: Runtime) -> None:
+    """SQLite keeps times as text: a tool that rewrote them in another ISO spelling changed no
+    instant and breaks nothing; a spelling of a different instant is caught. (PostgreSQL keeps
+    the instant itself, so only the second case exists there.)"""
+    _drop_guards(filled)
+    sqlite = filled.service.engine.dialect.name == "sqlite"
+    with filled.service.engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql("UPDATE events SET at = replace(at, ' ', 'T') || '+00:00' WHERE seq = 2")
+            assert conn.exec_driver_sql("SELECT at FROM events WHERE seq = 2").scalar_one().endswith("+00:00")
+    assert filled.service.verify_log().ok
+    with filled.service.engine.begin() as conn:
+        shifted = "replace(at, ' ', 'T') || '+01:00'" if sqlite else "at + interval '1 hour'"
+        conn.exec_driver_sql(f"UPDATE events SET at = {shifted} WHERE seq = 2")
+    result = filled.service.verify_log()
+    assert not result.ok and result.first_bad_seq == 2 and "at column" in (result.reason or "")
 
 
 def test_event_times_never_go_backwards(runtime: Runtime, clock) -> None:  # type: ignore[no-untyped-def]
