@@ -29,6 +29,7 @@ from api.controllers.log import (
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.controllers.reviews import digest, escalations
 from api.errors import EXCEPTION_HANDLERS
+from api.heap import freeze_startup_objects
 from api.prometheus import latency_middleware, metrics
 from api.schemas import Health
 from api.web import web_components
@@ -80,9 +81,14 @@ def create_app(
     extra_route_handlers: Sequence[Any] = (),
     extra_plugins: Sequence[Any] = (),
     web: bool = True,
+    freeze_heap: bool = False,
     **litestar_kwargs: Any,
 ) -> Litestar:
-    """Build the app; without `runtime`, one is opened from the environment at start-up."""
+    """Build the app; without `runtime`, one is opened from the environment at start-up.
+
+    `freeze_heap` (the served process, not tests that build many apps) moves everything alive
+    once the service is up out of the garbage collector's sight: see `api.heap`.
+    """
     web_kwargs: dict[str, Any] = {"route_handlers": [], "middleware": []}
     if web:
         database_url = runtime.database_url if runtime is not None else normalise_url(database_url_from_env())
@@ -109,6 +115,8 @@ def create_app(
         if os.environ.get("DECISIONS_SCHEDULE") == "1":
             schedule = threading.Thread(target=run_schedule, args=(rt, stop), name="review-schedule", daemon=True)
             schedule.start()
+        if freeze_heap:
+            freeze_startup_objects()
         try:
             yield
         finally:

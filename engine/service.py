@@ -47,7 +47,7 @@ from engine.lifecycle import (
     supersede,
     withdraw,
 )
-from engine.log.appender import AppendedEvent, NewEvent, append_events, read_tip
+from engine.log.appender import AppendedEvent, NewEvent, append_events, read_tip, write_tip
 from engine.log.canonical import canonical_bytes, format_at
 from engine.read_model import fold
 from engine.routing import route_for
@@ -272,15 +272,17 @@ class DecisionService:
     def _begin_write(self, conn: Connection) -> None:
         tip = read_tip(conn)
         self._tx.tip = tip
-        if self.governance is not None and tip.head.policy_version != self.policies.current.version:
-            self.governance.follow(conn, tip.head.policy_version)
+        if self.governance is not None and tip.policy_version != self.policies.current.version:
+            self.governance.follow(conn, tip.policy_version)
 
     def _write_attempts(self, work: Callable[[Connection], Any]) -> Any:
         for attempt in range(MAX_WRITE_ATTEMPTS):
             try:
                 with write_transaction(self.engine) as conn:
                     self._begin_write(conn)
-                    return work(conn)
+                    result = work(conn)
+                    write_tip(self._tx.tip)
+                    return result
             except DBAPIError as exc:
                 if attempt + 1 == MAX_WRITE_ATTEMPTS or not _is_retryable(exc):
                     raise
@@ -315,6 +317,7 @@ class DecisionService:
                             failed = i
                             outcomes[i] = Failed(exc)
                             raise _JobFailed from None
+                    write_tip(self._tx.tip)
             except _JobFailed:
                 pending.remove(failed)  # type: ignore[arg-type]
                 continue

@@ -81,20 +81,53 @@ def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
 
 @dataclass(slots=True)
 class ChainTip:
-    """The head as this transaction left it, so consecutive appends in one transaction
-    (a group-commit batch) skip re-reading it. Bound to one connection: any other
-    writer is caught by the head update's size check and the seq primary key."""
+    """The head as this transaction has moved it, so consecutive appends in one transaction (a
+    group-commit batch) neither re-read the head row nor rewrite it per append: the owner of
+    the tip writes it once, with `write_tip`, before committing. Bound to one connection: any
+    other writer is caught by the head update's size check and the seq primary key."""
 
     conn: Connection
-    head: ChainHead
+    origin: str | None
+    size: int
+    head_hash: str
+    #: The Merkle frontier as bytes (the head row keeps hex).
+    frontier: list[bytes]
+    policy_version: str | None
     last_at: datetime | None
+    #: The size the head row holds in the database; `size` once written.
+    stored_size: int
 
 
 def read_tip(conn: Connection) -> ChainTip:
     """Lock and read the head, and the time of the last event, once per write transaction."""
     head = read_head(conn, lock=True)
     last_at = conn.execute(_SELECT_AT, {"at_seq": head.size - 1}).scalar_one() if head.size > 0 else None
-    return ChainTip(conn, head, last_at)
+    frontier = [bytes.fromhex(h) for h in head.frontier]
+    return ChainTip(
+        conn, head.origin, head.size, head.head_hash, frontier, head.policy_version, last_at, stored_size=head.size
+    )
+
+
+def write_tip(tip: ChainTip) -> None:
+    """Write the head as the transaction's appends left it (a no-op when nothing was appended)."""
+    if tip.size == tip.stored_size:
+        return
+    result = tip.conn.execute(
+        _UPDATE_HEAD,
+        {
+            "head_id": HEAD_ID,
+            "expected_size": tip.stored_size,
+            "origin": tip.origin,
+            "size": tip.size,
+            "head_hash": tip.head_hash,
+            "frontier": [h.hex() for h in tip.frontier],
+            "policy_version": tip.policy_version,
+        },
+    )
+    if result.rowcount != 1:
+        # Someone else moved the head under us: only possible if serialisation failed.
+        raise LogIntegrityError("the chain head moved during an append; retry")
+    tip.stored_size = tip.size
 
 
 def append_events(
@@ -108,21 +141,23 @@ def append_events(
 
     The time is read after the head lock is held and never goes backwards along the
     chain (clocks of several workers may disagree), so `at` is monotonic in `seq`
-    and a verifier can treat a backwards step as backdating. `tip`, when it belongs to
-    `conn`, stands in for reading the head and is moved forward.
+    and a verifier can treat a backwards step as backdating. A `tip` that belongs to
+    `conn` stands in for reading the head and is moved forward; its owner writes it
+    (`write_tip`) before the commit. Without one, the head row is written here.
     """
-    if tip is None or tip.conn is not conn:
+    owned = tip is not None and tip.conn is conn
+    if not owned:
         tip = read_tip(conn)
-    head = tip.head
+    assert tip is not None
     at = clock()
     if tip.last_at is not None:
         at = max(at, tip.last_at)
-    if head.origin is not None and head.origin != origin:
+    if tip.origin is not None and tip.origin != origin:
         raise LogIntegrityError(
-            f"this database holds the log {head.origin!r}, not {origin!r}; set DECISIONS_LOG_ORIGIN to match"
+            f"this database holds the log {tip.origin!r}, not {origin!r}; set DECISIONS_LOG_ORIGIN to match"
         )
-    size, prev = head.size, head.head_hash
-    frontier = [bytes.fromhex(h) for h in head.frontier]
+    size, prev = tip.size, tip.head_hash
+    frontier = tip.frontier
     appended: list[AppendedEvent] = []
     for new in events:
         body = canonical_bytes(
@@ -169,31 +204,13 @@ def append_events(
             for e in appended
         ],
     )
-    moved = ChainHead(
-        origin=origin,
-        size=size,
-        head_hash=prev,
-        frontier=[h.hex() for h in frontier],
-        policy_version=next(
-            (e.data["version"] for e in reversed(appended) if e.type == "policy_activated"), head.policy_version
-        ),
-    )
-    result = conn.execute(
-        _UPDATE_HEAD,
-        {
-            "head_id": HEAD_ID,
-            "expected_size": head.size,
-            "origin": moved.origin,
-            "size": moved.size,
-            "head_hash": moved.head_hash,
-            "frontier": moved.frontier,
-            "policy_version": moved.policy_version,
-        },
-    )
-    if result.rowcount != 1:
-        # Someone else moved the head under us: only possible if serialisation failed.
-        raise LogIntegrityError("the chain head moved during an append; retry")
-    tip.head, tip.last_at = moved, at
+    # Moved only once the insert succeeded: a failed append leaves the tip where the rows are.
+    for e in appended:
+        if e.type == "policy_activated":
+            tip.policy_version = e.data["version"]
+    tip.origin, tip.size, tip.head_hash, tip.frontier, tip.last_at = origin, size, prev, frontier, at
+    if not owned:
+        write_tip(tip)
     return appended
 
 
