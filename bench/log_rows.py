@@ -60,12 +60,12 @@ def rows(events: int) -> list[Row]:
     floor_t = once(hashing_floor)
     rt = open_runtime(url, "policies.yaml")
     try:
-        verify_db = once(lambda: rt.service.verify_log(), repeats=1)
+        verify_db = once(lambda: rt.service.verify_log())
         result = rt.service.verify_log()
         assert result.ok and result.size == size, result
     finally:
         rt.close()
-    verify_file = once(lambda: verify_export(iter(lines)), repeats=1)
+    verify_file = once(lambda: verify_export(iter(lines)))
     leaves = [hashlib.sha256(b"\x00" + line).digest() for line in lines]
     merkle_t = once(lambda: root(leaves), repeats=1)
     leaf_floor = once(lambda: [hashlib.sha256(b"\x00" + line).digest() for line in lines], repeats=1)

@@ -20,6 +20,7 @@ def per_call(fn: Callable[[], object], calls: int, repeats: int = 5) -> float:
 
 
 def once(fn: Callable[[], object], repeats: int = 3) -> float:
+    """Median seconds of `repeats` whole runs (this machine varies by +-10 % run to run)."""
     samples = []
     for _ in range(repeats):
         started = time.perf_counter()
