@@ -8,7 +8,7 @@ under READ COMMITTED, so concurrent writers queue on it and never fork the chain
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -82,9 +82,11 @@ def read_head(conn: Connection, *, lock: bool = False) -> ChainHead:
 @dataclass(slots=True)
 class ChainTip:
     """The head as this transaction has moved it, so consecutive appends in one transaction (a
-    group-commit batch) neither re-read the head row nor rewrite it per append: the owner of
-    the tip writes it once, with `write_tip`, before committing. Bound to one connection: any
-    other writer is caught by the head update's size check and the seq primary key."""
+    group-commit batch) neither re-read the head row nor write per append: their events are
+    inserted together and the head row rewritten once, by `write_tip`, which the tip's owner
+    calls before committing. Until then the events are only here: nothing may read `events`
+    in a write transaction (nothing does; reads go through read transactions). Bound to one
+    connection: any other writer is caught by the head update's size check and the seq key."""
 
     conn: Connection
     origin: str | None
@@ -96,6 +98,8 @@ class ChainTip:
     last_at: datetime | None
     #: The size the head row holds in the database; `size` once written.
     stored_size: int
+    #: Rows of the events appended since, not yet inserted.
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
 
 def read_tip(conn: Connection) -> ChainTip:
@@ -109,9 +113,11 @@ def read_tip(conn: Connection) -> ChainTip:
 
 
 def write_tip(tip: ChainTip) -> None:
-    """Write the head as the transaction's appends left it (a no-op when nothing was appended)."""
+    """Insert the events appended through `tip` and write the head as they left it."""
     if tip.size == tip.stored_size:
         return
+    tip.conn.execute(_INSERT_EVENTS, tip.pending)
+    tip.pending = []
     result = tip.conn.execute(
         _UPDATE_HEAD,
         {
@@ -188,23 +194,19 @@ def append_events(
             )
         )
         size, prev = size + 1, leaf.hex()
-    conn.execute(
-        _INSERT_EVENTS,
-        [
-            {
-                "seq": e.seq,
-                "body": e.body.decode(),
-                "leaf_hash": e.leaf_hash,
-                "prev_hash": e.prev_hash,
-                "decision_id": e.decision_id,
-                "type": e.type,
-                "actor": e.actor,
-                "at": e.at,
-            }
-            for e in appended
-        ],
+    tip.pending.extend(
+        {
+            "seq": e.seq,
+            "body": e.body.decode(),
+            "leaf_hash": e.leaf_hash,
+            "prev_hash": e.prev_hash,
+            "decision_id": e.decision_id,
+            "type": e.type,
+            "actor": e.actor,
+            "at": e.at,
+        }
+        for e in appended
     )
-    # Moved only once the insert succeeded: a failed append leaves the tip where the rows are.
     for e in appended:
         if e.type == "policy_activated":
             tip.policy_version = e.data["version"]
