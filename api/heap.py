@@ -6,7 +6,8 @@ them in each full collection. Under load those scans stalled the event loop and 
 thread together: they were the slowest 1-2 % of filings (PostgreSQL, 1 worker, 32 connections:
 p99 134 ms, 52 ms once frozen, and 785 -> 1,140 filings/s; bench/http_rows.py). `gc.freeze`
 moves them to a generation the collector never visits; what requests allocate is collected as
-before.
+before. The price: something alive at start-up that later becomes cyclic garbage (the start-up
+policy, after an activation replaces it) is freed only as far as reference counting frees it.
 """
 
 from __future__ import annotations
