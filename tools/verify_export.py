@@ -84,12 +84,15 @@ def check_line(line, size, prev, last_at, origin):
         raise Broken(f"the body cannot be encoded canonically: {exc}") from exc
     if canonical.encode("utf-8") != line:
         raise Broken("non-canonical bytes: re-encoding the body does not give the line")
-    if body["v"] != 1:
-        raise Broken(f"unknown format version {body['v']!r}")
+    # `type(..) is int`: true == 1 in Python, and a forged `"seq": true` must not pass for 1.
+    if type(body["v"]) is not int or body["v"] != 1:
+        raise Broken(f"unknown format version {json.dumps(body['v'])}")
     if origin is not None and body["log"] != origin:
         raise Broken(f"the event belongs to the log {body['log']!r}, not {origin!r}")
-    if body["seq"] != size:
-        raise Broken(f"the body says seq {body['seq']} at position {size} (events deleted, inserted or swapped)")
+    if type(body["seq"]) is not int or body["seq"] != size:
+        raise Broken(
+            f"the body says seq {json.dumps(body['seq'])} at position {size} (events deleted, inserted or swapped)"
+        )
     if body["prev"] != prev:
         raise Broken("prev is not the previous event's leaf hash")
     if not isinstance(body["at"], str) or not AT.match(body["at"]):

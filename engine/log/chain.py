@@ -7,6 +7,7 @@ The first failure stops verification and names the seq and a specific reason.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -124,14 +125,18 @@ class ChainVerifier:
                 raise _Bad(f"the body cannot be encoded canonically: {exc}") from exc
             if canonical != record.body:
                 raise _Bad("non-canonical bytes: re-encoding the body does not give the stored bytes")
-        if body["v"] != FORMAT_VERSION:
-            raise _Bad(f"unknown format version {body['v']!r}")
+        # `type(..) is int`: true == 1 in Python, and a forged `"seq": true` must not pass for 1.
+        if type(body["v"]) is not int or body["v"] != FORMAT_VERSION:
+            raise _Bad(f"unknown format version {json.dumps(body['v'])}")
         if self.origin is not None and body["log"] != self.origin:
             raise _Bad(f"the event belongs to the log {body['log']!r}, not {self.origin!r}")
         # Without a named origin the first event's is the log's: one export never mixes two logs.
         self.origin = body["log"]
-        if body["seq"] != position:
-            raise _Bad(f"the body says seq {body['seq']} at position {position} (events deleted, inserted or swapped)")
+        if type(body["seq"]) is not int or body["seq"] != position:
+            raise _Bad(
+                f"the body says seq {json.dumps(body['seq'])} at position {position} "
+                "(events deleted, inserted or swapped)"
+            )
         if body["prev"] != self.prev:
             raise _Bad(f"prev is {body['prev'][:16]}…, but the previous event's leaf hash is {self.prev[:16]}…")
         leaf = leaf_hash(record.body)

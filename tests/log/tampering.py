@@ -78,7 +78,7 @@ def rewrite_from(rt: Runtime, seq: int, change: Callable[[dict[str, Any]], dict[
         if i == seq:
             body = change(body)
         body["prev"] = prev
-        row = row_for(body)
+        row = dict(row_for(body), seq=i)  # the column keeps the position, whatever the forged body says
         new_rows.append(row)
         prev = row["leaf_hash"]
     replace_rows(rt, new_rows, update_head=True)

@@ -221,6 +221,19 @@ def test_a_rewritten_suffix_passes_without_a_checkpoint_and_fails_with_one(
     assert not with_checkpoint.cli[0] and not with_checkpoint.script[0]
 
 
+@pytest.mark.parametrize(("key", "seq", "word"), [("seq", 1, "seq true"), ("v", K, "format version true")])
+def test_true_never_passes_for_the_number_1(
+    signed: tuple[Runtime, Path, Path], tmp_path: Path, key: str, seq: int, word: str
+) -> None:
+    """JSON's true equals 1 in Python: a forged chain (every hash recomputed) writing `"seq": true`
+    at position 1, or `"v": true`, is refused by all three verifiers, even without a checkpoint."""
+    rt, _, public_key = signed
+    rewrite_from(rt, seq, lambda body: {**body, key: True})
+    v = _verdicts(rt, tmp_path, None, public_key)
+    for name, (ok, bad_seq, reason) in (("service", v.service), ("cli", v.cli), ("script", v.script)):
+        assert (ok, bad_seq) == (False, seq) and word in reason, (name, v)
+
+
 def test_a_query_column_that_disagrees_with_its_body(signed: tuple[Runtime, Path, Path], tmp_path: Path) -> None:
     """The service checks its columns against the bodies. An export carries bodies only, so offline the
     column edit is invisible, and harmless: what the auditor verifies is what the body says."""
