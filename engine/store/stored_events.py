@@ -1,10 +1,10 @@
 """Reading the stored log back for verification: every event with its query columns, in seq order.
 
-This is the one loop that touches every row of a large log, so it leaves the database to do what
-it does in C: SQLite hands the body over as bytes (no decode to text and encode back) and both
-backends write the time column in the log's canonical spelling, so the verifier compares it as
-it stands. A row whose time is spelled another way is still judged by the instant it names (the
-verifier's `same_instant`, on mismatch only).
+This is the one loop that touches every row of a large log, so it does the least per row: SQLite
+hands the body over as bytes (no decode to text and encode back) and its time column's text is
+respelled in the loop; PostgreSQL formats the time in SQL. Either way the verifier compares the
+time as it stands; a row whose time is spelled another way is still judged by the instant it
+names (the verifier's `same_instant`, on mismatch only).
 """
 
 from __future__ import annotations
