@@ -125,7 +125,7 @@ def make_classifier(
         "_category": category,
         "_version": version,
     }
-    lines = ["def classify(attributes):", *_validation_lines(known, namespace), "    a = out"]
+    lines = ["def classify(attributes):", *_validation_lines(known, namespace)]
     tests = []
     for i, rule in enumerate(rules):
         if rule.local_source is not None:

@@ -240,9 +240,10 @@ class _Compiler:
             return None
         text = f"{name} {_SYMBOL[op]} {_describe(value, parameter)}"
         template, bound = _COMPARISONS[op], self.constant(value)
+        local = _ALWAYS_GIVEN.get(op, template) if _always_given(field) else template
         return _Part(
             template.format(read=f"a.get({name!r}, _MISSING)", v=bound),
-            template.format(read=self.local(name), v=bound),
+            local.format(read=self.local(name), v=bound),
             frozenset({name}),
             text,
         )
@@ -341,6 +342,20 @@ def _any_of(parts: Sequence[_Part]) -> _Part:
     text = " or ".join(f"({p.description})" if p.compound else p.description for p in parts)
     return _Part(source, local, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
+
+def _always_given(field: FieldDef) -> bool:
+    """A required or defaulted field: after validation its local is never `_MISSING`."""
+    return field.required or field.default is not None
+
+
+#: The ordering and `contains` templates without the absence test, for always-given locals.
+_ALWAYS_GIVEN: dict[str, str] = {
+    "lt": "({read} < {v})",
+    "lte": "({read} <= {v})",
+    "gt": "({read} > {v})",
+    "gte": "({read} >= {v})",
+    "contains": "({v} in {read})",
+}
 
 #: Expression templates: `read` reads the field (from `a` or a local), `v` names the compared value.
 #: An absent field reads as `_MISSING`, which equals nothing; ordering and `contains` are false on it.

@@ -221,27 +221,43 @@ def test_compiled_conditions_agree_with_the_definition(when: dict[str, Any], att
     assert matches(when, attributes) == _reference(when, attributes)
 
 
-@settings(max_examples=300, deadline=None)
+#: The same fields, some with defaults: their locals are never absent, and the inlined conditions
+#: skip the absence test for them.
+DEFAULTED = {
+    **FIELDS,
+    "n": FieldDef("n", "number", default=1.5),
+    "i": FieldDef("i", "integer", default=0),
+    "s": FieldDef("s", "string", default="y"),
+    "tags": FieldDef("tags", "list", default=["q"]),
+}
+
+
+@settings(max_examples=400, deadline=None)
 @given(
     rules=st.lists(st.tuples(_conditions, st.integers(1, 3)), min_size=1, max_size=10),
     attributes=_attributes,
+    defaulted=st.booleans(),
 )
 def test_generated_classifiers_read_fields_as_the_definition_does(
-    rules: list[tuple[dict[str, Any], int]], attributes: dict[str, Any]
+    rules: list[tuple[dict[str, Any], int]], attributes: dict[str, Any], defaulted: bool
 ) -> None:
     """A classifier inlines each condition over the validated fields held in locals: tabulated
-    (up to 8 rules) or collected as it goes (more), it matches what the definition says."""
+    (up to 8 rules) or collected as it goes (more), with fields that may be absent or always
+    given, it matches what the definition says of the attributes with defaults filled in."""
     from policy.attributes import make_classifier
     from policy.compiled import Rule
 
+    fields = DEFAULTED if defaulted else FIELDS
+    seen = {name: f.default for name, f in fields.items() if f.default is not None}
+    seen.update(attributes)
     compiled = []
     for i, (when, tier) in enumerate(rules):
-        c = compile_condition(when, FIELDS, PARAMETERS, prefix=f"_r{i}_")
+        c = compile_condition(when, fields, PARAMETERS, prefix=f"_r{i}_")
         rule = Rule(f"r{i}", tier, c.description, c.reads, c.matches, None, c.source, c.constants, c.local_source)
         compiled.append(rule)
-    classifier = make_classifier("c", FIELDS, 1, compiled, "v")
+    classifier = make_classifier("c", fields, 1, compiled, "v")
     got = classifier(attributes)
-    expected = [(f"r{i}", tier) for i, (when, tier) in enumerate(rules) if _reference(when, attributes)]
+    expected = [(f"r{i}", tier) for i, (when, tier) in enumerate(rules) if _reference(when, seen)]
     assert [(m.id, m.tier) for m in got.matched_rules] == expected
     assert got.tier == max([1, *(tier for _, tier in expected)])
 
