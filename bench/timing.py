@@ -19,6 +19,23 @@ def per_call(fn: Callable[[], object], calls: int, repeats: int = 5) -> float:
     return statistics.median(samples)
 
 
+def interleaved(fns: dict[str, tuple[Callable[[], object], int]], rounds: int = 11) -> dict[str, float]:
+    """Median seconds per call of each fn, measured in rounds that take every fn in turn.
+
+    A floor and the rows compared with it then share whatever the machine was doing: on a shared
+    VM a slow patch lasting seconds moved single measurements by half, ratios measured this way
+    far less. Each fn is given with how many calls make one sample.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, (fn, calls) in fns.items():
+            started = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            samples[name].append((time.perf_counter() - started) / calls)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def once(fn: Callable[[], object], repeats: int = 3) -> float:
     """Median seconds of `repeats` whole runs (this machine varies by +-10 % run to run)."""
     samples = []
