@@ -8,17 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 
-def per_call(fn: Callable[[], object], calls: int, repeats: int = 5) -> float:
-    """Median seconds per call over `repeats` runs of `calls` calls."""
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        samples.append((time.perf_counter() - started) / calls)
-    return statistics.median(samples)
-
-
 def interleaved(fns: dict[str, tuple[Callable[[], object], int]], rounds: int = 11) -> dict[str, float]:
     """Median seconds per call of each fn, measured in rounds that take every fn in turn.
 

@@ -120,7 +120,6 @@ def make_classifier(
     namespace: dict[str, Any] = {
         "invalid": _invalid_for(category, known),
         "_INF": _INF,
-        "_MISSING": object(),
         "_Classification": Classification,
         "_category": category,
         "_version": version,
@@ -209,7 +208,7 @@ def _validation_lines(known: Mapping[str, FieldDef], namespace: dict[str, Any]) 
     (bounds, enum sets, defaults) is bound by name in the namespace, never written into the source.
     """
     namespace["_known"] = frozenset(known)
-    namespace.setdefault("_MISSING", object())
+    namespace["_MISSING"] = object()
     body = ["    try:", "        n = len(attributes)"]
     always: list[tuple[int, str]] = []
     optional: list[tuple[int, str]] = []

@@ -326,20 +326,19 @@ def _describe(value: Any, parameter: str | None) -> str:
 
 
 def _all_of(parts: Sequence[_Part]) -> _Part:
-    if len(parts) == 1:
-        return parts[0]
-    source = "(" + " and ".join(p.source for p in parts) + ")"
-    local = "(" + " and ".join(p.local for p in parts) + ")"
-    text = " and ".join(f"({p.description})" if p.compound else p.description for p in parts)
-    return _Part(source, local, frozenset().union(*(p.reads for p in parts)), text, compound=True)
+    return _joined(parts, "and")
 
 
 def _any_of(parts: Sequence[_Part]) -> _Part:
+    return _joined(parts, "or")
+
+
+def _joined(parts: Sequence[_Part], word: str) -> _Part:
     if len(parts) == 1:
         return parts[0]
-    source = "(" + " or ".join(p.source for p in parts) + ")"
-    local = "(" + " or ".join(p.local for p in parts) + ")"
-    text = " or ".join(f"({p.description})" if p.compound else p.description for p in parts)
+    source = "(" + f" {word} ".join(p.source for p in parts) + ")"
+    local = "(" + f" {word} ".join(p.local for p in parts) + ")"
+    text = f" {word} ".join(f"({p.description})" if p.compound else p.description for p in parts)
     return _Part(source, local, frozenset().union(*(p.reads for p in parts)), text, compound=True)
 
 
