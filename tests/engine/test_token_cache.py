@@ -8,8 +8,8 @@ import dataclasses
 import sqlalchemy as sa
 from freezegun import freeze_time
 
+from engine.identity import TOKEN_CACHE_SECONDS
 from engine.runtime import Runtime
-from engine.service import TOKEN_CACHE_SECONDS
 
 
 def _revoke_elsewhere(runtime: Runtime) -> None:
