@@ -33,6 +33,7 @@ from api.heap import freeze_startup_objects
 from api.prometheus import latency_middleware, metrics
 from api.schemas import Health
 from api.web import web_components
+from api.web.session import SECURE_COOKIES_STATE
 from engine.log.checkpoints import state_dir_for
 from engine.notify.delivery import run_dispatcher
 from engine.notify.outbox import enqueue_overdue
@@ -128,7 +129,7 @@ def create_app(
                 rt.close()
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
-    return Litestar(
+    app = Litestar(
         route_handlers=[v1, healthz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -147,3 +148,5 @@ def create_app(
         **web_kwargs,
         **litestar_kwargs,
     )
+    app.state[SECURE_COOKIES_STATE] = os.environ.get("DECISIONS_SECURE_COOKIES") == "1"
+    return app

@@ -24,8 +24,6 @@ DECIDERS: frozenset[str] = FILERS
 AUDITORS: frozenset[str] = frozenset({"auditor", "admin"})
 ADMINS: frozenset[str] = frozenset({"admin"})
 
-SESSION_TOKEN_KEY = "token"
-
 
 def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
     runtime: Runtime = connection.app.state.runtime
@@ -61,10 +59,8 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             raise HTTPException(
                 status_code=415, detail=f"send the body as application/json, not {media_type or 'nothing'}"
             )
+    # Bearer only: the API never reads the web session's cookie (no CSRF surface, no token in a cookie).
     token = bearer_token(connection)
-    if token is None and handler.opt.get("session_auth"):
-        session = connection.scope.get("session") or {}
-        token = session.get(SESSION_TOKEN_KEY) if isinstance(session, dict) else None
     if token is None:
         raise NotAuthorizedException("no credentials: send `Authorization: Bearer <token>`")
     person = await authenticate(connection, token)

@@ -15,6 +15,7 @@ from engine.notify.outbox import make_outbox_hook
 from engine.policy_holder import PolicyHolder
 from engine.review.service import Reviews
 from engine.service import DecisionService, system_clock
+from engine.sessions import SessionStore
 from engine.store.db import create_db_engine, database_url_from_env, normalise_url
 from engine.store.migrate import upgrade_database
 
@@ -46,6 +47,8 @@ class Runtime:
     notify: NotifyConfig
     checkpoints: CheckpointService
     reviews: Reviews
+    #: Web sessions, server-side (api.web.session puts their ids in cookies).
+    sessions: SessionStore
 
     def close(self) -> None:
         self.service.close()
@@ -86,4 +89,5 @@ def open_runtime(
         notify=notify,
         checkpoints=checkpoints,
         reviews=Reviews(engine, policies, checkpoints, service.clock, governance.policy_at),
+        sessions=SessionStore.from_env(engine, service.clock),
     )

@@ -1,4 +1,4 @@
-"""The web pages: a Router, its template engine, static files, sessions and CSRF, for create_app."""
+"""The web pages: a Router, its template engine, static files and CSRF, for create_app (sessions: api.web.session)."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from litestar.template.config import TemplateConfig
 
 from api.web.auth import forbidden_page, login_redirect, web_authorize
 from api.web.pages import Pages, SignIn
-from api.web.session import web_security
+from api.web.session import csrf_config
 
 HERE = Path(__file__).parent
 
 
 def web_components(state_dir: Path, secure_cookies: bool, extra_pages: list[Any] | None = None) -> dict[str, Any]:
     """Litestar keyword arguments (route handlers, middleware, CSRF, templates) for the pages."""
-    session, csrf = web_security(state_dir, secure_cookies)
+    csrf = csrf_config(state_dir, secure_cookies)
     pages = Router(
         path="/",
         route_handlers=[SignIn, Pages, *(extra_pages or [])],
@@ -36,7 +36,7 @@ def web_components(state_dir: Path, secure_cookies: bool, extra_pages: list[Any]
     )
     return {
         "route_handlers": [pages, static],
-        "middleware": [session.middleware],
+        "middleware": [],
         "csrf_config": csrf,
         "template_config": TemplateConfig(directory=HERE / "templates", engine=JinjaTemplateEngine),
     }

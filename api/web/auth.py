@@ -1,4 +1,4 @@
-"""Who is looking at a page: the session's token, checked against the same roles as the API."""
+"""Who is looking at a page: the server-side session, checked against the same roles as the API."""
 
 from __future__ import annotations
 
@@ -11,20 +11,21 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 
-from api.auth import SESSION_TOKEN_KEY, authenticate
+from api.auth import runtime_of
+from api.web.session import current_session
 
 
 class LoginRequired(NotAuthorizedException):
-    """No session, or its token no longer works: send the browser to the sign-in page."""
+    """No session, or it ended (signed out, timed out, token revoked): send the browser to the sign-in page."""
 
 
 async def web_authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     if handler.opt.get("public"):
         return
     roles = handler.opt.get("roles")
-    session = connection.scope.get("session") or {}
-    token = session.get(SESSION_TOKEN_KEY) if isinstance(session, dict) else None
-    person = await authenticate(connection, token) if token else None
+    session = await current_session(connection)
+    # The roles are the current policy's: someone who left the directory is signed out at once.
+    person = runtime_of(connection).policies.current.people.get(session.person) if session else None
     if person is None:
         raise LoginRequired("sign in first")
     connection.scope["user"] = person

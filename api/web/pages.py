@@ -18,10 +18,12 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
-from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, SESSION_TOKEN_KEY, authenticate, runtime_of
+from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
+from api.web.session import end_session, start_session
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from engine.log.export import ExportFilter, export_lines
+from engine.sessions import token_id_of
 from engine.types import (
     CommentRequest,
     DecisionFilter,
@@ -98,13 +100,15 @@ class SignIn(Controller):
                          "user": None, "path": "/login"},
                 status_code=401,
             )  # fmt: skip
-        request.set_session({SESSION_TOKEN_KEY: token})
-        return Redirect(_safe_next(form.get("next", "/")), status_code=303)
+        response = Redirect(_safe_next(form.get("next", "/")), status_code=303)
+        await start_session(request, response, person.name, via="token", token_id=token_id_of(token))
+        return response
 
     @post("/logout", opt={"public": True}, status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        request.clear_session()
-        return Redirect("/login", status_code=303)
+        response = Redirect("/login", status_code=303)
+        await end_session(request, response)
+        return response
 
 
 def _safe_next(target: str) -> str:

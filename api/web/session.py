@@ -1,17 +1,31 @@
-"""Sessions and CSRF for the web pages: the secrets live beside the signing key, never in the database."""
+"""Web sessions (server-side, see engine.sessions) and CSRF for the pages.
+
+The session cookie holds only a random id; the CSRF secret lives beside the signing key,
+never in the database. `start_session` is how any sign-in (a pasted token, OpenID Connect)
+opens a session, and `end_session` how sign-out closes it.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
+import anyio.to_thread
+from litestar import Response
 from litestar.config.csrf import CSRFConfig
-from litestar.middleware.session.client_side import CookieBackendConfig
+from litestar.connection import ASGIConnection
+
+from engine.runtime import Runtime
+from engine.sessions import LiveSession
 
 SECRET_FILE = "session.secret"
+SESSION_COOKIE = "decisions_session"
 #: Paths that never use cookies (bearer-token API, probes, schema): CSRF does not apply there.
-CSRF_EXEMPT = ["^/v1/", "^/healthz", "^/schema", "^/metrics"]
+CSRF_EXEMPT = ["^/v1/", "^/healthz", "^/readyz", "^/schema", "^/metrics"]
+#: app.state key: whether cookies carry the Secure attribute (DECISIONS_SECURE_COOKIES=1 behind TLS).
+SECURE_COOKIES_STATE = "decisions_secure_cookies"
 
 
 def session_secret(state_dir: Path) -> bytes:
@@ -35,18 +49,9 @@ def session_secret(state_dir: Path) -> bytes:
     return bytes.fromhex(path.read_text().strip())
 
 
-def web_security(state_dir: Path, secure_cookies: bool) -> tuple[CookieBackendConfig, CSRFConfig]:
+def csrf_config(state_dir: Path, secure_cookies: bool) -> CSRFConfig:
     secret = session_secret(state_dir)
-    session = CookieBackendConfig(
-        secret=secret,
-        key="decisions_session",
-        max_age=12 * 3600,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies,
-        exclude=CSRF_EXEMPT,
-    )
-    csrf = CSRFConfig(
+    return CSRFConfig(
         secret=secret.hex() + "-csrf",
         cookie_name="decisions_csrf",
         cookie_secure=secure_cookies,
@@ -54,4 +59,59 @@ def web_security(state_dir: Path, secure_cookies: bool) -> tuple[CookieBackendCo
         cookie_samesite="strict",
         exclude=CSRF_EXEMPT,
     )
-    return session, csrf
+
+
+def _runtime(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
+
+
+def _secure(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    return bool(connection.app.state.get(SECURE_COOKIES_STATE, False))
+
+
+def _set_cookie(connection: ASGIConnection[Any, Any, Any, Any], response: Response[Any], value: str, age: int) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=age,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=_secure(connection),
+    )
+
+
+async def start_session(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    response: Response[Any],
+    person_name: str,
+    via: str = "token",
+    token_id: str | None = None,
+) -> None:
+    """Sign `person_name` in: a new server-side session, its id in the cookie of `response`.
+
+    Any session this browser already had ends first (no fixation: the id is always new).
+    `token_id` ties a token sign-in to its token, so revoking the token ends the session.
+    """
+    store = _runtime(connection).sessions
+    old = connection.cookies.get(SESSION_COOKIE)
+    if old:
+        await anyio.to_thread.run_sync(store.end, old)
+    session_id = await anyio.to_thread.run_sync(store.start, person_name, via, token_id)
+    _set_cookie(connection, response, session_id, int(store.absolute.total_seconds()))
+
+
+async def end_session(connection: ASGIConnection[Any, Any, Any, Any], response: Response[Any]) -> None:
+    """Sign out: the session ends in the database (every worker), and the browser forgets the id."""
+    session_id = connection.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await anyio.to_thread.run_sync(_runtime(connection).sessions.end, session_id)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+async def current_session(connection: ASGIConnection[Any, Any, Any, Any]) -> LiveSession | None:
+    session_id = connection.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None
+    return await anyio.to_thread.run_sync(_runtime(connection).sessions.lookup, session_id)

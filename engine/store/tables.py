@@ -156,4 +156,5 @@ class Checkpoint(SQLModel, table=True):
 
 ALL_TABLES = [Event, LogHead, Decision, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
 
-import engine.store.outbox_tables  # noqa: E402,F401  (registers the outbox table with the metadata)
+import engine.store.outbox_tables  # noqa: E402  (registers the outbox table with the metadata)
+import engine.store.session_tables  # noqa: E402,F401  (registers the web_sessions table with the metadata)
