@@ -18,10 +18,10 @@ from sqlalchemy import Engine, and_, select
 
 from engine.log.canonical import format_at
 from engine.store.tables import Decision, Event
+from engine.text_safety import csv_cell
 
 ExportFormat = Literal["jsonl", "csv"]
 CSV_COLUMNS = ["seq", "time", "type", "decision", "actor", "tier", "status", "prev_hash", "leaf_hash", "body"]
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 _events = Event.__table__  # type: ignore[attr-defined]
 _decisions = Decision.__table__  # type: ignore[attr-defined]
@@ -41,12 +41,6 @@ class ExportFilter:
     @property
     def is_whole_log(self) -> bool:
         return not (self.by_decision or self.since or self.until)
-
-
-def spreadsheet_safe(value: Any) -> str:
-    """A cell a spreadsheet shows as text: formula-looking cells are prefixed with a quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 def _query(flt: ExportFilter) -> Any:
@@ -107,14 +101,14 @@ def export_lines(
                 [
                     row.seq,
                     format_at(row.at),
-                    spreadsheet_safe(row.type),
-                    spreadsheet_safe(row.decision_id),
-                    spreadsheet_safe(row.actor),
+                    csv_cell(row.type),
+                    csv_cell(row.decision_id),
+                    csv_cell(row.actor),
                     row.tier if row.tier is not None else "",
-                    spreadsheet_safe(data.get("status")),
+                    csv_cell(data.get("status")),
                     row.prev_hash,
                     row.leaf_hash,
-                    spreadsheet_safe(row.body),
+                    csv_cell(row.body),
                 ]
             )
         done += 1
