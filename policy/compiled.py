@@ -40,9 +40,36 @@ class Person:
     squad: str | None = None
     display_name: str | None = None
     email: str | None = None
+    #: The identity provider's subject (`sub`) for this person, when the policy matches on it.
+    subject: str | None = None
+    #: Roles this person holds because of a claim, not the directory: (role, claim) pairs such as
+    #: ("tech_pm", "groups=eng-pms"). Empty for people acting on the directory's word alone.
+    authority: tuple[tuple[str, str], ...] = ()
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class GroupGrant:
+    """What membership of one identity-provider group gives."""
+
+    roles: frozenset[str] = frozenset()
+    squad: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPolicy:
+    """How signed-in people and machine clients map onto the directory (the policy's `identity:`)."""
+
+    #: `email` or `sub`: the claim that names a directory person.
+    match: str = "email"
+    groups_claim: str = "groups"
+    approver_roles_from_idp: bool = False
+    #: Group name -> grant, in the order the policy writes them.
+    groups: Mapping[str, GroupGrant] = field(default_factory=dict)
+    #: Client ids allowed as service accounts.
+    services: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +232,7 @@ class Policy:
     unknown_category_tier: int
     #: Optional (start, end) dates of the period escalation metrics compare against.
     baseline: tuple[date, date] | None = None
+    identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     #: Each category's generated classifier by name: one dict lookup per classification.
     classifiers: Mapping[str, Callable[[Mapping[str, Any]], Classification]] = field(
         init=False, compare=False, repr=False
@@ -213,6 +241,11 @@ class Policy:
     def __post_init__(self) -> None:
         found = {name: c.classifier for name, c in self.categories.items() if c.classifier is not None}
         object.__setattr__(self, "classifiers", found)
+
+    @property
+    def approver_roles(self) -> frozenset[str]:
+        """Every role that signs off decisions in some tier."""
+        return frozenset(r for t in self.tiers.values() if t.approvers is not None for r in t.approvers.all_roles)
 
     def people_with_role(self, role: str) -> list[Person]:
         return [p for p in self.people.values() if role in p.roles]

@@ -24,6 +24,8 @@ from policy.compiled import (
     Category,
     Example,
     FieldDef,
+    GroupGrant,
+    IdentityPolicy,
     Location,
     Person,
     Policy,
@@ -33,7 +35,7 @@ from policy.compiled import (
 from policy.conditions import COMBINATORS, ConditionInvalid, compile_condition
 from policy.durations import DURATION_HINT, parse_duration
 from policy.errors import Path, SpecIssue
-from policy.spec import CategorySpec, FieldSpec, PersonSpec, PolicySpec, ReviewSpec, TierSpec
+from policy.spec import CategorySpec, FieldSpec, IdentitySpec, PersonSpec, PolicySpec, ReviewSpec, TierSpec
 from policy.suggest import closest, did_you_mean
 
 LANGUAGE_VERSION = 1
@@ -126,6 +128,7 @@ class _Builder:
                     "swap start and end",
                 )
             baseline = (start, end)
+        identity = self.identity(pieces.get("identity"), people, tiers)
         if self.issues or zone is None:
             return None
         return Policy(
@@ -140,6 +143,7 @@ class _Builder:
             categories=categories,
             unknown_category_tier=pieces.get("unknown_category_tier", 3),
             baseline=baseline,
+            identity=identity,
         )
 
     def timezone(self, name: str) -> zoneinfo.ZoneInfo | None:
@@ -164,7 +168,52 @@ class _Builder:
             self.problem(
                 ("people", name, "roles"), f"'{name}' holds no role", "give at least one role, e.g. [squad_member]"
             )
-        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email)
+        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject)
+
+    def identity(self, spec: IdentitySpec | None, people: Mapping[str, Person], tiers: Mapping[int, Tier]) -> IdentityPolicy:
+        spec = spec or IdentitySpec()
+        # A claim value that names two people would make sign-in depend on dictionary order.
+        seen: dict[str, str] = {}
+        for name, person in people.items():
+            value = person.email.casefold() if spec.match == "email" and person.email else person.subject
+            if value is None:
+                continue
+            if value in seen:
+                self.problem(
+                    ("people", name, "email" if spec.match == "email" else "subject"),
+                    f"'{name}' and '{seen[value]}' share the {spec.match} '{value}' that sign-in matches on",
+                    "give every person their own, or match on the other claim",
+                )
+            seen.setdefault(value, name)
+        approver_roles = {r for t in tiers.values() if t.approvers is not None for r in t.approvers.all_roles}
+        groups: dict[str, GroupGrant] = {}
+        for group, grant in spec.groups.items():
+            path: Path = ("identity", "groups", group)
+            if not grant.roles and grant.squad is None:
+                self.problem(path, f"group '{group}' gives nothing", "give it `roles: [...]`, a `squad:`, or remove it")
+            from_idp = sorted(set(grant.roles) & approver_roles)
+            if from_idp and not spec.approver_roles_from_idp:
+                self.problem(
+                    (*path, "roles"),
+                    f"group '{group}' would give {', '.join(from_idp)}, which signs off decisions",
+                    "approver roles come from `people:` unless `identity.approver_roles_from_idp: true`",
+                )
+            groups[group] = GroupGrant(frozenset(grant.roles), grant.squad)
+        for client in spec.services:
+            if client in people:
+                self.problem(
+                    ("identity", "services", client),
+                    f"service client '{client}' has the name of a person in `people:`",
+                    "a machine and a person must not share a name in the log",
+                    on_key=True,
+                )
+        return IdentityPolicy(
+            match=spec.match,
+            groups_claim=spec.groups_claim,
+            approver_roles_from_idp=spec.approver_roles_from_idp,
+            groups=groups,
+            services=frozenset(spec.services),
+        )
 
     def duration(self, text: str, path: Path) -> timedelta | None:
         try:

@@ -35,6 +35,8 @@ class PersonSpec(Spec):
     squad: str | None = None
     display_name: str | None = None
     email: str | None = None
+    #: The identity provider's stable subject (`sub`) for this person, when `identity.match` is `sub`.
+    subject: str | None = None
 
 
 class ApproversSpec(Spec):
@@ -113,6 +115,34 @@ class MetricsSpec(Spec):
     baseline: BaselineSpec | None = None
 
 
+class GroupSpec(Spec):
+    """What membership of one identity-provider group gives: roles, a squad, or both."""
+
+    roles: list[Role] = []
+    squad: str | None = None
+
+
+class ServiceSpec(Spec):
+    """A machine client (OAuth client id) allowed on the API with the `service` role."""
+
+    description: str | None = None
+
+
+class IdentitySpec(Spec):
+    """How people signed in through the organisation's OpenID provider become directory people."""
+
+    #: The claim that names a directory person: `email` (their `email:`) or `sub` (their `subject:`).
+    match: Literal["email", "sub"] = "email"
+    #: The claim that lists the person's groups at the provider.
+    groups_claim: str = "groups"
+    #: Whether roles that sign off decisions (the tiers' approver roles) may come from groups.
+    #: Default no: authority over decisions then changes only through a new policy version.
+    approver_roles_from_idp: bool = False
+    groups: dict[str, GroupSpec] = {}
+    #: Client ids whose client-credentials tokens act as service accounts (classify, read, gate).
+    services: dict[str, ServiceSpec] = {}
+
+
 class PolicySpec(Spec):
     #: The version of the policy language (not of this policy: that is the file's hash).
     version: int
@@ -124,3 +154,4 @@ class PolicySpec(Spec):
     reviews: dict[str, ReviewSpec] = {}
     unknown_category_tier: TierNumber = 3
     metrics: MetricsSpec | None = None
+    identity: IdentitySpec | None = None
