@@ -170,7 +170,9 @@ class _Builder:
             )
         return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject)
 
-    def identity(self, spec: IdentitySpec | None, people: Mapping[str, Person], tiers: Mapping[int, Tier]) -> IdentityPolicy:
+    def identity(
+        self, spec: IdentitySpec | None, people: Mapping[str, Person], tiers: Mapping[int, Tier]
+    ) -> IdentityPolicy:
         spec = spec or IdentitySpec()
         # A claim value that names two people would make sign-in depend on dictionary order.
         seen: dict[str, str] = {}
