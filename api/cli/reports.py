@@ -65,7 +65,6 @@ def digest_send(obj: Context, kind: str, day: datetime | None, recipients: tuple
     from datetime import timedelta
 
     from engine.notify.outbox import enqueue_digest
-    from engine.review.render import digest_markdown
 
     with obj.runtime() as rt:
         if not rt.notify.channels:
@@ -79,9 +78,7 @@ def digest_send(obj: Context, kind: str, day: datetime | None, recipients: tuple
         built = rt.reviews.digest(kind, target)
         people = list(recipients) or sorted(p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"})
         label = f"{built.cadence}:{built.window_start.isoformat()}"
-        queued = enqueue_digest(
-            rt.service.engine, policy, rt.notify, label, digest_markdown(built), people, rt.service.clock()
-        )
+        queued = enqueue_digest(rt.service.engine, policy, rt.notify, built, kind, people, rt.service.clock())
     click.echo(f"queued {queued} message(s) for {label}")
 
 

@@ -34,7 +34,7 @@ class NotifyConfig:
         env = os.environ if env is None else env
         return cls(
             webhook_url=env.get("DECISIONS_WEBHOOK_URL") or None,
-            slack_url=env.get("DECISIONS_SLACK_WEBHOOK_URL") or None,
+            slack_url=env.get("DECISIONS_SLACK_URL") or None,
             smtp_host=env.get("DECISIONS_SMTP_HOST") or None,
             smtp_port=int(env.get("DECISIONS_SMTP_PORT") or 25),
             smtp_from=env.get("DECISIONS_SMTP_FROM") or "decision-rights@localhost",

@@ -75,8 +75,7 @@ def _send(row: dict[str, Any], config: NotifyConfig) -> None:
         body = (
             payload["slack"]
             if row["channel"] == "slack"
-            else {k: v for k, v in payload.items() if k not in ("slack", "email")}
-            | {"recipient": row["recipient"], "id": key}
+            else {k: v for k, v in payload.items() if k not in ("slack", "email")} | {"id": key}
         )
         request = urllib.request.Request(
             str(url),

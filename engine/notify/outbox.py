@@ -12,9 +12,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.log.appender import AppendedEvent
 from engine.notify.config import NotifyConfig
+from engine.review.digest import Digest
+from engine.review.render import digest_markdown
 from engine.store.db import write_transaction
 from engine.store.outbox_tables import OutboxMessage
 from engine.store.tables import Decision
+from engine.text_safety import mrkdwn, one_line, plain_text
 from policy.compiled import Policy
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -34,7 +37,12 @@ def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConf
         "break_glass": "went ahead under break-glass and needs your review after the fact",
         "rerouted": "was amended and needs your sign-off",
     }[kind]
-    text = f"Decision {decision['id']} \u201c{decision['title']}\u201d (tier {decision['tier']}) {verb}."
+    # The title is the user's: each channel gets it escaped for its own syntax (engine.text_safety).
+    sentence = "Decision {id} \u201c{title}\u201d (tier {tier}) {verb}."
+    text = sentence.format(id=decision["id"], title=plain_text(decision["title"]), tier=decision["tier"], verb=verb)
+    slack_text = sentence.format(
+        id=decision["id"], title=mrkdwn(one_line(decision["title"])), tier=decision["tier"], verb=verb
+    )
     return {
         "kind": kind,
         "decision_id": decision["id"],
@@ -45,12 +53,16 @@ def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConf
         "link": link,
         "text": text,
         "slack": {
-            "text": text,
+            "text": slack_text,
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n<{link}|Open the decision>"}}
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{slack_text}*\n<{link}|Open the decision>"}}
             ],
         },
     }
+
+
+#: Channels that post to one shared destination: one message per event, naming every recipient.
+SHARED_CHANNELS = ("webhook", "slack")
 
 
 def _rows(
@@ -62,25 +74,33 @@ def _rows(
     config: NotifyConfig,
     now: datetime,
 ) -> list[dict[str, Any]]:
+    names = sorted(set(recipients))
     rows = []
-    for name in sorted(set(recipients)):
-        person = policy.people.get(name)
-        for channel in config.channels:
-            if channel == "email" and (person is None or not person.email):
+
+    def row(recipient: str, channel: str, extra: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "dedupe_key": f"{kind}:{key}:{recipient}:{channel}",
+            "kind": kind,
+            "recipient": recipient,
+            "channel": channel,
+            "payload": {**payload, **extra},
+            "created_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "dead": False,
+        }
+
+    for channel in config.channels:
+        if channel in SHARED_CHANNELS:
+            # A webhook or a Slack channel is one place: one message per event, not one per person.
+            if names:
+                rows.append(row("*", channel, {"recipients": names, "email": None}))
+            continue
+        for name in names:
+            person = policy.people.get(name)
+            if person is None or not person.email:
                 continue
-            rows.append(
-                {
-                    "dedupe_key": f"{kind}:{key}:{name}:{channel}",
-                    "kind": kind,
-                    "recipient": name,
-                    "channel": channel,
-                    "payload": {**payload, "email": person.email if person else None},
-                    "created_at": now,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "dead": False,
-                }
-            )
+            rows.append(row(name, channel, {"email": person.email}))
     return rows
 
 
@@ -182,25 +202,50 @@ def enqueue_overdue(engine: Engine, policy: Policy, config: NotifyConfig, now: d
     return len(rows)
 
 
+def digest_slack(digest: Digest, link: str) -> dict[str, Any]:
+    """The digest for Slack: a Block Kit summary of figures (no user text) and a link to the whole digest."""
+    window = f"{digest.window_start.isoformat()} to {digest.window_last_day.isoformat()}"
+    title = f"Review digest: {digest.cadence}, {window}"
+    rate = digest.comparison.escalation_rate
+    tiers = ", ".join(f"tier {k}: {v}" for k, v in digest.by_tier.items()) or "none"
+    figures = [
+        ("Filed", f"{digest.filed} (previous window {digest.comparison.previous_filed})"),
+        ("By tier", tiers),
+        ("Escalation rate", "n/a" if rate is None else f"{rate * 100:.1f}%"),
+        ("Still waiting", f"{len(digest.pending)}, overdue {digest.overdue}"),
+        ("Break-glass awaiting review", str(len(digest.break_glass))),
+        ("Window", "closed" if digest.closed else "open"),
+    ]
+    return {
+        "text": title,
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{mrkdwn(v)}"} for k, v in figures]},
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"<{link}|Open the full digest>"}},
+        ],
+    }
+
+
 def enqueue_digest(
     engine: Engine,
     policy: Policy,
     config: NotifyConfig,
-    window_label: str,
-    markdown: str,
+    digest: Digest,
+    kind: str,
     recipients: list[str],
     now: datetime,
 ) -> int:
+    """Queue a digest: the Markdown to each recipient by e-mail and once to the webhook, a summary to Slack."""
+    label = f"{digest.cadence}:{digest.window_start.isoformat()}"
+    link = f"{config.base_url}/digests/{kind}?date={digest.window_start.isoformat()}"
     payload = {
         "kind": "digest",
-        "window": window_label,
-        "text": markdown,
-        "slack": {
-            "text": f"Review digest {window_label}",
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": markdown[:2900]}}],
-        },
+        "window": label,
+        "link": link,
+        "text": digest_markdown(digest),
+        "slack": digest_slack(digest, link),
     }
     with write_transaction(engine) as conn:
-        rows = _rows("digest", window_label, recipients, payload, policy, config, now)
+        rows = _rows("digest", label, recipients, payload, policy, config, now)
         _insert_ignoring_duplicates(conn, rows)
     return len(rows)

@@ -30,6 +30,8 @@ class DigestDecision(msgspec.Struct, kw_only=True):
     due_at: datetime | None
     overdue: bool
     break_glass: bool
+    #: Filed under a category the policy does not know (tiered by unknown_category_tier): worth a look.
+    unknown_category: bool = False
 
 
 class TierSection(msgspec.Struct, kw_only=True):
@@ -119,6 +121,7 @@ def digest_decision(policy: Policy, state: dict[str, Any], as_of: datetime) -> D
         due_at=due,
         overdue=due is not None and as_of > due,
         break_glass=state["status"] == "proceeded_pending_review" or bool(state.get("break_glass_reason")),
+        unknown_category=not state.get("known_category", True),
     )
 
 

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from engine.review.digest import Digest, DigestDecision, TrendPoint
 from engine.review.metrics import EscalationReport
+from engine.text_safety import markdown_inline
 
 FORMATS = ("json", "md", "html")
 MEDIA = {"json": "application/json", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
@@ -35,17 +36,26 @@ def _t(moment: Any, digest: Digest) -> str:
     return str(moment.astimezone(ZoneInfo(digest.timezone)).strftime("%Y-%m-%d %H:%M"))
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _cell(text: str | None) -> str:
+    # Every name in a row may come from a user (titles, unknown categories): never Markdown syntax.
+    return markdown_inline(text or "")
 
 
 def _row(d: DigestDecision, digest: Digest) -> str:
-    flags = " ".join(f for f, on in (("**OVERDUE**", d.overdue), ("**BREAK-GLASS**", d.break_glass)) if on)
+    flags = " ".join(
+        f
+        for f, on in (
+            ("**OVERDUE**", d.overdue),
+            ("**BREAK-GLASS**", d.break_glass),
+            ("**UNKNOWN CATEGORY**", d.unknown_category),
+        )
+        if on
+    )
     ttd = f"{d.time_to_decision_hours} h" if d.time_to_decision_hours is not None else ""
     waited = f"{d.waiting_hours} h" if d.waiting_hours is not None else ""
     return (
-        f"| {d.id} | {_cell(d.title)} | {d.category} | {d.squad or ''} | {d.status} {flags} | {d.filed_by} | "
-        f"{', '.join(d.approvers)} | {ttd or waited} |"
+        f"| {d.id} | {_cell(d.title)} | {_cell(d.category)} | {_cell(d.squad)} | {d.status} {flags} | "
+        f"{_cell(d.filed_by)} | {_cell(', '.join(d.approvers))} | {ttd or waited} |"
     )
 
 
@@ -63,8 +73,8 @@ def digest_markdown(d: Digest) -> str:
         + _pct(d.comparison.previous_escalation_rate)
         + ")",
         f"- Pending: {len(d.pending)}, overdue: **{d.overdue}**, break-glass awaiting review: **{len(d.break_glass)}**",
-        "- By category: " + (", ".join(f"{k} {v}" for k, v in d.by_category.items()) or "none"),
-        "- By squad: " + (", ".join(f"{k} {v}" for k, v in d.by_squad.items()) or "none"),
+        "- By category: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_category.items()) or "none"),
+        "- By squad: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_squad.items()) or "none"),
         "",
     ]
     header = "| id | title | category | squad | status | filer | signed by | time to decision / waiting |"

@@ -11,7 +11,6 @@ from typing import Any
 
 from engine.errors import DomainError
 from engine.notify.outbox import enqueue_digest
-from engine.review.render import digest_markdown
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +40,8 @@ class WindowCloser:
                 policy = self.runtime.policies.current
                 recipients = sorted(p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"})
                 enqueue_digest(
-                    self.runtime.service.engine, policy, self.runtime.notify, label, digest_markdown(digest),
-                    recipients, self.runtime.service.clock(),
+                    self.runtime.service.engine, policy, self.runtime.notify, digest, kind, recipients,
+                    self.runtime.service.clock(),
                 )  # fmt: skip
             acted.append(label)
         return acted

@@ -1,0 +1,147 @@
+"""User text reaches Slack, webhooks, e-mail and Markdown digests escaped; one message per event per channel."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+from markdown_it import MarkdownIt
+
+from engine.notify.config import NotifyConfig
+from engine.notify.delivery import deliver_due
+from engine.notify.outbox import enqueue_digest
+from engine.review.render import digest_markdown
+from engine.runtime import Runtime, open_runtime
+from engine.types import FilingRequest
+from tests.notify.receivers import http_receiver, smtp_receiver
+from tests.support import DEFAULT_POLICY, ManualClock
+
+EVIL_TITLE = "<!channel> <https://evil.example/login|Open the decision>"
+EVIL_CATEGORY = "zz|injected cell\n\n## APPROVED BY DIRECTOR <img src=x onerror=alert(1)>"
+TIER2 = {"category": "quality_threshold", "attributes": {"deviation_pct": 3.0}}
+
+
+@pytest.fixture
+def notified(database_url: str, clock: ManualClock) -> Iterator[tuple[Runtime, object, object, object]]:
+    with http_receiver() as hook, http_receiver() as slack, smtp_receiver() as smtp:
+        config = NotifyConfig(webhook_url=hook.url, slack_url=slack.url, smtp_host="127.0.0.1", smtp_port=smtp.port)
+        rt = open_runtime(database_url, str(DEFAULT_POLICY), clock=clock, notify=config)
+        try:
+            yield rt, hook, slack, smtp
+        finally:
+            rt.close()
+
+
+def _slack_sequences(text: str) -> list[str]:
+    return re.findall(r"<[^>]*>", text)
+
+
+def test_a_hostile_title_is_escaped_in_every_channel(notified, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    rt, hook, slack, smtp = notified
+    d = rt.service.file(rt.policies.current.people["mei"], FilingRequest(title=EVIL_TITLE, **TIER2)).decision
+    deliver_due(rt.service.engine, rt.notify, clock())
+    [message] = slack.requests  # one filing, one Slack message (two tech PMs are on its route)
+    block_text = message["body"]["blocks"][0]["text"]["text"]
+    # The only Slack control sequence is our own link to the decision.
+    assert _slack_sequences(block_text) == [f"<{rt.notify.base_url}/decisions/{d.id}|Open the decision>"]
+    assert _slack_sequences(message["body"]["text"]) == []
+    assert "&lt;!channel&gt;" in block_text
+    [posted] = hook.requests
+    assert posted["body"]["title"] == EVIL_TITLE  # JSON carries the data as it is
+    assert "https://evil" not in posted["body"]["text"] and "<!channel>" in posted["body"]["text"]
+    assert len(smtp.messages) == 2 and all("https://evil" not in m["text"] for m in smtp.messages)
+
+
+def test_one_message_per_event_per_shared_channel(notified, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    rt, hook, slack, smtp = notified
+    rt.service.file(rt.policies.current.people["mei"], FilingRequest(title="t", **TIER2))
+    deliver_due(rt.service.engine, rt.notify, clock())
+    assert len(slack.requests) == 1 and len(hook.requests) == 1
+    assert hook.requests[0]["body"]["recipients"] == ["priya", "tomas"]
+    assert sorted(m["to"] for m in smtp.messages) == ["priya@example.com", "tomas@example.com"]
+
+
+def test_the_digest_goes_to_slack_once_as_a_block_kit_summary_with_a_link(notified, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    rt, hook, slack, smtp = notified
+    rt.service.file(rt.policies.current.people["mei"], FilingRequest(title=EVIL_TITLE, **TIER2))
+    built = rt.reviews.digest("weekly", clock().date())
+    policy = rt.policies.current
+    recipients = ["dana", "priya", "tomas"]
+    enqueue_digest(rt.service.engine, policy, rt.notify, built, "weekly", recipients, clock())
+    deliver_due(rt.service.engine, rt.notify, clock())
+    digests = [r["body"] for r in slack.requests if "blocks" in r["body"] and r["body"]["text"].startswith("Review")]
+    assert len(digests) == 1
+    blocks = digests[0]["blocks"]
+    assert blocks[0]["type"] == "header"
+    link = f"{rt.notify.base_url}/digests/weekly?date={built.window_start.isoformat()}"
+    assert f"<{link}|Open the full digest>" in blocks[-1]["text"]["text"]
+    assert "|---|" not in str(blocks) and "evil" not in str(blocks)  # a summary, not the Markdown table
+    webhook = [r["body"] for r in hook.requests if r["body"]["kind"] == "digest"]
+    assert len(webhook) == 1 and webhook[0]["recipients"] == recipients
+    assert len([m for m in smtp.messages if "Review digest" in m["text"]]) == 3
+
+
+def test_the_documented_slack_variable_is_the_one_read() -> None:
+    assert (
+        NotifyConfig.from_env({"DECISIONS_SLACK_URL": "https://hooks.example/x"}).slack_url == "https://hooks.example/x"
+    )
+    assert NotifyConfig.from_env({"DECISIONS_SLACK_WEBHOOK_URL": "https://hooks.example/x"}).slack_url is None
+
+
+_md = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+
+def test_the_markdown_digest_never_lets_user_text_become_markup(runtime: Runtime, clock: ManualClock) -> None:
+    mei = runtime.policies.current.people["mei"]
+    runtime.service.file(
+        mei, FilingRequest(title="# Approved [click](https://evil.example) <b>x</b>", category=EVIL_CATEGORY[:100])
+    )
+    markdown = digest_markdown(runtime.reviews.digest("weekly", clock().date()))
+    tokens = _md.parse(markdown)
+    headings = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert not any("APPROVED" in h or "Approved" in h for h in headings), headings
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
+    assert not kinds & {"html_block", "html_inline", "link_open", "image"}, kinds
+    assert "UNKNOWN CATEGORY" in markdown  # flagged
+    # The table keeps its eight columns: the `|` in the category did not open a cell.
+    rows = list(_rows(tokens))
+    ours = [r for r in rows if any("zz" in c for c in r)]
+    assert ours and all(len(r) == 8 and " ".join(EVIL_CATEGORY[:100].split()) in r for r in ours)
+
+
+def _rows(tokens: list) -> Iterator[list[str]]:  # type: ignore[type-arg]
+    row: list[str] = []
+    for i, t in enumerate(tokens):
+        if t.type == "tr_open":
+            row = []
+        elif t.type in ("td_open", "th_open"):
+            row.append("".join(c.content for c in (tokens[i + 1].children or [])))
+        elif t.type == "tr_close":
+            yield row
+
+
+def test_unknown_categories_are_flagged_in_the_inbox_the_page_and_the_digest(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from tests.web.conftest import Browser
+
+    mei = runtime.policies.current.people["mei"]
+    d = runtime.service.file(mei, FilingRequest(title="odd one", category="xylophone_budget")).decision
+    tokens = {"dana": runtime.service.create_token("dana")}
+    with TestClient(create_app(runtime)) as client:
+        browser = Browser(client, tokens)
+        browser.sign_in("dana")
+        inbox = client.get("/inbox").text
+        assert 'data-flag="unknown-category"' in inbox
+        assert 'data-flag="unknown-category"' in client.get(f"/decisions/{d.id}").text
+        digest_html = client.get(f"/digests/weekly?date={date.isoformat(clock().date())}").text
+        assert "unknown category" in digest_html
+    assert runtime.reviews.digest("weekly", clock().date()).sections  # JSON carries the flag too
+    assert any(
+        x.unknown_category for s in runtime.reviews.digest("weekly", clock().date()).sections for x in s.decisions
+    )
