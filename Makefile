@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck bench soak clean lock
+.PHONY: install run test lint typecheck bench soak clean lock mutation
 
 install: $(STAMP)
 
@@ -44,10 +44,18 @@ bench: install
 soak: install
 	SOAK=1 $(BIN)/python -m pytest tests -m soak $(PYTEST_ARGS)
 
+# Mutation testing of the rules and the Merkle code (docs/mutation.md); not part of `make test` or CI.
+# Starts from a fresh copy each time, so no verdict is carried over from older code.
+MUTATION_CHILDREN ?= 2
+mutation: install
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python tools/mutation_scores.py
+
 # Regenerate the lock after changing pyproject.toml dependencies.
 lock:
 	$(BIN)/python -m pip install --quiet pip-tools
 	$(BIN)/pip-compile --extra dev --strip-extras --no-emit-index-url --no-emit-find-links -q -o requirements.lock pyproject.toml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants
