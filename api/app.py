@@ -17,6 +17,7 @@ from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
 from api.controllers.delegations import DelegationController
 from api.controllers.log import (
+    bundle,
     consistency,
     create_checkpoint,
     export,
@@ -34,6 +35,7 @@ from api.prometheus import latency_middleware, metrics
 from api.schemas import Health
 from api.web import web_components
 from api.web.session import SECURE_COOKIES_STATE
+from engine.log.autosign import checkpoint_every_from_env, run_checkpointer
 from engine.log.checkpoints import state_dir_for
 from engine.notify.delivery import run_dispatcher
 from engine.notify.outbox import enqueue_overdue
@@ -62,6 +64,7 @@ V1_HANDLERS: list[Any] = [
     latest_checkpoint,
     public_key,
     export_proofs,
+    bundle,
     digest,
     escalations,
 ]
@@ -116,13 +119,20 @@ def create_app(
         if os.environ.get("DECISIONS_SCHEDULE") == "1":
             schedule = threading.Thread(target=run_schedule, args=(rt, stop), name="review-schedule", daemon=True)
             schedule.start()
+        checkpointer = None
+        every = checkpoint_every_from_env()
+        if every is not None:
+            checkpointer = threading.Thread(
+                target=run_checkpointer, args=(rt.checkpoints, stop, every), name="checkpointer", daemon=True
+            )
+            checkpointer.start()
         if freeze_heap:
             freeze_startup_objects()
         try:
             yield
         finally:
             stop.set()
-            for thread in (dispatcher, schedule):
+            for thread in (dispatcher, schedule, checkpointer):
                 if thread is not None:
                     thread.join(timeout=15)
             if owned:

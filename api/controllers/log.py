@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -12,10 +14,13 @@ from litestar.response import Stream
 
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
 from api.schemas import CheckpointView, PublicKeyView
+from engine.log.autosign import sign_before_export
 from engine.log.bundle import ProofBundle, build_bundle
 from engine.log.chain import VerifyResult
+from engine.log.evidence import filename, write_bundle
 from engine.log.export import ExportFilter, export_lines
 from engine.log.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from engine.runtime import Runtime
 
 
 @get(
@@ -59,7 +64,8 @@ def verify(request: Request[Any, Any, Any]) -> VerifyResult:
 @get(
     "/log/export",
     opt={"roles": frozenset({"auditor"})},
-    sync_to_thread=False,
+    # In a thread: a checkpoint covering the export is signed first when the log has grown.
+    sync_to_thread=True,
     tags=["log"],
     summary="Export the log, streamed: JSONL lines are the stored bodies byte for byte",
 )
@@ -71,10 +77,11 @@ def export(
     category: FromQuery[str | None] = None,
     tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
 ) -> Stream:
-    engine = runtime_of(request).service.engine
+    runtime = runtime_of(request)
+    sign_before_export(runtime.checkpoints)
     flt = ExportFilter(since=since, until=until, category=category, tier=tier)
     return Stream(
-        export_lines(engine, format, flt),
+        export_lines(runtime.service.engine, format, flt),
         media_type=MEDIA[format],
         headers={"Content-Disposition": f'attachment; filename="decision-log.{format}"'},
     )
@@ -154,3 +161,53 @@ def export_proofs(
     latest = runtime.checkpoints.latest()
     flt = ExportFilter(since=since, until=until, category=category, tier=tier)
     return build_bundle(runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt)
+
+
+#: The zip is built in memory up to this size, then in a temporary file: it is read back to stream it.
+SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    try:
+        spool.seek(0)
+        while chunk := spool.read(64 * 1024):
+            yield chunk
+    finally:
+        spool.close()
+
+
+@get(
+    "/log/bundle",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="The evidence bundle: a zip of the export, the signed checkpoint, the public key, proofs, every policy "
+    "version and the stdlib verifier, with a README of the exact commands",
+    description="Same filters as /log/export; with a filter the zip carries each event's inclusion proof. "
+    "A checkpoint is signed first when the log has grown; the export stops at that checkpoint's size.",
+)
+def bundle(
+    request: Request[Any, Any, Any],
+    since: FromQuery[datetime | None] = None,
+    until: FromQuery[datetime | None] = None,
+    category: FromQuery[str | None] = None,
+    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
+) -> Stream:
+    flt = ExportFilter(since=since, until=until, category=category, tier=tier)
+    return bundle_response(runtime_of(request), flt)
+
+
+def bundle_response(runtime: Runtime, flt: ExportFilter) -> Stream:
+    """Build the zip (blocking: call from a worker thread) and stream it back from the spool."""
+    now = runtime.service.clock()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by _chunks)
+    try:
+        write_bundle(runtime.checkpoints, flt, spool, now)  # type: ignore[arg-type]
+    except BaseException:
+        spool.close()
+        raise
+    return Stream(
+        _chunks(spool),  # type: ignore[arg-type]
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{filename(flt, now)}"'},
+    )

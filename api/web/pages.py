@@ -22,6 +22,7 @@ from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.session import end_session, start_session
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_before_export
 from engine.log.export import ExportFilter, export_lines
 from engine.sessions import token_id_of
 from engine.types import (
@@ -320,12 +321,20 @@ class Pages(Controller):
             fingerprints=runtime.checkpoints.fingerprints,
             public_keys=runtime.checkpoints.verifier_keys,
             blocked=runtime.service.append_blocked,
+            lag=checkpoint_lag(runtime.checkpoints, runtime.service.clock(), checkpoint_every_from_env()),
         )
 
-    @get("/audit/export/{fmt:str}", opt={"roles": frozenset({"auditor"})}, sync_to_thread=False)
+    @get("/audit/bundle", opt={"roles": AUDITORS}, sync_to_thread=True)
+    def audit_bundle(self, request: Request[Any, Any, Any]) -> Stream:
+        from api.controllers.log import bundle_response
+
+        return bundle_response(runtime_of(request), ExportFilter())  # the zip of GET /v1/log/bundle, whole log
+
+    @get("/audit/export/{fmt:str}", opt={"roles": frozenset({"auditor"})}, sync_to_thread=True)
     def audit_export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Stream:
         if fmt not in ("jsonl", "csv"):
             raise NotFoundException("export as .jsonl or .csv")
+        sign_before_export(runtime_of(request).checkpoints)
         media = "application/jsonl" if fmt == "jsonl" else "text/csv; charset=utf-8"
         return Stream(
             export_lines(runtime_of(request).service.engine, fmt, ExportFilter()),  # type: ignore[arg-type]
