@@ -106,7 +106,10 @@ def log_export(
         category=category,
         tier=tier,
     )
+    from engine.log.autosign import sign_before_export
+
     with obj.runtime() as rt:
+        sign_before_export(rt.checkpoints)
         # The proofs first: events filed while the export runs are then simply "after the checkpoint".
         if proofs is not None:
             from engine.log.bundle import build_bundle
@@ -119,6 +122,38 @@ def log_export(
             for chunk in export_lines(rt.service.engine, fmt, flt, progress=progress_counter("exported")):  # type: ignore[arg-type]
                 out.write(chunk)
     click.echo(f"\nwritten to {output}" + (f" and {proofs}" if proofs else ""), err=True)
+
+
+@log.command("bundle")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The zip")
+@click.option("--category", default=None)
+@click.option("--tier", type=click.IntRange(1, 3), default=None)
+@click.option("--since", type=click.DateTime(), default=None, help="UTC")
+@click.option("--until", type=click.DateTime(), default=None, help="UTC")
+@pass_context
+def log_bundle(obj: Context, output: Path, category: str | None, tier: int | None, since: Any, until: Any) -> None:
+    """The evidence bundle: a zip an auditor verifies offline with python3 alone (see its README.txt)."""
+    from engine.log.evidence import write_bundle
+    from engine.log.export import ExportFilter
+
+    flt = ExportFilter(
+        since=since.replace(tzinfo=UTC) if since else None,
+        until=until.replace(tzinfo=UTC) if until else None,
+        category=category,
+        tier=tier,
+    )
+    partial = output.with_name(output.name + ".partial")
+    with obj.runtime() as rt:
+        try:
+            with partial.open("wb") as out:
+                summary = write_bundle(rt.checkpoints, flt, out, rt.service.clock())
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, output)  # never a half-written zip under the name asked for
+    click.echo(f"{summary.events} events of the signed tree of {summary.tree_size}, {summary.policies} policy "
+               f"versions: written to {output}", err=True)  # fmt: skip
+    click.echo(f"verify: unzip it in an empty directory and run  {summary.command}", err=True)
 
 
 @log.command("checkpoint")

@@ -183,3 +183,29 @@ def test_a_cadence_that_is_not_a_duration_is_refused(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("DECISIONS_CHECKPOINT_EVERY", "soon")
     with pytest.raises(ValueError, match="DECISIONS_CHECKPOINT_EVERY='soon'"):
         checkpoint_every_from_env()
+
+
+def test_the_cli_writes_the_same_bundle(runtime: Runtime, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from tests.support import DEFAULT_POLICY
+
+    _fill(runtime)
+    base = ["--database-url", runtime.database_url, "--policy", str(DEFAULT_POLICY)]
+    target = tmp_path / "evidence.zip"
+    r = CliRunner().invoke(main, [*base, "log", "bundle", "-o", str(target)])
+    assert r.exit_code == 0, r.output
+    assert "python3 verify_export.py decision-log.jsonl" in r.output
+    assert not list(tmp_path.glob("*.partial"))
+    whole = _unzip(target.read_bytes(), tmp_path / "whole")
+    ok = run_readme(whole)
+    assert ok.returncode == 0, ok.stderr
+    r = CliRunner().invoke(main, [*base, "log", "bundle", "--tier", "3", "-o", str(target)])
+    assert r.exit_code == 0, r.output
+    filtered = _unzip(target.read_bytes(), tmp_path / "filtered")
+    assert "--proofs proofs.json" in (filtered / "README.txt").read_text()
+    ok = run_readme(filtered)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["proven"] == 3, ok.stderr
+    _flip(filtered / "proofs.json", b'"inclusion_path":["', b'"inclusion_path":["0')
+    _one_sentence(run_readme(filtered))
