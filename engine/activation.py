@@ -18,16 +18,17 @@ import msgspec
 from sqlalchemy import Connection, insert, select, update
 
 from engine.errors import Forbidden, InvalidInput, LogIntegrityError, NotFound
+from engine.lifecycle import SYSTEM, Activate, Authority, decide, state_of
 from engine.log.appender import NewEvent, read_head
 from engine.store.db import read_transaction, write_transaction
+from engine.store.rows import decision_row
 from engine.store.tables import Decision, Event, PolicyVersion
 from policy import PolicyLoadError, load_policy_text
-from policy.compiled import FieldError, Policy
+from policy.compiled import FieldError, Person, Policy
 
 if TYPE_CHECKING:
     from engine.policy_holder import PolicyHolder
     from engine.service import DecisionService
-    from engine.types import DecisionView
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +74,17 @@ class PolicyGovernance:
                 return self.holder.current
             self._store(conn, file_policy, content)
             if head.policy_version is None:
-                self._append_activation(conn, file_policy, None, "system", None, bootstrap=True)
+                # The genesis of the log: the first policy needs no approval, and carries its text
+                # so that the log alone replays (engine.log.audit).
+                self._append_activation(conn, file_policy, content)
                 return file_policy
             if head.policy_version == file_policy.version:
                 return file_policy
             approved = self._approving_decision(conn, file_policy.version)
             if approved is not None:
-                self._append_activation(conn, file_policy, head.policy_version, "system", approved)
+                self.follow(conn, head.policy_version)
+                self._activate(conn, SYSTEM_PERSON, file_policy, content, approved)
+                self.holder.replace(file_policy)
                 return file_policy
             log.warning(
                 "%s (version %s) is not approved; still running the active version %s",
@@ -131,21 +136,6 @@ class PolicyGovernance:
             self._store(conn, policy, content)
         return Candidate(policy.version, policy)
 
-    def check_candidate(self, attributes: dict[str, Any]) -> None:
-        version = attributes.get("candidate_version")
-        with read_transaction(self.service.engine) as conn:
-            known = conn.execute(select(_versions.c.version).where(_versions.c.version == version)).first()
-        if known is None:
-            raise InvalidInput(
-                [
-                    FieldError(
-                        "$.attributes.candidate_version",
-                        "no candidate policy has this version: propose it first "
-                        "(`decisions policy propose FILE` or POST /v1/policy/candidates)",
-                    )
-                ]
-            )
-
     def candidate(self, version: str) -> Policy:
         with read_transaction(self.service.engine) as conn:
             content = conn.execute(select(_versions.c.content).where(_versions.c.version == version)).scalar()
@@ -155,16 +145,26 @@ class PolicyGovernance:
 
     # -- activation ---------------------------------------------------------------------------------
 
-    def activate_approved(self, actor: str, decision: DecisionView) -> Policy:
-        version = str(decision.attributes.get("candidate_version"))
-        policy = self.candidate(version)
-        with write_transaction(self.service.engine) as conn:
-            head = read_head(conn, lock=True)
-            if head.policy_version != version:
-                self._append_activation(conn, policy, head.policy_version, actor, decision.id)
-        self._compiled[version] = policy
-        self.holder.replace(policy)
-        return policy
+    def activated(self, conn: Connection, data: dict[str, Any], seq: int) -> None:
+        """Record, in the transaction that logged it, that `data['version']` became active at `seq`."""
+        exists = conn.execute(select(_versions.c.version).where(_versions.c.version == data["version"])).first()
+        if exists is None:
+            conn.execute(
+                insert(_versions).values(
+                    version=data["version"],
+                    source=str(data.get("source") or "")[:500],
+                    content=data["text"],
+                    first_seen_at=self.service.clock(),
+                )
+            )
+        conn.execute(update(_versions).where(_versions.c.version == data["version"]).values(activated_seq=seq))
+
+    def after_commit(self) -> None:
+        """Run the version the log says is active (an approval may just have activated one)."""
+        with read_transaction(self.service.engine) as conn:
+            head = read_head(conn)
+            if head.policy_version is not None and head.policy_version != self.holder.current.version:
+                self.follow(conn, head.policy_version)
 
     def activate_file(self, actor: str) -> Policy:
         """Reload the policy file; activate it only if an approved decision names its exact hash."""
@@ -183,8 +183,11 @@ class PolicyGovernance:
                     f"{self.holder.path} has version {policy.version[:12]}, which no approved `policy` decision "
                     "names; the active policy stays in force"
                 )
+            person = self.holder.current.people.get(actor)
+            if person is None:
+                raise Forbidden(f"{actor!r} is not in the policy's people directory")
             self._store(conn, policy, content)
-            self._append_activation(conn, policy, head.policy_version, actor, approved)
+            self._activate(conn, person, policy, content, approved)
         self._compiled[policy.version] = policy
         self.holder.replace(policy)
         return policy
@@ -237,26 +240,28 @@ class PolicyGovernance:
         ).all()
         return next((r.id for r in rows if r.attributes.get("candidate_version") == version), None)
 
-    def _append_activation(
-        self,
-        conn: Connection,
-        policy: Policy,
-        previous: str | None,
-        actor: str,
-        decision_id: str | None,
-        *,
-        bootstrap: bool = False,
-    ) -> None:
+    def _append_activation(self, conn: Connection, policy: Policy, content: str) -> None:
         data: dict[str, Any] = {
             "version": policy.version,
-            "previous": previous,
+            "previous": None,
             "source": policy.source,
-            "decision_id": decision_id,
+            "decision_id": None,
+            "bootstrap": True,
+            "text": content,
         }
-        if bootstrap:
-            data["bootstrap"] = True
-        [event] = self.service._append(conn, [NewEvent("policy_activated", actor, None, data)])
+        [event] = self.service._append(conn, [NewEvent("policy_activated", "system", None, data)])
         conn.execute(update(_versions).where(_versions.c.version == policy.version).values(activated_seq=event.seq))
+
+    def _activate(self, conn: Connection, actor: Person, policy: Policy, content: str, decision_id: str) -> None:
+        """Activation outside an approval (start-up, `policy activate`): decided by the same rules."""
+        approving = state_of(decision_row(conn, decision_id))
+        authority = Authority(policy=self.holder.current, now=self.service.writer.now())
+        outcome = decide(Activate(policy.version, content), actor, authority, related=approving)
+        self.service.commands._carry_out(conn, outcome, authority)
+
+
+#: The service itself, acting at start-up on an activation a decision already approved.
+SYSTEM_PERSON = Person(SYSTEM, frozenset({SYSTEM}))
 
 
 __all__ = ["Candidate", "PolicyGovernance", "PolicyLoadError", "VersionView"]

@@ -10,11 +10,23 @@ from engine.types import Route
 
 @dataclass(frozen=True, slots=True)
 class Vote:
-    """One approval as the quorum sees it: the person whose authority was used."""
+    """One approval as the quorum sees it.
+
+    `principal` is the person whose authority was used (the approver, or the delegator when the
+    approver acted on someone's behalf); `actor` is the human who acted. A human counts once in
+    any quorum, whatever delegations they hold, so both names are checked for repeats.
+    """
 
     principal: str
     role: str
     squad: str | None
+    actor: str | None = None
+    #: The content this approval binds to (see engine.lifecycle.content_hash).
+    content_hash: str | None = None
+
+    @property
+    def human(self) -> str:
+        return self.actor or self.principal
 
 
 def _key(route: Route, vote: Vote) -> str | None:
@@ -40,20 +52,36 @@ def acting_role(route: Route, holder_roles: Iterable[str], votes: Sequence[Vote]
 
 
 def adds_to_quorum(route: Route, votes: Sequence[Vote], vote: Vote) -> bool:
+    """Whether `vote` counts: a new distinct key, from a principal and a human not yet counted."""
     key = _key(route, vote)
-    return key is not None and key not in {_key(route, v) for v in votes}
+    if key is None or key in {_key(route, v) for v in votes}:
+        return False
+    people = {v.principal for v in votes} | {v.human for v in votes}
+    return vote.principal not in people and vote.human not in people
+
+
+def _counted_keys(route: Route, votes: Sequence[Vote]) -> set[str]:
+    """The distinct keys of the votes, each human and each principal counted once, in order."""
+    keys: set[str] = set()
+    people: set[str] = set()
+    for vote in votes:
+        key = _key(route, vote)
+        if key is None or key in keys or vote.principal in people or vote.human in people:
+            continue
+        keys.add(key)
+        people.update((vote.principal, vote.human))
+    return keys
 
 
 def satisfied(route: Route, votes: Sequence[Vote]) -> bool:
-    keys = {_key(route, v) for v in votes} - {None}
-    return len(keys) >= route.count
+    return len(_counted_keys(route, votes)) >= route.count
 
 
 def missing(route: Route, votes: Sequence[Vote]) -> str | None:
     """In words, what the quorum still needs; None when it is met."""
     if route.role is None or satisfied(route, votes):
         return None
-    keys = {_key(route, v) for v in votes} - {None}
+    keys = _counted_keys(route, votes)
     need = route.count - len(keys)
     roles = route_roles(route)
     if route.distinct == "role":

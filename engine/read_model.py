@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.content import content_hash
 from engine.log.canonical import parse_at
 from engine.types import FINAL_STATUSES
 
@@ -83,6 +84,9 @@ def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | N
     if data["status"] in FINAL_STATUSES:
         updated["decided_at"] = at
     if kind == "approval_recorded":
+        # An approval binds to the content it approved; events written before the hash was
+        # logged approved the content the decision had at that moment.
+        bound = data.get("content_hash") or content_hash(row)
         updated["approvals"] = [
             *row["approvals"],
             {
@@ -94,16 +98,29 @@ def fold(row: dict[str, Any] | None, body: dict[str, Any]) -> dict[str, Any] | N
                 "on_behalf_of": data.get("on_behalf_of"),
                 "squad": data.get("squad"),
                 "dismissed": False,
+                "content_hash": bound,
+                "channel": data.get("channel"),
             },
         ]
     elif kind == "decision_amended":
         for key in _CLASSIFICATION:
             updated[key] = data[key]
         dismissed = set(data["dismissed"])
-        updated["approvals"] = [
-            {**a, "dismissed": a["dismissed"] or (a["on_behalf_of"] or a["approver"]) in dismissed}
-            for a in row["approvals"]
-        ]
+        if "carried" in data:
+            # Only approvals the amendment carries stay bound (to the new content); the rest lapse.
+            carried = set(data["carried"])
+            new_hash = data["content_hash"]
+            updated["approvals"] = [
+                {**a, "content_hash": new_hash}
+                if a["verdict"] == "approve" and not a["dismissed"] and (a["on_behalf_of"] or a["approver"]) in carried
+                else {**a, "dismissed": a["dismissed"] or a["verdict"] == "approve"}
+                for a in row["approvals"]
+            ]
+        else:
+            updated["approvals"] = [
+                {**a, "dismissed": a["dismissed"] or (a["on_behalf_of"] or a["approver"]) in dismissed}
+                for a in row["approvals"]
+            ]
         updated["amendments"] = row["amendments"] + 1
     elif kind == "decision_proceeded":
         updated["break_glass_reason"] = data["reason"]

@@ -148,10 +148,20 @@ class LogWriter:
                 outcomes[i] = Failed(exc)
         return [outcomes[i] for i in range(len(works))]
 
-    def append(self, conn: Connection, events: list[NewEvent]) -> list[AppendedEvent]:
+    def now(self) -> datetime:
+        """Inside a write: the instant the next append will be stamped with (the log's time never
+        goes backwards), so the rules decide at exactly the time the event records."""
+        tip = getattr(self._tx, "tip", None)
+        now = self.clock()
+        if tip is not None and tip.last_at is not None:
+            now = max(now, tip.last_at)
+        return now
+
+    def append(self, conn: Connection, events: list[NewEvent], at: datetime | None = None) -> list[AppendedEvent]:
         if self.append_blocked is not None:
             raise LogIntegrityError(self.append_blocked)
-        appended = append_events(conn, self.origin, self.clock, events, getattr(self._tx, "tip", None))
+        clock = self.clock if at is None else (lambda: at)
+        appended = append_events(conn, self.origin, clock, events, getattr(self._tx, "tip", None))
         for hook in self.append_hooks:
             hook(conn, appended, self.policies.current)
         return appended

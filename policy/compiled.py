@@ -122,6 +122,8 @@ class FieldDef:
     min: float | None = None
     max: float | None = None
     description: str | None = None
+    #: False when the policy declares a change of this field immaterial: approvals survive it.
+    material: bool = True
 
 
 @dataclass(frozen=True, slots=True)

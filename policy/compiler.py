@@ -399,6 +399,7 @@ class _Builder:
             min=spec.min,
             max=spec.max,
             description=spec.description,
+            material=spec.material,
         )
         if spec.default is not msgspec.UNSET:
             if spec.required:

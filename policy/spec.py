@@ -58,8 +58,9 @@ class TierSpec(Spec):
     approvers: ApproversSpec | None = None
     review: str | None = None
     sla: Duration | None = None
-    #: When the filer amends a pending decision: `when_material` keeps approvals if the tier and
-    #: every field the matched rules read are unchanged; `always` dismisses them on any change.
+    #: When the filer amends a pending decision: `when_material` keeps approvals only when the
+    #: change touches nothing but fields declared `material: false` (tier and route unchanged);
+    #: `always` dismisses them on any change.
     invalidate_on_amend: Literal["always", "when_material"] = "when_material"
     #: Whether approvers of this tier may delegate their sign-off.
     delegation: bool = True
@@ -82,6 +83,9 @@ class FieldSpec(Spec):
     min: int | float | None = None
     max: int | float | None = None
     description: str | None = None
+    #: `false` declares a change of this field immaterial: an amendment that changes only such
+    #: fields keeps the approvals already given (under `invalidate_on_amend: when_material`).
+    material: bool = True
 
 
 class RuleSpec(Spec):

@@ -220,7 +220,8 @@ def test_a_rejection_needs_a_reason() -> None:
     assert info.value.errors[0].path == "$.reason"
 
 
-def test_amendments_dismiss_approvals_only_when_material() -> None:
+def test_amendments_keep_approvals_only_for_changes_declared_immaterial() -> None:
+    content = {"title": "t", "category": "c", "attributes": {"x": 1, "note": "a"}}
     s = DecisionState(
         id="D1",
         status="pending",
@@ -230,22 +231,33 @@ def test_amendments_dismiss_approvals_only_when_material() -> None:
         votes=(Vote("tomas", "director", "nucleus"),),
         attributes={"x": 1, "note": "a"},
         read_fields=frozenset({"x"}),
+        content=content,
     )
-    kept, dismissed, status = amend(
-        s, FILER, TIER3Q, {"x": 1, "note": "b"}, frozenset({"x"}), route(TIER3Q), "when_material"
-    )
+    note_changed = {**content, "attributes": {"x": 1, "note": "b"}}
+    immaterial = frozenset({"note"})
+    kept, dismissed, status = amend(s, FILER, TIER3Q, note_changed, route(TIER3Q), "when_material", immaterial)
     assert (len(kept), dismissed, status) == (1, [], "pending")
-    _, dismissed, _ = amend(s, FILER, TIER3Q, {"x": 2, "note": "a"}, frozenset({"x"}), route(TIER3Q), "when_material")
+    # Not declared immaterial: a field no rule reads still dismisses (the approver approved it).
+    _, dismissed, _ = amend(s, FILER, TIER3Q, note_changed, route(TIER3Q), "when_material")
     assert dismissed == ["tomas"]
-    _, dismissed, _ = amend(s, FILER, TIER3Q, {"x": 1, "note": "b"}, frozenset({"x"}), route(TIER3Q), "always")
+    x_changed = {**content, "attributes": {"x": 2, "note": "a"}}
+    _, dismissed, _ = amend(s, FILER, TIER3Q, x_changed, route(TIER3Q), "when_material", immaterial)
     assert dismissed == ["tomas"]
-    _, _, status = amend(s, FILER, TIER1, {"x": 0}, frozenset(), route(TIER1), "when_material")
+    _, dismissed, _ = amend(s, FILER, TIER3Q, {**content, "title": "u"}, route(TIER3Q), "when_material", immaterial)
+    assert dismissed == ["tomas"]
+    _, dismissed, _ = amend(s, FILER, TIER3Q, note_changed, route(TIER3Q), "always", immaterial)
+    assert dismissed == ["tomas"]
+    # Another tier with the same approver role: the approval does not travel with it.
+    other = Tier(2, "PM", False, ApproverRule("director", 2, True, ("director",)), None, None)
+    _, dismissed, _ = amend(s, FILER, other, note_changed, route(other), "when_material", immaterial)
+    assert dismissed == ["tomas"]
+    _, _, status = amend(s, FILER, TIER1, {"x": 0}, route(TIER1), "when_material")
     assert status == "resolved"
     with pytest.raises(Forbidden):
-        amend(s, A, TIER3Q, {}, frozenset(), route(TIER3Q), "always")
+        amend(s, A, TIER3Q, {}, route(TIER3Q), "always")
     for final in FINAL_STATUSES:
         with pytest.raises(Conflict, match="supersedes"):
-            amend(state(TIER3Q, final), FILER, TIER3Q, {}, frozenset(), route(TIER3Q), "always")
+            amend(state(TIER3Q, final), FILER, TIER3Q, {}, route(TIER3Q), "always")
 
 
 def test_supersede() -> None:
