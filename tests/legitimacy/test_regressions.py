@@ -60,7 +60,6 @@ def _delegate(rt: Runtime, clock: ManualClock, who: str, to: str, role: str) -> 
 # -- 1. supersede is a back door ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: superseding needs authority over the old decision (lifecycle)")
 def test_another_squads_tier1_filing_cannot_supersede_an_approved_tier3_decision(runtime: Runtime) -> None:
     contract = _file(runtime, "ravi", "contract", {"change": "scope"})
     assert _approve(runtime, "dana", contract) == "approved"
@@ -69,7 +68,6 @@ def test_another_squads_tier1_filing_cannot_supersede_an_approved_tier3_decision
     assert _status(runtime, contract) == "approved"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: a superseding decision takes at least the old one's tier")
 def test_a_tier1_filing_never_cancels_a_tier3_decision_even_by_its_filer(runtime: Runtime) -> None:
     contract = _file(runtime, "ravi", "contract", {"change": "scope"})
     assert _approve(runtime, "dana", contract) == "approved"
@@ -83,7 +81,6 @@ def test_a_tier1_filing_never_cancels_a_tier3_decision_even_by_its_filer(runtime
     assert _status(runtime, contract) == "approved"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: only a resolved or approved decision can be superseded")
 def test_superseding_someone_elses_pending_decision_is_refused(runtime: Runtime) -> None:
     pending = _file(runtime, "lena", "pipeline", {"risk_score": 60})
     assert _status(runtime, pending) == "pending"
@@ -92,7 +89,6 @@ def test_superseding_someone_elses_pending_decision_is_refused(runtime: Runtime)
     assert _status(runtime, pending) == "pending"  # a withdrawal only its filer may make
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: only a resolved or approved decision can be superseded")
 def test_a_rejected_decision_cannot_be_superseded(runtime: Runtime) -> None:
     rejected = _file(runtime, "ravi", "pipeline", {"risk_score": 60})
     runtime.service.decide(
@@ -107,7 +103,6 @@ def test_a_rejected_decision_cannot_be_superseded(runtime: Runtime) -> None:
 # -- 2. one person fills a quorum of distinct people -------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the acting human counts once per quorum (quorum/lifecycle)")
 def test_one_tech_pm_cannot_fill_a_two_tech_pm_quorum_with_a_delegation(
     open_variant: OpenVariant, clock: ManualClock
 ) -> None:
@@ -121,7 +116,6 @@ def test_one_tech_pm_cannot_fill_a_two_tech_pm_quorum_with_a_delegation(
     assert _approve(rt, "priya", decision) == "approved"  # the quorum Priya herself completes
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the acting human counts once per quorum (quorum/lifecycle)")
 def test_one_person_holding_two_delegations_cannot_fill_a_distinct_role_quorum(
     open_variant: OpenVariant, clock: ManualClock
 ) -> None:
@@ -138,7 +132,6 @@ def test_one_person_holding_two_delegations_cannot_fill_a_distinct_role_quorum(
 # -- 3. approvals survive what they did not approve --------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: an approval binds to the content hash it approved")
 def test_an_amendment_in_a_category_without_rules_dismisses_earlier_approvals(open_variant: OpenVariant) -> None:
     rt = open_variant("tier3_distinct_role")
     decision = _file(rt, "ravi", "contract", {"change": "scope"})
@@ -154,7 +147,6 @@ def test_an_amendment_in_a_category_without_rules_dismisses_earlier_approvals(op
     assert [a.approver for a in approvals if not a.dismissed] == ["tomas"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: an approval binds to the content hash (incl. the candidate)")
 def test_a_policy_decision_cannot_swap_its_candidate_after_an_approval(open_variant: OpenVariant) -> None:
     rt = open_variant("tier3_distinct_role")
     people = rt.policies.current.people
@@ -179,7 +171,6 @@ def test_a_policy_decision_cannot_swap_its_candidate_after_an_approval(open_vari
 # -- 4. a policy decision's amendment skips the candidate check --------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: candidate checked at amendment; activation in the approval's tx")
 def test_a_policy_decision_amended_to_an_unknown_candidate_is_never_stored_approved(runtime: Runtime) -> None:
     people = runtime.policies.current.people
     active = runtime.policies.current.version
@@ -204,9 +195,6 @@ def test_a_policy_decision_amended_to_an_unknown_candidate_is_never_stored_appro
 # -- 5. a decision that supersedes a break-glass one -------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 14: superseding refused at filing unless the old one is resolved or approved"
-)
 def test_superseding_a_break_glass_decision_is_refused_at_filing_not_at_approval(runtime: Runtime) -> None:
     people = runtime.policies.current.people
     broken = _file(runtime, "mei", "pipeline", {"risk_score": 95})
