@@ -73,15 +73,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        # A deadline, not a count of tries: on a busy machine start-up (imports, migrations) is slow.
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
                     if r.status == 200:
                         break
             except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("the server did not start:\n" + (home / "server.log").read_text())
                 time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start:\n" + (home / "server.log").read_text())
         yield Server(url=url, tokens=tokens, database_url=database_url)
     finally:
         proc.terminate()
