@@ -28,7 +28,7 @@ from api.controllers.log import (
     verify,
 )
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
-from api.controllers.reviews import digest, escalations
+from api.controllers.reviews import digest, effect, escalations
 from api.errors import EXCEPTION_HANDLERS
 from api.heap import freeze_startup_objects
 from api.prometheus import latency_middleware, metrics
@@ -67,6 +67,7 @@ V1_HANDLERS: list[Any] = [
     bundle,
     digest,
     escalations,
+    effect,
 ]
 
 

@@ -208,7 +208,20 @@ class Activate:
     text: str
 
 
-Command = File | GiveVerdict | Withdraw | Amend | Comment | Proceed | Delegate | RevokeDelegation | Activate
+@dataclass(frozen=True, slots=True)
+class RecordBaseline:
+    """Vouch in the log for an imported pre-adoption baseline (its rows live apart from the log)."""
+
+    digest: str
+    rows: int
+    first_day: str
+    last_day: str
+    source: str
+
+
+Command = (
+    File | GiveVerdict | Withdraw | Amend | Comment | Proceed | Delegate | RevokeDelegation | Activate | RecordBaseline
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +265,8 @@ def decide(
         return _revoke(command, actor, grant)
     if isinstance(command, Activate):
         return _activate(command, actor, authority, related)
+    if isinstance(command, RecordBaseline):
+        return _record_baseline(command, actor)
     if state is None:
         raise NotFound("no such decision")
     if isinstance(command, GiveVerdict):
@@ -746,6 +761,21 @@ def _activate(command: Activate, actor: Person, authority: Authority, approving:
         "text": command.text,
     }
     return Outcome((PlannedEvent("policy_activated", None, data, actor.name),))
+
+
+def _record_baseline(command: RecordBaseline, actor: Person) -> Outcome:
+    if "admin" not in actor.roles:
+        raise Forbidden(f"{actor.name} may not import a baseline; an admin does")
+    if command.rows < 1:
+        raise InvalidInput([FieldError("$.rows", "a baseline needs at least one row")])
+    data = {
+        "digest": command.digest,
+        "rows": command.rows,
+        "first_day": command.first_day,
+        "last_day": command.last_day,
+        "source": command.source,
+    }
+    return Outcome((PlannedEvent("baseline_imported", None, data, actor.name),))
 
 
 def _tier(policy: Policy, number: int) -> Tier:

@@ -116,6 +116,12 @@ OTHER_RULES: tuple[tuple[str, str, str], ...] = (
         "start-up) naming a version that an approved `policy` decision names",
         "the version's full text is logged in `policy_activated`; every later command is decided under it",
     ),
+    (
+        "import a baseline",
+        "an admin",
+        "the pre-adoption record is stored apart from the log; `baseline_imported` logs its digest, row count "
+        "and span, so every figure compared with it is traceable",
+    ),
 )
 
 

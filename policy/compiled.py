@@ -234,6 +234,8 @@ class Policy:
     unknown_category_tier: int
     #: Optional (start, end) dates of the period escalation metrics compare against.
     baseline: tuple[date, date] | None = None
+    #: Minutes of the director's time per escalated item (the effect report's estimate); None: its default.
+    director_minutes_per_item: float | None = None
     identity: IdentityPolicy = field(default_factory=IdentityPolicy)
     #: Each category's generated classifier by name: one dict lookup per classification.
     classifiers: Mapping[str, Callable[[Mapping[str, Any]], Classification]] = field(

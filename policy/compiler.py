@@ -143,6 +143,7 @@ class _Builder:
             categories=categories,
             unknown_category_tier=pieces.get("unknown_category_tier", 3),
             baseline=baseline,
+            director_minutes_per_item=metrics.director_minutes_per_item if metrics is not None else None,
             identity=identity,
         )
 

@@ -117,6 +117,9 @@ class BaselineSpec(Spec):
 
 class MetricsSpec(Spec):
     baseline: BaselineSpec | None = None
+    #: Minutes of the director's time one escalated item takes: the effect report's estimate of
+    #: hours recaptured is (items the baseline rate predicts - items that reached the director) x this.
+    director_minutes_per_item: Annotated[float, msgspec.Meta(gt=0, le=10_000)] | None = None
 
 
 class GroupSpec(Spec):

@@ -49,3 +49,27 @@ def escalations(
 ) -> Response[bytes]:
     report = runtime_of(request).reviews.escalations(period, periods)
     return Response(render_escalations(report, format), media_type=MEDIA[format])
+
+
+@get(
+    "/metrics/effect",
+    opt={"roles": EVERYONE},
+    sync_to_thread=True,
+    tags=["reviews"],
+    summary="The effect of decision rights per period: the director's load against the imported pre-adoption "
+    "baseline and the previous period, squad-resolved items, time to decision per tier (median, p90), overdue "
+    "items and the director's hours recaptured",
+)
+def effect(
+    request: Request[Any, Any, Any],
+    period: FromQuery[Literal["week", "month", "quarter"]] = "quarter",
+    periods: Annotated[int, QueryParameter(ge=1, le=104)] = 4,
+    format: FromQuery[Format] = "json",
+) -> Response[bytes]:
+    from engine.effect.render import MEDIA as EFFECT_MEDIA
+    from engine.effect.render import render_effect
+    from engine.effect.service import Effect
+
+    runtime = runtime_of(request)
+    report = Effect(runtime.service, runtime.policies, runtime.service.clock).report(period, periods)
+    return Response(render_effect(report, format), media_type=EFFECT_MEDIA[format])

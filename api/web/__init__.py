@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from api.web.auth import forbidden_page, login_redirect, web_authorize
+from api.web.effect_page import EffectPage
 from api.web.pages import Pages, SignIn
 from api.web.session import csrf_config
 
@@ -23,7 +24,7 @@ def web_components(state_dir: Path, secure_cookies: bool, extra_pages: list[Any]
     csrf = csrf_config(state_dir, secure_cookies)
     pages = Router(
         path="/",
-        route_handlers=[SignIn, Pages, *(extra_pages or [])],
+        route_handlers=[SignIn, Pages, EffectPage, *(extra_pages or [])],
         guards=[web_authorize],
         exception_handlers={
             NotAuthorizedException: login_redirect,

@@ -156,5 +156,6 @@ class Checkpoint(SQLModel, table=True):
 
 ALL_TABLES = [Event, LogHead, Decision, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
 
+import engine.store.baseline_tables  # noqa: E402  (registers the baseline table with the metadata)
 import engine.store.outbox_tables  # noqa: E402  (registers the outbox table with the metadata)
 import engine.store.session_tables  # noqa: E402,F401  (registers the web_sessions table with the metadata)
