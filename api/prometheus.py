@@ -16,6 +16,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import func, select
 
 from api.auth import runtime_of
+from engine.effect.gauges import effect_gauges
 from engine.store.db import read_transaction
 from engine.store.tables import Decision, Event
 from engine.types import OPEN_STATUSES
@@ -141,5 +142,5 @@ def _gauges(request: Request[Any, Any, Any]) -> list[str]:
 )
 def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Counts only, no names or titles: safe to expose to the scraper without a token."""
-    body = "\n".join([*_gauges(request), *HISTOGRAM.exposition()]) + "\n"
+    body = "\n".join([*_gauges(request), *effect_gauges(runtime_of(request)), *HISTOGRAM.exposition()]) + "\n"
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from engine.activation import PolicyGovernance
+from engine.effect.service import Effect
 from engine.errors import LogIntegrityError
 from engine.log.checkpoints import CheckpointService, state_dir_for
 from engine.notify.config import NotifyConfig
@@ -88,6 +89,13 @@ def open_runtime(
         governance=governance,
         notify=notify,
         checkpoints=checkpoints,
-        reviews=Reviews(engine, policies, checkpoints, service.clock, governance.policy_at),
+        reviews=Reviews(
+            engine,
+            policies,
+            checkpoints,
+            service.clock,
+            governance.policy_at,
+            Effect(service, policies, service.clock).baseline,
+        ),
         sessions=SessionStore.from_env(engine, service.clock),
     )

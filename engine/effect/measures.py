@@ -42,6 +42,8 @@ class BaselineSummary(msgspec.Struct, kw_only=True):
     items: int
     reached_director: int
     director_share: float
+    #: Share decided beyond the squad (tier 2 or 3): the escalation report's baseline rate.
+    escalated_share: float
     director_per_week: float
     median_wait_days: float | None
     #: The log's `baseline_imported` event that vouches for these rows, and their digest.
@@ -104,6 +106,7 @@ def summarise_baseline(
         items=len(items),
         reached_director=director,
         director_share=round(director / len(items), 4),
+        escalated_share=round(sum(1 for i in items if i.tier > 1) / len(items), 4),
         director_per_week=round(director * 7 / days, 2),
         median_wait_days=percentile(waits, 0.5),
         import_seq=import_seq,
@@ -182,7 +185,8 @@ def effect_report(
         p = periods[i]
         begins = p.start if adopted_at is None else min(p.end, max(p.start, adopted_at))
         elapsed = (min(p.end, max(now, begins)) - begins) / timedelta(days=1)
-        days = max(1, round(elapsed)) if elapsed > 0 else 0
+        # A period that has begun (since adoption) counts at least one day, however short.
+        days = max(1, round(elapsed)) if begins < p.end and now >= begins else 0
         director = sum(1 for d in buckets[i] if d.tier == 3)
         return days, (director / days if days else None)
 

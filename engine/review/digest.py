@@ -93,6 +93,18 @@ class Digest(msgspec.Struct, kw_only=True):
     comparison: Comparison
     trend: list[TrendPoint]
     log: LogAtEnd
+    #: Against the imported pre-adoption baseline (engine.effect), when there is one.
+    baseline: BaselineComparison | None = None
+
+
+class BaselineComparison(msgspec.Struct, kw_only=True):
+    """The window's director load against what the pre-adoption baseline's rate predicts for it."""
+
+    reached_director: int
+    expected_from_baseline: float
+    change_pct: float | None
+    baseline_share: float
+    import_seq: int | None
 
 
 def _hours(seconds: float) -> float:

@@ -59,6 +59,17 @@ def _row(d: DigestDecision, digest: Digest) -> str:
     )
 
 
+def _baseline_line(d: Digest) -> list[str]:
+    b = d.baseline
+    if b is None:
+        return []
+    change = "n/a" if b.change_pct is None else f"{b.change_pct:+g}%"
+    return [
+        f"- Reached the director: **{b.reached_director}**, against {b.expected_from_baseline:g} at the pre-adoption "
+        f"baseline's rate ({change}; baseline share {_pct(b.baseline_share)}, log seq {b.import_seq})"
+    ]
+
+
 def digest_markdown(d: Digest) -> str:
     lines = [
         f"# Review digest: {d.cadence}, {d.window_start.isoformat()} to {d.window_last_day.isoformat()}",
@@ -73,6 +84,7 @@ def digest_markdown(d: Digest) -> str:
         + _pct(d.comparison.previous_escalation_rate)
         + ")",
         f"- Pending: {len(d.pending)}, overdue: **{d.overdue}**, break-glass awaiting review: **{len(d.break_glass)}**",
+        *_baseline_line(d),
         "- By category: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_category.items()) or "none"),
         "- By squad: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_squad.items()) or "none"),
         "",

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from engine.errors import DomainError, FieldError, InvalidInput
 from engine.log.checkpoint import parse_checkpoint
-from engine.review.digest import Digest, LogAtEnd, build_digest
+from engine.review.digest import BaselineComparison, Digest, LogAtEnd, build_digest
 from engine.review.metrics import EscalationReport, escalation_report, filed_tiers
 from engine.review.source import log_position_at, states_as_of, tier_counts
 from engine.review.windows import PERIODS, Window, period_for_date, previous, window_by_index, window_for_date
@@ -41,6 +41,7 @@ class Reviews:
         checkpoints: Any,
         clock: Callable[[], datetime],
         policy_at: Callable[[datetime], Policy] | None = None,
+        baseline: Callable[[], Any] | None = None,
     ) -> None:
         self.engine = engine
         self.policies = policies
@@ -48,6 +49,8 @@ class Reviews:
         self.clock = clock
         #: The policy in force at an instant; a closed window is always read under its own policy.
         self.policy_at = policy_at
+        #: The imported pre-adoption baseline's summary (engine.effect), or None.
+        self.baseline = baseline
 
     def window(self, kind: str, day: date | None = None) -> Window:
         policy: Policy = self.policies.current
@@ -77,8 +80,25 @@ class Reviews:
         note = self._checkpoint_note(position.size, closed=now >= window.end)
         signed_by = [f"{s.name}+{s.key_id.hex()}" for s in parse_checkpoint(note).signatures] if note else []
         log = LogAtEnd(size=position.size, head_hash=position.head_hash, checkpoint=note, signed_by=signed_by)
-        return build_digest(
+        built = build_digest(
             policy, cadence.name, window, earlier, trend, states, trend_counts, previous_counts, as_of, log
+        )
+        built.baseline = self._against_baseline(built)
+        return built
+
+    def _against_baseline(self, built: Digest) -> BaselineComparison | None:
+        summary = self.baseline() if self.baseline is not None else None
+        if summary is None:
+            return None
+        days = max(1.0, (built.as_of - built.starts_at).total_seconds() / 86400)
+        expected = summary.reached_director / summary.days * days
+        director = built.by_tier.get("3", 0)
+        return BaselineComparison(
+            reached_director=director,
+            expected_from_baseline=round(expected, 1),
+            change_pct=round((director / expected - 1) * 100, 1) if expected else None,
+            baseline_share=summary.director_share,
+            import_seq=summary.import_seq,
         )
 
     def _checkpoint_note(self, size: int, closed: bool) -> str | None:
@@ -108,4 +128,13 @@ class Reviews:
         if policy.baseline is not None:
             since = min(since, period_for_date("week", tz, policy.baseline[0]).start)
         filed = filed_tiers(self.engine, since, self.clock() + timedelta(days=1))
-        return escalation_report(policy, period, today, count, filed)
+        report = escalation_report(policy, period, today, count, filed)
+        summary = self.baseline() if self.baseline is not None else None
+        if summary is not None:
+            # The imported pre-adoption record is the baseline that matters: the log is empty before adoption.
+            rate = round(summary.escalated_share, 4)
+            report.baseline = f"imported {summary.first_day.isoformat()}..{summary.last_day.isoformat()}"
+            report.baseline_escalation_rate = rate
+            for p in report.periods:
+                p.change_vs_baseline = None if p.escalation_rate is None else round((p.escalation_rate - rate) * 100, 2)
+        return report
