@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import anyio.to_thread
+from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 
+from api.params import duplicate_key, refuse_control_characters
 from engine.runtime import Runtime
 from policy.compiled import ROLES, Person
 
@@ -52,12 +54,20 @@ JSON_TYPES = ("application/json", "application/problem+json")
 
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    refuse_control_characters(connection)
     roles = handler.opt.get("roles")
     if handler.opt.get("body_type") is not None:
         media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in JSON_TYPES:
             raise HTTPException(
                 status_code=415, detail=f"send the body as application/json, not {media_type or 'nothing'}"
+            )
+        # The body is read once and kept on the connection; the handler decodes the same bytes.
+        repeated = duplicate_key(await Request(connection.scope, connection.receive).body())
+        if repeated is not None:
+            raise ValidationException(
+                f"{repeated}: the key appears more than once",
+                extra=[{"key": repeated, "source": "body", "message": "the key appears more than once"}],
             )
     # Bearer only: the API never reads the web session's cookie (no CSRF surface, no token in a cookie).
     token = bearer_token(connection)

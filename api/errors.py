@@ -81,6 +81,8 @@ def field_error_from_msgspec(message: str, root: str = "$") -> dict[str, str]:
     if path is None:
         named = _NAMED_FIELD.search(text)
         path = f"$.{named.group('name')}" if named else "$"
+        if named and named.start() == 0:  # "field `title` must not be blank": the path already says which
+            text = text[named.end() :].strip()
     if root != "$":
         path = root + path[1:]
     return {"path": path, "message": text}
@@ -101,6 +103,19 @@ def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, str]] | None
     return None
 
 
+def _client_name(request: Request[Any, Any, Any], source: str, key: str) -> str:
+    """The parameter's name as the client writes it (`to`), not the handler's argument (`second`)."""
+    handler = request.route_handler
+    try:
+        signature = handler.parsed_fn_signature.parameters
+    except AttributeError:
+        return key
+    parameter = signature.get(key)
+    kwarg = getattr(parameter, "kwarg_definition", None) if parameter is not None else None
+    written = getattr(kwarg, "query", None) or getattr(kwarg, "name", None) or getattr(kwarg, "header", None)
+    return str(written or key)
+
+
 def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     errors = _body_errors(request)
     if errors is None:
@@ -109,7 +124,12 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
             if isinstance(item, dict):
                 source = str(getattr(item.get("source"), "value", item.get("source", "body")))
                 key = item.get("key", "")
-                path = f"$.{source}.{key}" if source in {"query", "path", "header"} else f"$.{key}"
+                if str(key).startswith("$"):
+                    path = str(key)
+                elif source in {"query", "path", "header", "cookie"}:
+                    path = f"$.{source}.{_client_name(request, source, str(key))}"
+                else:
+                    path = f"$.{key}"
                 errors.append({"path": path, "message": str(item.get("message", ""))})
     detail = "; ".join(f"{e['path']}: {e['message']}" for e in errors) if errors else exc.detail
     slug = "invalid-json" if "malformed" in (exc.detail or "") else "validation"

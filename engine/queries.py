@@ -182,8 +182,11 @@ def _encode_cursor(seq: int) -> str:
 def _decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        if not raw.startswith("s") or not raw[1:].isdigit():
             raise ValueError(raw)
-        return int(raw[1:])
+        seq = int(raw[1:])
+        if seq > 2**63 - 1:  # a BIGINT column: anything larger was never issued, and PostgreSQL would fail on it
+            raise ValueError(raw)
+        return seq
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput([FieldError("$.cursor", "not a cursor this service issued")]) from exc
+        raise InvalidInput([FieldError("$.query.cursor", "not a cursor this service issued")]) from exc

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from engine import hygiene
+
 Status = Literal["resolved", "pending", "proceeded_pending_review", "approved", "rejected", "withdrawn", "superseded"]
 FINAL_STATUSES: frozenset[str] = frozenset({"resolved", "approved", "rejected", "withdrawn", "superseded"})
 #: Statuses in which approvers still act (before the fact, or after a break-glass).
@@ -36,6 +38,14 @@ class FilingRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     #: The id of an earlier decision this one replaces once it is resolved or approved.
     supersedes: ShortText | None = None
 
+    def __post_init__(self) -> None:
+        hygiene.check(
+            self,
+            one_line=("title", "category", "client", "supersedes"),
+            not_blank=("title", "category"),
+            undisguised=("title", "category"),
+        )
+
 
 class AmendRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     """Body of POST /v1/decisions/{id}/amend: what changes (omitted = unchanged) and why."""
@@ -45,9 +55,15 @@ class AmendRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     rationale: LongText | None = None
     reason: LongText | None = None
 
+    def __post_init__(self) -> None:
+        hygiene.check(self, one_line=("title",), not_blank=("title",), undisguised=("title",))
+
 
 class CommentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     text: Annotated[str, Meta(min_length=1, max_length=10_000)]
+
+    def __post_init__(self) -> None:
+        hygiene.check(self, not_blank=("text",))
 
 
 class ProceedRequest(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -55,12 +71,21 @@ class ProceedRequest(Struct, forbid_unknown_fields=True, kw_only=True):
 
     reason: Annotated[str, Meta(min_length=1, max_length=10_000)]
 
+    def __post_init__(self) -> None:
+        hygiene.check(self, not_blank=("reason",))
+
 
 class DelegationRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     delegate: ShortText
     role: ShortText
     starts_at: datetime
     ends_at: datetime
+
+    def __post_init__(self) -> None:
+        hygiene.check(self, one_line=("delegate", "role"))
+        # Naive or unrepresentable instants are the client's mistake, named as such (not a TypeError later).
+        self.starts_at = hygiene.instant("starts_at", self.starts_at)
+        self.ends_at = hygiene.instant("ends_at", self.ends_at)
 
 
 class DelegationView(Struct, kw_only=True):
@@ -79,9 +104,15 @@ class VerdictRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     verdict: Verdict
     reason: LongText | None = None
 
+    def __post_init__(self) -> None:
+        hygiene.check(self)
+
 
 class WithdrawRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     reason: LongText | None = None
+
+    def __post_init__(self) -> None:
+        hygiene.check(self)
 
 
 class Route(Struct, kw_only=True):

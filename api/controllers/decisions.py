@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -12,6 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.auth import DECIDERS, EVERYONE, FILERS, runtime_of
+from api.params import InstantQuery, instant_param
 from engine.types import (
     AmendRequest,
     ClassificationView,
@@ -85,13 +85,19 @@ class DecisionController(Controller):
         category: FromQuery[str | None] = None,
         squad: FromQuery[str | None] = None,
         filed_by: FromQuery[str | None] = None,
-        since: FromQuery[datetime | None] = None,
-        until: FromQuery[datetime | None] = None,
+        since: InstantQuery = None,
+        until: InstantQuery = None,
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> DecisionPage:
         filters = DecisionFilter(
-            status=status, tier=tier, category=category, squad=squad, filed_by=filed_by, since=since, until=until
+            status=status,
+            tier=tier,
+            category=category,
+            squad=squad,
+            filed_by=filed_by,
+            since=instant_param("since", since),
+            until=instant_param("until", until),
         )
         return runtime_of(request).service.list_decisions(filters, cursor, limit)
 

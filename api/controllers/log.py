@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
 from typing import IO, Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
@@ -13,6 +12,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
+from api.params import InstantQuery, instant_param
 from api.schemas import CheckpointView, PublicKeyView
 from engine.log.autosign import sign_before_export
 from engine.log.bundle import ProofBundle, build_bundle
@@ -72,14 +72,17 @@ def verify(request: Request[Any, Any, Any]) -> VerifyResult:
 def export(
     request: Request[Any, Any, Any],
     format: FromQuery[Literal["jsonl", "csv"]] = "jsonl",
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
+    since: InstantQuery = None,
+    until: InstantQuery = None,
     category: FromQuery[str | None] = None,
     tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
 ) -> Stream:
     runtime = runtime_of(request)
+    # Every parameter is checked here, before the 200 and the first byte: a stream cannot take back its status.
+    flt = ExportFilter(
+        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
+    )
     sign_before_export(runtime.checkpoints)
-    flt = ExportFilter(since=since, until=until, category=category, tier=tier)
     return Stream(
         export_lines(runtime.service.engine, format, flt),
         media_type=MEDIA[format],
@@ -152,14 +155,16 @@ def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json"
 )
 def export_proofs(
     request: Request[Any, Any, Any],
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
+    since: InstantQuery = None,
+    until: InstantQuery = None,
     category: FromQuery[str | None] = None,
     tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
 ) -> ProofBundle:
     runtime = runtime_of(request)
+    flt = ExportFilter(
+        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
+    )
     latest = runtime.checkpoints.latest()
-    flt = ExportFilter(since=since, until=until, category=category, tier=tier)
     return build_bundle(runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt)
 
 
@@ -188,12 +193,14 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
 )
 def bundle(
     request: Request[Any, Any, Any],
-    since: FromQuery[datetime | None] = None,
-    until: FromQuery[datetime | None] = None,
+    since: InstantQuery = None,
+    until: InstantQuery = None,
     category: FromQuery[str | None] = None,
     tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
 ) -> Stream:
-    flt = ExportFilter(since=since, until=until, category=category, tier=tier)
+    flt = ExportFilter(
+        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
+    )
     return bundle_response(runtime_of(request), flt)
 
 

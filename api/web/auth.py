@@ -12,6 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 
 from api.auth import runtime_of
+from api.params import refuse_control_characters
 from api.web.session import current_session
 
 
@@ -20,6 +21,7 @@ class LoginRequired(NotAuthorizedException):
 
 
 async def web_authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    refuse_control_characters(connection)
     if handler.opt.get("public"):
         return
     roles = handler.opt.get("roles")

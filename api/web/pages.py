@@ -6,6 +6,7 @@ service calls as the API, so the server enforces the rules again whatever the pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -36,6 +37,7 @@ from engine.types import (
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
+B = TypeVar("B", bound=msgspec.Struct)
 
 STATUSES = [
     "pending",
@@ -216,7 +218,9 @@ class Pages(Controller):
         verdict = form.get("verdict")
         if verdict not in ("approve", "reject"):
             return _back(decision_id, error="choose approve or reject")
-        body = VerdictRequest(verdict=verdict, reason=form.get("reason", "").strip() or None)  # type: ignore[arg-type]
+        body, refused = _body(VerdictRequest, verdict=verdict, reason=form.get("reason", "").strip() or None)
+        if body is None:
+            return _back(decision_id, error=refused)
         done = "approved" if verdict == "approve" else "rejected"
         return await _act(request, decision_id, runtime_of(request).service.decide, body, done, form.get("back"))
 
@@ -226,13 +230,17 @@ class Pages(Controller):
         text = form.get("text", "").strip()
         if not text:
             return _back(decision_id, error="write a comment first")
-        return await _act(request, decision_id, runtime_of(request).service.comment, CommentRequest(text=text),
-                          "comment added", None)  # fmt: skip
+        body, refused = _body(CommentRequest, text=text)
+        if body is None:
+            return _back(decision_id, error=refused)
+        return await _act(request, decision_id, runtime_of(request).service.comment, body, "comment added", None)
 
     @post("/decisions/{decision_id:str}/withdraw", opt={"roles": FILERS}, status_code=303)
     async def withdraw(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
         form = await _form(request)
-        body = WithdrawRequest(reason=form.get("reason", "").strip() or None)
+        body, refused = _body(WithdrawRequest, reason=form.get("reason", "").strip() or None)
+        if body is None:
+            return _back(decision_id, error=refused)
         return await _act(request, decision_id, runtime_of(request).service.withdraw, body, "withdrawn", None)
 
     @post("/decisions/{decision_id:str}/proceed", opt={"roles": FILERS}, status_code=303)
@@ -241,7 +249,10 @@ class Pages(Controller):
         reason = form.get("reason", "").strip()
         if not reason:
             return _back(decision_id, error="break-glass needs a reason: what harm does waiting cause?")
-        return await _act(request, decision_id, runtime_of(request).service.proceed, ProceedRequest(reason=reason),
+        body, refused = _body(ProceedRequest, reason=reason)
+        if body is None:
+            return _back(decision_id, error=refused)
+        return await _act(request, decision_id, runtime_of(request).service.proceed, body,
                           "proceeding under break-glass; the approvers were notified", None)  # fmt: skip
 
     # -- filing -----------------------------------------------------------------------------------
@@ -293,7 +304,11 @@ class Pages(Controller):
                 day = date.fromisoformat(raw)
             except ValueError:
                 error = f"{raw!r} is not a date (YYYY-MM-DD); showing the current window"
-        built = runtime.reviews.digest(kind, day)
+        try:
+            built = runtime.reviews.digest(kind, day)
+        except InvalidInput as exc:
+            error = f"{raw!r}: {exc.errors[0].message}; showing the current window"
+            built = runtime.reviews.digest(kind, None)
         step = built.window_last_day - built.window_start + timedelta(days=1)
         return _page(
             request,
@@ -341,6 +356,14 @@ class Pages(Controller):
             media_type=media,
             headers={"Content-Disposition": f'attachment; filename="decision-log.{fmt}"'},
         )
+
+
+def _body(kind: type[B], **values: Any) -> tuple[B | None, str]:
+    """A request body from form values, checked as the API checks it; (None, why) when refused."""
+    try:
+        return msgspec.convert(values, kind), ""
+    except msgspec.ValidationError as exc:
+        return None, str(exc).replace("field `", "`")
 
 
 def _back(
@@ -400,7 +423,9 @@ def _filing_from_form(
     try:
         return msgspec.convert(raw, FilingRequest), errors
     except msgspec.ValidationError as exc:
-        errors["title"] = str(exc)
+        named = re.match(r"field `([a-z_]+)", str(exc))
+        where = named.group(1) if named and named.group(1) in ("title", "category", "rationale") else "title"
+        errors[where] = str(exc).replace("field `", "`")
         return None, errors
 
 

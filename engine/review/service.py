@@ -33,6 +33,10 @@ def cadence_for(policy: Policy, kind: str) -> Cadence:
     raise InvalidInput([FieldError("$.kind", f"the policy has no {days}-day review cadence")])
 
 
+FIRST_DIGEST_DAY = date(1900, 1, 1)
+LAST_DIGEST_DAY = date(9000, 12, 31)
+
+
 class Reviews:
     def __init__(
         self,
@@ -58,6 +62,12 @@ class Reviews:
         return window_for_date(cadence, policy.timezone, day or self.clock().astimezone(policy.timezone).date())
 
     def digest(self, kind: str, day: date | None = None) -> Digest:
+        if day is not None and not FIRST_DIGEST_DAY <= day <= LAST_DIGEST_DAY:
+            # A digest looks back over trend windows and forward to its window's end: far enough from
+            # either end of the calendar that arithmetic stays inside it.
+            raise InvalidInput(
+                [FieldError("$.query.date", f"must be between {FIRST_DIGEST_DAY} and {LAST_DIGEST_DAY}")]
+            )
         policy: Policy = self.policies.current
         cadence = cadence_for(policy, kind)
         tz = policy.timezone

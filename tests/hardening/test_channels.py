@@ -19,7 +19,8 @@ from tests.notify.receivers import http_receiver, smtp_receiver
 from tests.support import DEFAULT_POLICY, ManualClock
 
 EVIL_TITLE = "<!channel> <https://evil.example/login|Open the decision>"
-EVIL_CATEGORY = "zz|injected cell\n\n## APPROVED BY DIRECTOR <img src=x onerror=alert(1)>"
+# (Line breaks in a category are refused at filing now; the digest escapes text stored before that too.)
+EVIL_CATEGORY = "zz|injected cell ## APPROVED BY DIRECTOR <img src=x onerror=alert(1)>"
 TIER2 = {"category": "quality_threshold", "attributes": {"deviation_pct": 3.0}}
 
 

@@ -12,30 +12,34 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from engine.runtime import open_runtime, upgrade_database
+from tests.conftest import BACKENDS
 from tests.reliability.server import Server
-from tests.support import DEFAULT_POLICY
+from tests.support import DEFAULT_POLICY, database_url_for
 
 ROLES = {"squad_member": "mei", "tech_pm": "tomas", "director": "dana", "auditor": "ann", "admin": "adm"}
 EXAMPLES = 60 if os.environ.get("SOAK") else 6
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A real server on each backend: PostgreSQL refuses what SQLite stores (NUL), so both are fuzzed."""
     home = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{home / 'fuzz.db'}"
-    upgrade_database(url)
-    previous = os.environ.get("DECISIONS_STATE_DIR")
-    os.environ["DECISIONS_STATE_DIR"] = str(home / "state")
-    try:
-        rt = open_runtime(url, str(DEFAULT_POLICY))
-        tokens = {role: rt.service.create_token(person) for role, person in ROLES.items()}
-        rt.close()
-    finally:
-        if previous is not None:
-            os.environ["DECISIONS_STATE_DIR"] = previous
-    server = Server(url, home).start()
-    yield server, tokens
-    server.stop()
+    with database_url_for(str(request.param), home) as url:
+        upgrade_database(url)
+        previous = os.environ.get("DECISIONS_STATE_DIR")
+        os.environ["DECISIONS_STATE_DIR"] = str(home / "state")
+        try:
+            rt = open_runtime(url, str(DEFAULT_POLICY))
+            tokens = {role: rt.service.create_token(person) for role, person in ROLES.items()}
+            rt.close()
+        finally:
+            if previous is not None:
+                os.environ["DECISIONS_STATE_DIR"] = previous
+        server = Server(url, home).start()
+        yield server, tokens
+        server.stop()
 
 
 def _check(case: Any, base: Server, tokens: dict[str, str]) -> None:
