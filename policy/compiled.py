@@ -110,6 +110,11 @@ class Cadence:
     name: str
     every: timedelta
     anchor: date
+    title: str | None = None
+
+    @property
+    def display(self) -> str:
+        return self.title or self.name.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,14 @@ class FieldDef:
     description: str | None = None
     #: False when the policy declares a change of this field immaterial: approvals survive it.
     material: bool = True
+    label: str | None = None
+    unit: str | None = None
+
+    @property
+    def display(self) -> str:
+        """The field in words, with its unit: what people read instead of the id."""
+        name = self.label or self.name
+        return f"{name} ({self.unit})" if self.unit else name
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,7 +236,7 @@ class _Builder:
                 "write e.g. 1w, 2w or 7d",
             )
             return None
-        return Cadence(name, every, spec.anchor)
+        return Cadence(name, every, spec.anchor, spec.title)
 
     def tiers(self, specs: Mapping[int, TierSpec], reviews: Mapping[str, ReviewSpec], given: bool) -> dict[int, Tier]:
         missing = [n for n in TIER_NUMBERS if n not in specs and n not in self.broken.tiers]
@@ -401,6 +401,8 @@ class _Builder:
             max=spec.max,
             description=spec.description,
             material=spec.material,
+            label=spec.label,
+            unit=spec.unit,
         )
         if spec.default is not msgspec.UNSET:
             if spec.required:

@@ -73,6 +73,8 @@ class TierSpec(Spec):
 class ReviewSpec(Spec):
     every: Duration
     anchor: date
+    #: What people call this review ("Weekly operational sync"); pages and digests use it.
+    title: str | None = None
 
 
 class FieldSpec(Spec):
@@ -83,6 +85,10 @@ class FieldSpec(Spec):
     min: int | float | None = None
     max: int | float | None = None
     description: str | None = None
+    #: The field's name in words ("Deviation from the quality bar") and its unit ("%"), for forms,
+    #: pages, digests and notifications; the id is shown where none is given.
+    label: str | None = None
+    unit: str | None = None
     #: `false` declares a change of this field immaterial: an amendment that changes only such
     #: fields keeps the approvals already given (under `invalidate_on_amend: when_material`).
     material: bool = True

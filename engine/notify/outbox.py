@@ -205,7 +205,7 @@ def enqueue_overdue(engine: Engine, policy: Policy, config: NotifyConfig, now: d
 def digest_slack(digest: Digest, link: str) -> dict[str, Any]:
     """The digest for Slack: a Block Kit summary of figures (no user text) and a link to the whole digest."""
     window = f"{digest.window_start.isoformat()} to {digest.window_last_day.isoformat()}"
-    title = f"Review digest: {digest.cadence}, {window}"
+    title = f"Review digest: {digest.title or digest.cadence}, {window}"
     rate = digest.comparison.escalation_rate
     tiers = ", ".join(f"tier {k}: {v}" for k, v in digest.by_tier.items()) or "none"
     figures = [

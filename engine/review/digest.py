@@ -93,6 +93,8 @@ class Digest(msgspec.Struct, kw_only=True):
     comparison: Comparison
     trend: list[TrendPoint]
     log: LogAtEnd
+    #: The review's name in words (the policy's `title`), for headings.
+    title: str | None = None
     #: Against the imported pre-adoption baseline (engine.effect), when there is one.
     baseline: BaselineComparison | None = None
 

@@ -72,7 +72,7 @@ def _baseline_line(d: Digest) -> list[str]:
 
 def digest_markdown(d: Digest) -> str:
     lines = [
-        f"# Review digest: {d.cadence}, {d.window_start.isoformat()} to {d.window_last_day.isoformat()}",
+        f"# Review digest: {d.title or d.cadence}, {d.window_start.isoformat()} to {d.window_last_day.isoformat()}",
         "",
         f"Times in {d.timezone}. {'Closed window' if d.closed else 'Open window, as of ' + _t(d.as_of, d)}.",
         "",

@@ -93,6 +93,7 @@ class Reviews:
         built = build_digest(
             policy, cadence.name, window, earlier, trend, states, trend_counts, previous_counts, as_of, log
         )
+        built.title = cadence.display
         built.baseline = self._against_baseline(built)
         return built
 

@@ -53,7 +53,7 @@ def test_digest_to_a_file_and_to_stdout_say_the_same(run: Run, tmp_path: Path) -
     assert r.exit_code == 0, r.output
     printed = run("digest", "weekly", "--date", "2026-03-02", "--format", "md")
     assert printed.exit_code == 0 and printed.stdout == out.read_text()
-    assert "Review digest: weekly_sync, 2026-03-02 to 2026-03-08" in printed.stdout
+    assert "Review digest: Weekly operational sync, 2026-03-02 to 2026-03-08" in printed.stdout
     assert "Acme scope" in printed.stdout  # filed 23:59 on the Sunday
     body = msgspec.json.decode(run("digest", "weekly", "--date", "2026-03-02", "--format", "json").stdout)
     assert (body["filed"], body["by_tier"], body["closed"]) == (2, {"1": 0, "2": 1, "3": 1}, True)

@@ -18,7 +18,10 @@ def test_digest_formats_over_http(api: Api) -> None:
     body = r.json()
     assert body["cadence"] == "weekly_sync" and body["filed"] == 1 and body["pending"][0]["id"] == d["id"]
     md = api.get("/v1/digests/biweekly?format=md", "mei")
-    assert md.headers["content-type"].startswith("text/markdown") and "# Review digest: director_review" in md.text
+    assert (
+        md.headers["content-type"].startswith("text/markdown")
+        and "# Review digest: Director's bi-weekly review" in md.text
+    )
     html = api.get("/v1/digests/weekly?format=html&date=2026-03-02", "ann")
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text and "Acme scope" in html.text
 

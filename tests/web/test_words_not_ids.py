@@ -1,0 +1,40 @@
+"""Words, not ids: the policy's field labels and units and review titles are what people read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policy import load_policy, load_policy_text
+from tests.support import DEFAULT_POLICY
+
+
+def test_the_default_policy_names_every_field_and_review_in_words() -> None:
+    policy = load_policy(DEFAULT_POLICY)
+    unnamed = [f"{c.name}.{f.name}" for c in policy.categories.values() for f in c.fields.values() if not f.label]
+    assert unnamed == []
+    assert all(c.title for c in policy.cadences.values())
+    assert (
+        policy.categories["quality_threshold"].fields["deviation_pct"].display == "Deviation from the quality bar (%)"
+    )
+
+
+def test_a_field_without_a_label_falls_back_to_its_id() -> None:
+    text = DEFAULT_POLICY.read_text().replace("        label: Risk score\n        unit: of 100\n", "")
+    field = load_policy_text(text, "p.yaml").categories["pipeline"].fields["risk_score"]
+    assert field.display == "risk_score"
+
+
+def test_forms_pages_and_digests_use_the_words(browser: Any) -> None:
+    browser.sign_in("mei")
+    form = browser.client.get("/new?category=quality_threshold").text
+    assert "Deviation from the quality bar (%)" in form and ">deviation_pct" not in form
+    filed = browser.submit(
+        "/new?category=quality_threshold",
+        "/new",
+        {"category": "quality_threshold", "title": "Bound", "attr.deviation_pct": "3.5", "action": "file"},
+    )
+    assert filed.status_code == 200, filed.text[:300]
+    page = filed.text
+    assert "Deviation from the quality bar" in page and "3.5 %" in page
+    digest = browser.client.get("/digests/weekly").text
+    assert "Weekly operational sync" in digest and "weekly_sync," not in digest
