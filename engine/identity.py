@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from engine.errors import NotFound
+from engine.errors import InvalidInput, NotFound
 from engine.store.db import read_transaction, write_transaction
 from engine.store.tables import ApiToken
-from policy.compiled import Person
+from policy.compiled import FieldError, Person
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "drt"
 _tokens = ApiToken.__table__  # type: ignore[attr-defined]
 
@@ -34,20 +38,24 @@ class _TokenCache:
     def __init__(self, seconds: float, capacity: int = 10_000) -> None:
         self.seconds = seconds
         self.capacity = capacity
-        self._entries: dict[tuple[Any, str], tuple[str, str, float]] = {}
+        self._entries: dict[tuple[Any, str], tuple[str, str, float, datetime | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, url: Any, token_id: str) -> tuple[str, str] | None:
+    def get(self, url: Any, token_id: str) -> tuple[str, str, datetime | None] | None:
         entry = self._entries.get((url, token_id))
         if entry is None or time.monotonic() - entry[2] >= self.seconds:
             return None
-        return entry[0], entry[1]
+        return entry[0], entry[1], entry[3]
 
-    def put(self, url: Any, token_id: str, person: str, secret_hash: str) -> None:
+    def put(self, url: Any, token_id: str, person: str, secret_hash: str, expires_at: datetime | None) -> None:
         with self._lock:
             if len(self._entries) >= self.capacity:
                 self._entries.clear()
-            self._entries[(url, token_id)] = (person, secret_hash, time.monotonic())
+            self._entries[(url, token_id)] = (person, secret_hash, time.monotonic(), expires_at)
+
+    def forget_token(self, token_id: str) -> None:
+        with self._lock:
+            self._entries = {k: v for k, v in self._entries.items() if k[1] != token_id}
 
     def forget_person(self, person: str) -> None:
         with self._lock:
@@ -56,6 +64,39 @@ class _TokenCache:
 
 TOKEN_CACHE_SECONDS = 2.0
 _TOKENS = _TokenCache(TOKEN_CACHE_SECONDS)
+
+#: last_used_at is written at most this often per token and process: a write per request would cost
+#: more than the request, and "last used" only needs to tell a token in use from a forgotten one.
+LAST_USED_EVERY = 60.0
+_LAST_WRITTEN: dict[tuple[Any, str], float] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as `decisions token list` shows it; never its secret (only its hash is stored)."""
+
+    id: str
+    person: str
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "live"
+
+
+def _expired(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at <= now
+
+
+def _live_expiry(now: datetime) -> Any:
+    return or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > now)
 
 
 def _hash_secret(secret: str) -> str:
@@ -70,9 +111,11 @@ class Identity:
         self.policies = policies
         self.clock = clock
 
-    def create_token(self, person: str, label: str | None = None) -> str:
+    def create_token(self, person: str, label: str | None = None, expires_at: datetime | None = None) -> str:
         if person not in self.policies.current.people:
             raise NotFound(f"{person!r} is not in the policy's people directory")
+        if expires_at is not None and expires_at <= self.clock():
+            raise InvalidInput([FieldError("$.expires_at", "the expiry must be in the future")])
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         with write_transaction(self.engine) as conn:
             conn.execute(
@@ -82,6 +125,7 @@ class Identity:
                     secret_hash=_hash_secret(secret),
                     label=label,
                     created_at=self.clock(),
+                    expires_at=expires_at,
                 )
             )
         return f"{TOKEN_PREFIX}_{token_id}_{secret}"
@@ -91,17 +135,35 @@ class Identity:
         if known is not False:
             return known
         token_id, secret = token.split("_", 2)[1:]  # well-formed: authenticate_cached checked it
+        now = self.clock()
         with read_transaction(self.engine) as conn:
             row = conn.execute(
-                select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at).where(_tokens.c.id == token_id)
+                select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at, _tokens.c.expires_at).where(
+                    _tokens.c.id == token_id
+                )
             ).first()
-        live = row if row is not None and not row.revoked_at else None
+        live = row if row is not None and not row.revoked_at and not _expired(row.expires_at, now) else None
         # Compare even when the id is unknown, so timing says nothing about which ids exist.
         expected = live.secret_hash if live is not None else "0" * 64
         if not hmac.compare_digest(_hash_secret(secret), expected) or live is None:
             return None
-        _TOKENS.put(self.engine.url, token_id, live.person, expected)
+        _TOKENS.put(self.engine.url, token_id, live.person, expected, live.expires_at)
+        self._note_use(token_id, now)
         return self.policies.current.people.get(live.person)
+
+    def _note_use(self, token_id: str, now: datetime) -> None:
+        """Record the use, at most once a minute per token in this process (the cached path never writes)."""
+        key = (self.engine.url, token_id)
+        tick = time.monotonic()
+        last = _LAST_WRITTEN.get(key)
+        if last is not None and tick - last < LAST_USED_EVERY:
+            return
+        _LAST_WRITTEN[key] = tick
+        try:
+            with write_transaction(self.engine) as conn:
+                conn.execute(update(_tokens).where(_tokens.c.id == token_id).values(last_used_at=now))
+        except SQLAlchemyError as exc:  # bookkeeping: never a reason to refuse a valid token
+            log.warning("could not record the use of token %s: %s", token_id, exc)
 
     def authenticate_cached(self, token: str) -> Person | Literal[False] | None:
         """`authenticate` without touching the database: False when the answer needs a lookup."""
@@ -111,11 +173,53 @@ class Identity:
         cached = _TOKENS.get(self.engine.url, parts[1])
         if cached is None:
             return False
-        person, expected = cached
-        if not hmac.compare_digest(_hash_secret(parts[2]), expected):
+        person, expected, expires_at = cached
+        if not hmac.compare_digest(_hash_secret(parts[2]), expected) or _expired(expires_at, self.clock()):
             return None
         # The roles are the current policy's, whatever the cache holds: a directory change applies at once.
         return self.policies.current.people.get(person)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke one token by its id (the 16 hex characters after `drt_`); NotFound when there is none."""
+        _TOKENS.forget_token(token_id)
+        with write_transaction(self.engine) as conn:
+            conn.execute(
+                update(_tokens)
+                .where(_tokens.c.id == token_id, _tokens.c.revoked_at.is_(None))
+                .values(revoked_at=self.clock())
+            )
+        found = self.list_tokens(token_id=token_id, include_dead=True)
+        if not found:
+            raise NotFound(f"no token has the id {token_id!r} (decisions token list shows them)")
+        return found[0]
+
+    def list_tokens(
+        self, person: str | None = None, *, include_dead: bool = False, token_id: str | None = None
+    ) -> list[TokenInfo]:
+        """Tokens, oldest first: the live ones, or every one with `include_dead` (revoked, expired)."""
+        query = select(
+            _tokens.c.id, _tokens.c.person, _tokens.c.label, _tokens.c.created_at, _tokens.c.last_used_at,
+            _tokens.c.expires_at, _tokens.c.revoked_at,
+        ).order_by(_tokens.c.created_at, _tokens.c.id)  # fmt: skip
+        if person is not None:
+            query = query.where(_tokens.c.person == person)
+        if token_id is not None:
+            query = query.where(_tokens.c.id == token_id)
+        if not include_dead:
+            query = query.where(_tokens.c.revoked_at.is_(None), _live_expiry(self.clock()))
+        with read_transaction(self.engine) as conn:
+            rows = conn.execute(query).all()
+        return [TokenInfo(*row) for row in rows]
+
+    def live_tokens(self, person: str) -> int:
+        with read_transaction(self.engine) as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(_tokens)
+                    .where(_tokens.c.person == person, _tokens.c.revoked_at.is_(None), _live_expiry(self.clock()))
+                ).scalar_one()
+            )
 
     def revoke_tokens(self, person: str) -> int:
         _TOKENS.forget_person(person)

@@ -11,6 +11,7 @@ from engine.activation import PolicyGovernance
 from engine.effect.service import Effect
 from engine.errors import LogIntegrityError
 from engine.log.checkpoints import CheckpointService, state_dir_for
+from engine.log.origin import resolve_origin
 from engine.notify.config import NotifyConfig
 from engine.notify.outbox import make_outbox_hook
 from engine.policy_holder import PolicyHolder
@@ -21,7 +22,6 @@ from engine.store.db import create_db_engine, database_url_from_env, normalise_u
 from engine.store.migrate import upgrade_database
 
 DEFAULT_POLICY_PATH = "policies.yaml"
-DEFAULT_ORIGIN = "decision-rights/log"
 
 __all__ = ["Runtime", "open_runtime", "upgrade_database"]
 
@@ -33,10 +33,6 @@ def policy_path_from_env() -> str:
 def group_commit_from_env() -> bool:
     # On unless DECISIONS_GROUP_COMMIT=0: batching never answers a write before its commit.
     return os.environ.get("DECISIONS_GROUP_COMMIT", "1") != "0"
-
-
-def log_origin_from_env() -> str:
-    return os.environ.get("DECISIONS_LOG_ORIGIN") or DEFAULT_ORIGIN
 
 
 @dataclass
@@ -67,7 +63,7 @@ def open_runtime(
     policies = PolicyHolder(policy_path or policy_path_from_env())
     engine = create_db_engine(url)
     service = DecisionService(
-        engine, policies, origin or log_origin_from_env(), clock or system_clock, group_commit=group_commit_from_env()
+        engine, policies, resolve_origin(engine, origin), clock or system_clock, group_commit=group_commit_from_env()
     )
     checkpoints = CheckpointService(engine, service.origin, state_dir_for(url), service.clock)
     service.trusted_checkpoints = checkpoints.trusted

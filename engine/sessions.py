@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, insert, select, update
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 
 from engine.store.db import read_transaction, write_transaction
 from engine.store.session_tables import WebSession
@@ -124,7 +124,13 @@ class SessionStore:
                 )
                 .select_from(
                     _sessions.outerjoin(
-                        _tokens, and_(_tokens.c.id == _sessions.c.token_id, _tokens.c.revoked_at.is_(None))
+                        _tokens,
+                        and_(
+                            _tokens.c.id == _sessions.c.token_id,
+                            _tokens.c.revoked_at.is_(None),
+                            # A session lasts no longer than the token it began with.
+                            or_(_tokens.c.expires_at.is_(None), _tokens.c.expires_at > now),
+                        ),
                     )
                 )
                 .where(_sessions.c.id_hash == key)

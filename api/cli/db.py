@@ -20,9 +20,23 @@ def db() -> None:
 @db.command("upgrade")
 @pass_context
 def db_upgrade(obj: Context) -> None:
-    """Apply every migration (alembic upgrade head)."""
-    upgrade_database(obj.database_url)
-    click.echo("database is at the latest schema")
+    """Apply every migration (alembic upgrade head), saying whether it created, upgraded or left the schema."""
+    from sqlalchemy.engine import make_url
+
+    from engine.store.db import database_url_from_env, normalise_url
+    from engine.store.migrate import schema_revision
+
+    url = normalise_url(obj.database_url or database_url_from_env())
+    where = make_url(url).render_as_string(hide_password=True)
+    before = schema_revision(url)
+    upgrade_database(url)
+    after = schema_revision(url)
+    if before is None:
+        click.echo(f"created the schema (revision {after}) in {where}")
+    elif before == after:
+        click.echo(f"{where} is already at the latest schema (revision {after})")
+    else:
+        click.echo(f"upgraded {where} from revision {before} to {after}")
 
 
 @db.command("backup")

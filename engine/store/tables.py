@@ -114,6 +114,10 @@ class ApiToken(SQLModel, table=True):
     label: str | None = Field(default=None, sa_column=Column(String(200)))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: None: never expires.
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: Written at most once a minute per token and process (engine.identity), so never exact to the second.
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class IdempotencyKey(SQLModel, table=True):
