@@ -5,7 +5,18 @@ One module per command group; importing them registers their commands on `main`.
 
 from __future__ import annotations
 
-from api.cli import db, decisions, effect, log, notify, policy, reports, serve, tokens  # noqa: F401  (registers commands)
+from api.cli import (  # noqa: F401  (registers commands)
+    db,
+    decisions,
+    effect,
+    log,
+    notify,
+    policy,
+    reports,
+    review,
+    serve,
+    tokens,
+)
 from api.cli.root import main
 
 __all__ = ["main"]
