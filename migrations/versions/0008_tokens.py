@@ -1,7 +1,7 @@
 """tokens: an optional expiry and the time of last use
 
 Revision ID: 0008_tokens
-Revises: 0007_sessions
+Revises: 0012_baseline
 Create Date: 2026-12-01 01:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import engine.store.columns
 
 revision: str = "0008_tokens"
-down_revision: str | None = "0007_sessions"
+down_revision: str | None = "0012_baseline"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
