@@ -260,7 +260,8 @@ class Pages(Controller):
     @get("/new", opt={"roles": FILERS}, sync_to_thread=True)
     def new_form(self, request: Request[Any, Any, Any]) -> Template:
         category = request.query_params.get("category") or ""
-        return _filing_page(request, {"category": category}, {}, [], None)
+        supersedes = request.query_params.get("supersedes") or ""
+        return _filing_page(request, {"category": category, "supersedes": supersedes}, {}, [], None)
 
     @post("/new/preview", opt={"roles": FILERS}, status_code=200)
     async def preview(self, request: Request[Any, Any, Any]) -> Template:
@@ -419,6 +420,7 @@ def _filing_from_form(
         "category": category_name or "unknown",
         "attributes": attributes,
         "rationale": form.get("rationale", "").strip() or None,
+        "supersedes": form.get("supersedes", "").strip() or None,
     }
     try:
         return msgspec.convert(raw, FilingRequest), errors

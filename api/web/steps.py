@@ -1,0 +1,192 @@
+"""Web pages for the lifecycle steps beyond filing and deciding: amend (with the re-classification and
+the approvals it would dismiss previewed by the rules themselves) and delegations (grant, list, revoke)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+
+from api.auth import FILERS, runtime_of
+from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
+from engine import lifecycle
+from engine.commands import stored_candidates
+from engine.errors import DomainError, InvalidInput, NotFound
+from engine.store.db import read_transaction
+from engine.store.rows import decision_row
+from engine.types import AmendRequest, DelegationRequest
+
+
+def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    return {"user": request.scope.get("user"), "policy": runtime.policies.current, "path": request.url.path, **values}
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    data = await request.form()
+    return {k: str(v) for k, v in data.items()}
+
+
+class Steps(Controller):
+    # -- amend --------------------------------------------------------------------------------------
+
+    def _amend_page(
+        self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str] | None, errors: dict[str, str],
+        general: list[str], status_code: int = 200,
+    ) -> Template:  # fmt: skip
+        runtime = runtime_of(request)
+        try:
+            detail = runtime.service.get(decision_id)
+        except NotFound as exc:
+            raise NotFoundException(str(exc)) from exc
+        policy = runtime.policies.current
+        category = policy.categories.get(detail.category)
+        values = form or {
+            "title": detail.title,
+            "rationale": detail.rationale or "",
+            **{field_input_name(k): str(v) for k, v in detail.attributes.items()},
+        }
+        fields = [
+            {"def": f, "input": field_input_name(n), "value": values.get(field_input_name(n), ""),
+             "error": errors.get(field_input_name(n))}
+            for n, f in (category.fields.items() if category is not None else [])
+        ]  # fmt: skip
+        preview = self._preview(request, decision_id, values) if form is not None and not errors else None
+        return Template(
+            template_name="amend.html.j2",
+            context=_context(request, d=detail, form=values, fields=fields, errors=errors, general=general,
+                             preview=preview),
+            status_code=status_code,
+        )  # fmt: skip
+
+    def _request(self, request: Request[Any, Any, Any], detail_category: str, form: dict[str, str]) -> tuple[
+        AmendRequest | None, dict[str, str]]:  # fmt: skip
+        policy = runtime_of(request).policies.current
+        attributes, errors = parse_attributes(policy.categories.get(detail_category), form)
+        try:
+            values = {
+                "title": form.get("title", "").strip() or None,
+                "attributes": attributes,
+                "rationale": form.get("rationale", "").strip() or None,
+                "reason": form.get("reason", "").strip() or None,
+            }
+            body = msgspec.convert(values, AmendRequest)
+        except msgspec.ValidationError as exc:
+            errors["title"] = str(exc).replace("field `", "`")
+            return None, errors
+        return body, errors
+
+    def _preview(self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str]) -> dict[str, Any]:
+        """What the rules would do with this amendment: the new tier and the approvals it dismisses.
+        The same pure `decide` the service runs, on the decision as stored; nothing is written."""
+        runtime = runtime_of(request)
+        with read_transaction(runtime.service.engine) as conn:
+            row = decision_row(conn, decision_id)
+            state = lifecycle.state_of(row)
+            body, errors = self._request(request, state.category, form)
+            if body is None or errors:
+                return {"error": "; ".join(errors.values())}
+            candidates = stored_candidates(conn, body.attributes if body.attributes is not None else row["attributes"])
+        command = lifecycle.Amend(body.title, body.attributes, body.rationale, body.reason)
+        authority = lifecycle.Authority(runtime.policies.current, runtime.service.clock(), candidates=candidates)
+        try:
+            outcome = lifecycle.decide(command, request.user, authority, state=state)
+        except DomainError as exc:
+            return {"error": str(exc)}
+        data = outcome.events[0].data
+        return {"tier": data["tier"], "status": data["status"], "dismissed": data["dismissed"],
+                "carried": data["carried"], "was_tier": state.tier}  # fmt: skip
+
+    @get("/decisions/{decision_id:str}/amend", opt={"roles": FILERS}, sync_to_thread=True)
+    def amend_form(self, request: Request[Any, Any, Any], decision_id: str) -> Template:
+        return self._amend_page(request, decision_id, None, {}, [])
+
+    @post("/decisions/{decision_id:str}/amend", opt={"roles": FILERS}, status_code=303)
+    async def amend(self, request: Request[Any, Any, Any], decision_id: str) -> Any:
+        form = await _form(request)
+        return await anyio.to_thread.run_sync(self._amend, request, decision_id, form)
+
+    def _amend(self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str]) -> Any:
+        runtime = runtime_of(request)
+        try:
+            category = runtime.service.get(decision_id).category
+        except NotFound as exc:
+            raise NotFoundException(str(exc)) from exc
+        body, errors = self._request(request, category, form)
+        if body is None or errors or form.get("action") == "preview":
+            return self._amend_page(request, decision_id, form, errors, [], status_code=400 if errors else 200)
+        try:
+            runtime.service.amend(request.user, decision_id, body)
+        except InvalidInput as exc:
+            by_field, general = field_errors_from_paths([(e.path, e.message) for e in exc.errors])
+            return self._amend_page(request, decision_id, form, by_field, general, status_code=400)
+        except DomainError as exc:
+            return self._amend_page(request, decision_id, form, {}, [str(exc)], status_code=403)
+        return Redirect(f"/decisions/{decision_id}?message=amended", status_code=303)
+
+    # -- delegations --------------------------------------------------------------------------------
+
+    @get("/delegations", opt={"roles": FILERS}, sync_to_thread=True)
+    def delegations(self, request: Request[Any, Any, Any]) -> Template:
+        runtime = runtime_of(request)
+        mine = runtime.service.delegations(request.user)
+        return Template(
+            template_name="delegations.html.j2",
+            context=_context(
+                request,
+                granted=[d for d in mine if d.delegator == request.user.name],
+                received=[d for d in mine if d.delegate == request.user.name],
+                people=sorted(p for p in runtime.policies.current.people if p != request.user.name),
+                roles=sorted(r for r in request.user.roles if r in ("tech_pm", "director")),
+                message=request.query_params.get("message"),
+                error=request.query_params.get("error"),
+            ),
+        )
+
+    @post("/delegations", opt={"roles": FILERS}, status_code=303)
+    async def grant(self, request: Request[Any, Any, Any]) -> Redirect:
+        form = await _form(request)
+        return await anyio.to_thread.run_sync(self._grant, request, form)
+
+    def _grant(self, request: Request[Any, Any, Any], form: dict[str, str]) -> Redirect:
+        tz: ZoneInfo = runtime_of(request).policies.current.timezone
+        try:
+            starts = datetime.combine(datetime.strptime(form.get("from", ""), "%Y-%m-%d").date(), time(), tz)
+            # The last day is included: the delegation ends at the next local midnight.
+            until = datetime.strptime(form.get("until", ""), "%Y-%m-%d").date()
+            ends = datetime.combine(until + timedelta(days=1), time(), tz)
+        except ValueError:
+            return Redirect("/delegations?error=give+both+dates+as+YYYY-MM-DD", status_code=303)
+        try:
+            body = msgspec.convert(
+                {"delegate": form.get("delegate", ""), "role": form.get("role", ""),
+                 "starts_at": starts.astimezone(UTC), "ends_at": ends.astimezone(UTC)},
+                DelegationRequest,
+            )  # fmt: skip
+            runtime_of(request).service.delegate(request.user, body)
+        except msgspec.ValidationError as exc:
+            return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
+        except DomainError as exc:
+            return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
+        done = f"{body.delegate} may sign off as {body.role} for you until {until} (included)"
+        return Redirect(f"/delegations?{_query(message=done)}", status_code=303)
+
+    @post("/delegations/{delegation_id:str}/revoke", opt={"roles": FILERS}, status_code=303, sync_to_thread=True)
+    def revoke(self, request: Request[Any, Any, Any], delegation_id: str) -> Redirect:
+        try:
+            runtime_of(request).service.revoke_delegation(request.user, delegation_id)
+        except DomainError as exc:
+            return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
+        return Redirect("/delegations?message=revoked", status_code=303)
+
+
+def _query(**values: str) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(values)

@@ -1,0 +1,152 @@
+"""Every lifecycle step in the web: amend (previewed by the rules, with the approvals it would dismiss),
+supersede from the old decision's page, and delegations granted, listed and revoked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import TestClient
+
+from api.app import create_app
+from engine.runtime import open_runtime
+from engine.types import FilingRequest, VerdictRequest
+from tests.support import DEFAULT_POLICY, ManualClock
+from tests.web.conftest import Browser
+
+ID = re.compile(r"/decisions/(D[0-9A-Za-z-]+)")
+
+
+def _file(browser: Any, category: str, title: str, supersedes: str = "", **attributes: str) -> str:
+    form = {"category": category, "title": title, "action": "file", **{f"attr.{k}": v for k, v in attributes.items()}}
+    if supersedes:
+        form["supersedes"] = supersedes  # the hidden field of the form opened from the old decision
+    page = browser.submit(f"/new?category={category}&supersedes={supersedes}", "/new", form)
+    assert page.status_code == 200, page.text[:300]
+    found = ID.search(str(page.url))
+    assert found, page.url
+    return found.group(1)
+
+
+def test_amend_previews_the_new_tier_and_warns_before_dismissing_approvals(browser: Any, runtime: Any) -> None:
+    people = runtime.policies.current.people
+    filed = runtime.service.file(
+        people["mei"], FilingRequest(title="Two PMs", category="contract", attributes={"change": "term"})
+    ).decision
+    browser.sign_in("mei")
+    page = browser.client.get(f"/decisions/{filed.id}")
+    assert f'href="/decisions/{filed.id}/amend"' in page.text
+    form = browser.client.get(f"/decisions/{filed.id}/amend").text
+    assert "What changes in the contract" in form
+    # An approval is given, then the filer previews a change of what was approved.
+    runtime.service.file(people["mei"], FilingRequest(title="x", category="reporting_format", attributes={}))
+    preview = browser.submit(
+        f"/decisions/{filed.id}/amend",
+        f"/decisions/{filed.id}/amend",
+        {"title": "Two PMs", "attr.change": "pricing", "reason": "pricing too", "action": "preview"},
+    )
+    assert preview.status_code == 200 and "tier 3" in preview.text
+    assert runtime.service.get(filed.id).attributes == {"change": "term"}  # a preview writes nothing
+    done = browser.submit(
+        f"/decisions/{filed.id}/amend",
+        f"/decisions/{filed.id}/amend",
+        {"title": "Two PMs", "attr.change": "pricing", "reason": "pricing too", "action": "amend"},
+    )
+    assert done.status_code == 200 and "amended" in done.text
+    assert runtime.service.get(filed.id).attributes == {"change": "pricing"}
+
+
+def test_amend_preview_shows_a_tier_change_and_refuses_another_persons_amendment(browser: Any, runtime: Any) -> None:
+    people = runtime.policies.current.people
+    filed = runtime.service.file(
+        people["mei"], FilingRequest(title="PM", category="pipeline", attributes={"risk_score": 50})
+    ).decision
+    browser.sign_in("mei")
+    preview = browser.submit(
+        f"/decisions/{filed.id}/amend",
+        f"/decisions/{filed.id}/amend",
+        {"title": "PM", "attr.risk_score": "10", "action": "preview"},
+    )
+    assert "tier 1" in preview.text and "(was 2)" in preview.text
+    # Another person's amendment is refused by the rules, on the page.
+    browser.sign_in("jon")
+    refused = browser.submit(
+        f"/decisions/{filed.id}/amend",
+        f"/decisions/{filed.id}/amend",
+        {"title": "PM", "attr.risk_score": "10", "action": "amend"},
+    )
+    assert refused.status_code == 403 and "only the filer" in refused.text
+
+
+def test_supersede_from_the_old_decisions_page(browser: Any, runtime: Any) -> None:
+    people = runtime.policies.current.people
+    old = runtime.service.file(
+        people["mei"], FilingRequest(title="Old bound", category="quality_threshold", attributes={"deviation_pct": 3})
+    ).decision
+    runtime.service.decide(people["tomas"], old.id, VerdictRequest(verdict="approve", reason="ok"))
+    browser.sign_in("mei")
+    page = browser.client.get(f"/decisions/{old.id}").text
+    assert f"supersedes={old.id}" in page
+    form = browser.client.get(f"/new?category=quality_threshold&supersedes={old.id}").text
+    assert f'name="supersedes" value="{old.id}"' in form
+    new_id = _file(browser, "quality_threshold", "New bound", supersedes=old.id, deviation_pct="1")
+    new = runtime.service.get(new_id)
+    assert new.supersedes == old.id and new.tier == 2  # raised to the old decision's tier
+    runtime.service.decide(people["tomas"], new_id, VerdictRequest(verdict="approve", reason="ok"))
+    assert runtime.service.get(old.id).status == "superseded"
+
+
+def test_delegations_are_granted_listed_and_revoked_in_the_web(browser: Any, runtime: Any) -> None:
+    browser.sign_in("priya")
+    page = browser.client.get("/delegations")
+    assert page.status_code == 200 and "Away? Let someone sign off for you" in page.text
+    granted = browser.submit(
+        "/delegations",
+        "/delegations",
+        {"delegate": "tomas", "role": "tech_pm", "from": "2026-03-02", "until": "2026-03-06"},
+    )
+    assert granted.status_code == 200 and "tomas may sign off as tech_pm" in granted.text
+    [grant] = [d for d in runtime.service.delegations(runtime.policies.current.people["priya"]) if not d.revoked]
+    assert grant.ends_at.isoformat().startswith("2026-03-07T08:00")  # local midnight after the last day, in UTC
+    bad = browser.submit(
+        "/delegations", "/delegations", {"delegate": "tomas", "role": "tech_pm", "from": "x", "until": ""}
+    )
+    assert "YYYY-MM-DD" in bad.text
+    revoked = browser.submit("/delegations", f"/delegations/{grant.id}/revoke", {})
+    assert revoked.status_code == 200 and "revoked" in revoked.text
+    browser.sign_in("tomas")
+    assert "tech_pm for priya" in browser.client.get("/delegations").text
+
+
+def test_amend_preview_warns_which_approvals_will_be_dismissed(database_url: str, tmp_path: Path) -> None:
+    text = DEFAULT_POLICY.read_text().replace(
+        "approvers: {role: tech_pm, count: 1,", "approvers: {role: tech_pm, count: 2,"
+    )
+    path = tmp_path / "policies.yaml"
+    path.write_text(text)
+    rt = open_runtime(database_url, str(path), clock=ManualClock())
+    try:
+        people = rt.policies.current.people
+        filed = rt.service.file(
+            people["mei"], FilingRequest(title="PM", category="pipeline", attributes={"risk_score": 50})
+        ).decision
+        rt.service.decide(people["tomas"], filed.id, VerdictRequest(verdict="approve", reason="ok"))
+        tokens = {"mei": rt.service.create_token("mei")}
+        with TestClient(create_app(rt), raise_server_exceptions=True) as client:
+            browser = Browser(client, tokens)
+            browser.sign_in("mei")
+            preview = browser.submit(
+                f"/decisions/{filed.id}/amend",
+                f"/decisions/{filed.id}/amend",
+                {"title": "PM", "attr.risk_score": "60", "action": "preview"},
+            )
+            assert "the approval of tomas will be dismissed" in preview.text
+            same = browser.submit(
+                f"/decisions/{filed.id}/amend",
+                f"/decisions/{filed.id}/amend",
+                {"title": "PM", "attr.risk_score": "50", "action": "preview"},
+            )
+            assert "will be dismissed" not in same.text and "Kept: tomas" in same.text
+    finally:
+        rt.close()
