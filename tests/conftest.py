@@ -52,3 +52,19 @@ def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DECISIONS_STATE_DIR", str(state))
     monkeypatch.delenv("DECISIONS_SIGNING_KEY", raising=False)
     return state
+
+
+@pytest.fixture
+def sqlite_runtime(sqlite_url: str, clock: ManualClock) -> Iterator[Runtime]:
+    rt = open_runtime(sqlite_url, str(DEFAULT_POLICY), clock=clock)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def postgres_runtime(tmp_path: Path, clock: ManualClock) -> Iterator[Runtime]:
+    with database_url_for("postgresql", tmp_path) as url:
+        upgrade_database(url)
+        rt = open_runtime(url, str(DEFAULT_POLICY), clock=clock)
+        yield rt
+        rt.close()

@@ -192,11 +192,18 @@ class CheckpointService:
 
     def startup_check(self) -> None:
         """Raise LogIntegrityError when the database is behind (or diverged from) the last signed checkpoint."""
+        from engine.store.integrity import head_size_problem, stored_size
+
+        with read_transaction(self.engine) as conn:
+            head = read_head(conn)
+            # First: a head row that disagrees with the events is not an old backup, whatever it says.
+            altered = head_size_problem(head.size, stored_size(conn))
+        if altered is not None:
+            raise LogIntegrityError(f"{altered}; run `decisions db check`")
         signed = self.remembered()
         if signed is None:
             return
         with read_transaction(self.engine) as conn:
-            head = read_head(conn)
             if head.size < signed.size:
                 raise LogIntegrityError(
                     f"the database holds {head.size} events but checkpoint {signed.size} was signed: "

@@ -94,12 +94,92 @@ def install_guards(conn: Connection) -> None:
 
 
 def installed_guards(conn: Connection) -> set[str]:
-    """Names of the guard triggers present in the database (for tests and `decisions db check`)."""
+    """Names of the guard triggers present in the database (`guard_problems` says what is wrong with them)."""
     if conn.dialect.name == "sqlite":
         rows = conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
     else:
         rows = conn.execute(text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"))
     return {row[0] for row in rows}
+
+
+def _normalised(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+# What `decisions db check` expects of each trigger. SQLite stores a trigger's CREATE text
+# verbatim (without IF NOT EXISTS), so any change to a guard shows as different text.
+def _expected_sqlite() -> dict[str, tuple[str, str]]:
+    statements = [s.format(t=t) for t in APPEND_ONLY_TABLES for s in _SQLITE] + [_SQLITE_EVENTS_INSERT]
+    out = {}
+    for statement in statements:
+        sql = statement.replace("IF NOT EXISTS ", "")
+        name, table = sql.split()[2], sql.split(" ON ", 1)[1].split()[0]
+        out[name] = (table, _normalised(sql))
+    return out
+
+
+# PostgreSQL: (table, tgtype bits, function). tgtype: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16, TRUNCATE 32.
+_PG_EXPECTED = {
+    **{f"{t}_refuse_change": (t, 1 | 2 | 8 | 16, "decisions_refuse_change") for t in APPEND_ONLY_TABLES},
+    **{f"{t}_refuse_truncate": (t, 2 | 32, "decisions_refuse_change") for t in APPEND_ONLY_TABLES},
+    "events_next_seq": ("events", 1 | 2 | 4, "decisions_events_next_seq"),
+}
+
+
+def _function_body(create: str) -> str:
+    return _normalised(create.split("$$")[1])
+
+
+_PG_FUNCTIONS = {
+    "decisions_refuse_change": _function_body(_PG_FUNCTION),
+    "decisions_events_next_seq": _function_body(_PG_EVENTS_INSERT_FUNCTION),
+}
+
+_PG_TRIGGERS = text(
+    """SELECT t.tgname, c.relname, t.tgenabled, t.tgtype, p.proname, p.prosrc
+       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+       WHERE NOT t.tgisinternal AND c.relnamespace = to_regnamespace(current_schema())"""
+)
+
+
+def guard_problems(conn: Connection) -> list[str]:
+    """Every way the append-only triggers differ from what `install_guards` creates, one sentence each.
+
+    PostgreSQL: each trigger must exist on its table, fire on the right operations, call the
+    unaltered function, and be ENABLE ALWAYS (`tgenabled` 'A'): `ALTER TABLE ... ENABLE TRIGGER`
+    leaves 'O', which `session_replication_role = replica` silently skips.
+    SQLite: each trigger's stored SQL must be exactly the one installed.
+    """
+    problems = []
+    if conn.dialect.name == "sqlite":
+        rows = conn.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))
+        found = {name: (table, _normalised(sql or "")) for name, table, sql in rows}
+        for name, (table, sql) in _expected_sqlite().items():
+            if name not in found:
+                problems.append(f"the append-only trigger {name} on {table} is missing")
+            elif found[name] != (table, sql):
+                problems.append(f"the append-only trigger {name} on {table} was altered: its SQL is not as installed")
+        return problems
+    if conn.dialect.name != "postgresql":
+        return [f"no append-only guards are known for the {conn.dialect.name} dialect"]
+    triggers = {row.tgname: row for row in conn.execute(_PG_TRIGGERS)}
+    for name, (table, kind, function) in _PG_EXPECTED.items():
+        row = triggers.get(name)
+        if row is None or row.relname != table:
+            problems.append(f"the append-only trigger {name} on {table} is missing")
+            continue
+        enabled = row.tgenabled.decode() if isinstance(row.tgenabled, bytes) else row.tgenabled
+        if enabled != "A":
+            state = {"O": "ENABLE (origin only)", "D": "DISABLED", "R": "ENABLE REPLICA"}.get(enabled, repr(enabled))
+            problems.append(
+                f"the append-only trigger {name} on {table} is {state}, not ENABLE ALWAYS: "
+                "sessions with session_replication_role = replica bypass it"
+            )
+        if row.tgtype != kind or row.proname != function:
+            problems.append(f"the append-only trigger {name} on {table} was altered: it no longer fires as installed")
+        elif _normalised(row.prosrc) != _PG_FUNCTIONS[function]:
+            problems.append(f"the function {function} behind {name} was altered: its body is not the installed one")
+    return problems
 
 
 def expected_guards(dialect: str) -> set[str]:
