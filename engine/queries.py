@@ -169,10 +169,10 @@ class Queries:
                 yield dict(row)
 
     def verify_log(self) -> VerifyResult:
-        from engine.log.chain import verify_chain
-        from engine.store.stored_events import stored_records
+        """The chain and the signed checkpoints, and the head row and append-only guards that protect them."""
+        from engine.store.integrity import verify_database
 
-        return verify_chain(stored_records(self.engine), origin=self.origin, checkpoints=self.trusted_checkpoints())
+        return verify_database(self.engine, self.origin, self.trusted_checkpoints())
 
 
 def _encode_cursor(seq: int) -> str:

@@ -63,3 +63,27 @@ def db_backup(obj: Context, target: Path) -> None:
         except (ValueError, OSError, sqlite3.Error) as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"backup written to {target}")
+
+
+@db.command("check")
+@pass_context
+def db_check(obj: Context) -> None:
+    """The append-only guards and the chain head row; exit 1 naming every problem, one per line.
+
+    Reads only: the policy is not bootstrapped and nothing is appended.
+    """
+    from engine.store.db import create_db_engine, normalise_url
+    from engine.store.integrity import check_database, schema_problem
+
+    engine = create_db_engine(normalise_url(obj.database_url))
+    try:
+        report = check_database(engine)
+        revision = schema_problem(engine)
+    finally:
+        engine.dispose()
+    problems = report.problems + ([revision] if revision else [])
+    for problem in problems:
+        click.echo(f"FAIL: {problem}", err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo(f"OK: guards in place, chain head agrees with the {report.events} events, schema at head")

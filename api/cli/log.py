@@ -67,7 +67,8 @@ def log_verify(
     click.echo("", err=True)
     echo_json(result)
     if not result.ok:
-        click.echo(f"BROKEN at seq {result.first_bad_seq}: {result.reason}", err=True)
+        where = f" at seq {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        click.echo(f"BROKEN{where}: {result.reason}", err=True)
         raise SystemExit(1)
     click.echo(f"OK: {result.size} events, head {result.head_hash}", err=True)
 

@@ -144,3 +144,20 @@ def check_database(engine: Engine) -> CheckReport:
 
 
 __all__ = ["CheckReport", "check_database", "head_size_problem", "stored_size", "verify_database"]
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """Whether the database's Alembic revision is the migrations' head (triggers are re-installed there)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from engine.store.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(
+        alembic_config(engine.url.render_as_string(hide_password=False))
+    ).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        return f"the schema is at revision {current}, not the latest {head}: run `decisions db upgrade`"
+    return None
