@@ -17,6 +17,7 @@ from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
 from api.controllers.delegations import DelegationController
 from api.controllers.log import (
+    audit,
     bundle,
     consistency,
     create_checkpoint,
@@ -57,6 +58,7 @@ V1_HANDLERS: list[Any] = [
     simulate_policy,
     me,
     verify,
+    audit,
     export,
     inclusion,
     consistency,

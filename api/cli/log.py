@@ -73,6 +73,40 @@ def log_verify(
     click.echo(f"OK: {result.size} events, head {result.head_hash}", err=True)
 
 
+@log.command("audit")
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Replay an exported JSONL file (log export) instead of the database",
+)
+@pass_context
+def log_audit(obj: Context, export_file: Path | None) -> None:
+    """Replay the whole log through the rules; exit 1 naming the first step that was not allowed.
+
+    Uses nothing but the log: each policy version's text, the delegations and the decisions'
+    states come from its events. Reads only. Integrity (hashes, checkpoints) is `log verify`'s job.
+    """
+    from engine.log.audit import audit_database, audit_export
+    from engine.store.db import create_db_engine, normalise_url
+
+    progress = progress_counter("replayed")
+    if export_file is not None:
+        with export_file.open("rb") as lines:
+            result = audit_export(lines, progress)
+    else:
+        engine = create_db_engine(normalise_url(obj.database_url))
+        try:
+            result = audit_database(engine, progress)
+        finally:
+            engine.dispose()
+    click.echo("", err=True)
+    if not result.ok:
+        click.echo(f"ILLEGITIMATE: {result.reason}")
+        raise SystemExit(1)
+    click.echo(f"OK: {result.size} events replayed, every step allowed by the rules")
+
+
 @log.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)

@@ -14,6 +14,7 @@ from litestar.response import Stream
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
 from api.params import InstantQuery, instant_param
 from api.schemas import CheckpointView, PublicKeyView
+from engine.log.audit import AuditResult, audit_and_remember
 from engine.log.autosign import sign_before_export
 from engine.log.bundle import ProofBundle, build_bundle
 from engine.log.chain import VerifyResult
@@ -59,6 +60,22 @@ MEDIA = {"jsonl": "application/jsonl", "csv": "text/csv; charset=utf-8"}
 @get("/log/verify", opt={"roles": AUDITORS}, sync_to_thread=True, tags=["log"], summary="Verify the whole chain")
 def verify(request: Request[Any, Any, Any]) -> VerifyResult:
     return runtime_of(request).service.verify_log()
+
+
+@get(
+    "/log/audit",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Replay the whole log through the rules: was every step allowed?",
+    description="Legitimacy, where /log/verify is integrity. Every command event is decided again by the "
+    "service's rules with the policy, directory, delegations and decision states the log itself records at "
+    "that instant; `first_bad_seq` and `reason` name the first step the rules refuse or would have recorded "
+    "differently. Takes time proportional to the log (the audit page shows the latest result).",
+)
+def audit(request: Request[Any, Any, Any]) -> AuditResult:
+    runtime = runtime_of(request)
+    return audit_and_remember(runtime.service.engine, runtime.service.clock).result
 
 
 @get(

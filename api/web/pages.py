@@ -23,6 +23,7 @@ from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.session import end_session, start_session
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from engine.log.audit import audit_and_remember, latest_audit
 from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_before_export
 from engine.log.export import ExportFilter, export_lines
 from engine.sessions import token_id_of
@@ -338,7 +339,15 @@ class Pages(Controller):
             public_keys=runtime.checkpoints.verifier_keys,
             blocked=runtime.service.append_blocked,
             lag=checkpoint_lag(runtime.checkpoints, runtime.service.clock(), checkpoint_every_from_env()),
+            legitimacy=latest_audit(runtime.service.engine),
         )
+
+    @post("/audit/replay", opt={"roles": AUDITORS}, status_code=303, sync_to_thread=True)
+    def audit_replay(self, request: Request[Any, Any, Any]) -> Redirect:
+        """Replay the log through the rules now (it takes time on a large log, so only on request)."""
+        runtime = runtime_of(request)
+        audit_and_remember(runtime.service.engine, runtime.service.clock)
+        return Redirect("/audit", status_code=303)
 
     @get("/audit/bundle", opt={"roles": AUDITORS}, sync_to_thread=True)
     def audit_bundle(self, request: Request[Any, Any, Any]) -> Stream:

@@ -7,7 +7,7 @@ makes the next append collide, or worse, fork). Each disagreement is one sentenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
@@ -85,17 +85,20 @@ def verify_database(engine: Engine, origin: str, checkpoints: Iterable[tuple[int
         guards = guard_problems(conn)
     checkpoints = list(checkpoints)
     verifier = ChainVerifier(origin, watch=[size for size, _ in checkpoints] + [before.size])
-    records: Iterator[Record] = iter(stored_records(engine))
-    # Two loops instead of a test per event: the verify loop is the hot path of a million-event log.
-    for record in islice(records, before.size):
-        if not verifier.feed(record):
-            break
-    head_hash_at = verifier.prev if verifier.size == before.size and verifier.failure is None else None
-    root_at = verifier.root() if head_hash_at is not None else None
-    if verifier.failure is None:
-        for record in records:
+    records: Generator[Record] = stored_records(engine)
+    try:
+        # Two loops instead of a test per event: the verify loop is the hot path of a million-event log.
+        for record in islice(records, before.size):
             if not verifier.feed(record):
                 break
+        head_hash_at = verifier.prev if verifier.size == before.size and verifier.failure is None else None
+        root_at = verifier.root() if head_hash_at is not None else None
+        if verifier.failure is None:
+            for record in records:
+                if not verifier.feed(record):
+                    break
+    finally:
+        records.close()  # stopping at a bad event must not leave the cursor's transaction open
     result = verifier.against(checkpoints)
     with read_transaction(engine) as conn:
         after = read_head(conn)

@@ -9,7 +9,7 @@ names (the verifier's `same_instant`, on mismatch only).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -31,7 +31,7 @@ _POSTGRES = select(
 ).order_by(_events.c.seq)  # fmt: skip
 
 
-def stored_records(engine: Engine, batch: int = 5000) -> Iterator[Record]:
+def stored_records(engine: Engine, batch: int = 5000) -> Generator[Record]:
     """Every stored event as a chain Record (query columns in chain.QUERY_COLUMNS order)."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine.runtime import Runtime, open_runtime
 from engine.store.db import create_db_engine
-from engine.store.guards import expected_guards, installed_guards
+from engine.store.guards import expected_guards, install_guards, installed_guards
 from engine.store.migrate import check_drift
 from engine.types import FilingRequest
 from tests.support import DEFAULT_POLICY
@@ -170,7 +170,9 @@ def test_a_time_column_spelled_another_way_is_judged_by_its_instant(filled: Runt
         if sqlite:
             conn.exec_driver_sql("UPDATE events SET at = replace(at, ' ', 'T') || '+00:00' WHERE seq = 2")
             assert conn.exec_driver_sql("SELECT at FROM events WHERE seq = 2").scalar_one().endswith("+00:00")
+        install_guards(conn)  # verify also reports missing guards: put them back to judge the time alone
     assert filled.service.verify_log().ok
+    _drop_guards(filled)
     with filled.service.engine.begin() as conn:
         shifted = "replace(at, ' ', 'T') || '+01:00'" if sqlite else "at + interval '1 hour'"
         conn.exec_driver_sql(f"UPDATE events SET at = {shifted} WHERE seq = 2")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from engine.log.canonical import GENESIS_PREV, canonical_bytes, leaf_hash, parse_at
 from engine.log.merkle import frontier_append
 from engine.runtime import Runtime
-from engine.store.guards import installed_guards
+from engine.store.guards import install_guards, installed_guards
 from engine.store.tables import LogHead
 
 INSERT = sa.text(
@@ -29,6 +29,12 @@ def drop_guards(rt: Runtime) -> None:
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_refuse_change ON events")
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_refuse_truncate ON events")
             conn.exec_driver_sql("DROP TRIGGER IF EXISTS events_next_seq ON events")
+
+
+def restore_guards(rt: Runtime) -> None:
+    """A careful attacker puts the triggers back, exactly as installed, after the edit."""
+    with rt.service.engine.begin() as conn:
+        install_guards(conn)
 
 
 def rows(rt: Runtime) -> list[dict[str, Any]]:

@@ -20,9 +20,11 @@ from click.testing import CliRunner
 from api.cli import main
 from engine.log.canonical import format_at, parse_at
 from engine.log.export import ExportFilter, export_lines
+from engine.log.merkle import frontier_append
 from engine.runtime import Runtime
+from engine.store.tables import LogHead
 from engine.types import CommentRequest, DelegationRequest, FilingRequest, VerdictRequest, WithdrawRequest
-from tests.log.tampering import drop_guards, replace_rows, rewrite_from, row_for, rows
+from tests.log.tampering import drop_guards, replace_rows, restore_guards, rewrite_from, row_for, rows
 from tests.support import REPO, ManualClock
 
 K = 4  # the event the attacker goes after
@@ -190,6 +192,11 @@ CASES: dict[str, tuple[Callable[[Runtime], None], tuple[int | None, str], tuple[
 def test_an_untouched_log_verifies_everywhere(signed: tuple[Runtime, Path, Path], tmp_path: Path) -> None:
     rt, note, key = signed
     v = _verdicts(rt, tmp_path, note, key)
+    # The fixture dropped the guards: only the service, which sees the database, can tell.
+    assert not v.service[0] and "the append-only trigger" in v.service[2] and "missing" in v.service[2], v
+    assert v.cli[0] and v.script[0], v
+    restore_guards(rt)
+    v = _verdicts(rt, tmp_path, note, key)
     assert v.service[0] and v.cli[0] and v.script[0], v
 
 
@@ -253,6 +260,21 @@ def test_truncation_after_the_last_checkpoint_is_not_detectable(
     p = rt.policies.current.people
     rt.service.file(p["mei"], FilingRequest(title="after the checkpoint", category="reporting_format"))
     _update(rt, "DELETE FROM events WHERE seq >= 10")
+    # The service still sees the chain head row counting the event that was cut off...
+    v = _verdicts(rt, tmp_path, note, key)
+    assert not v.service[0] and "the chain head row says the log has 11 events" in v.service[2], v
+    assert v.cli[0] and v.script[0]
+    # ...until the head row is rolled back too, and the guards put back.
+    with rt.service.engine.begin() as conn:
+        frontier: list[bytes] = []
+        for i, r in enumerate(rows(rt)):
+            frontier = frontier_append(frontier, i, bytes.fromhex(r["leaf_hash"]))
+        conn.execute(
+            sa.update(LogHead.__table__).values(  # type: ignore[attr-defined]
+                size=10, head_hash=rows(rt)[9]["leaf_hash"], frontier=[f.hex() for f in frontier]
+            )
+        )
+    restore_guards(rt)
     v = _verdicts(rt, tmp_path, note, key)
     assert v.service[0] and v.cli[0] and v.script[0]
 

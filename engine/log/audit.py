@@ -1,0 +1,486 @@
+"""Legitimacy: replay the whole log through the rules, with nothing but the log.
+
+`log verify` proves nobody rewrote the history; this proves the history was allowed. Every
+command event is rebuilt into the command it records and decided again by the very rules the
+service runs (`engine.lifecycle.decide`), with the state and authority as they stood at that
+event's `at`: the policy in force (each activation carries the policy's full text; its
+`people` is the directory), the delegations granted and not revoked, and the decisions as the
+read model's pure fold left them. The events the rules return must be exactly the events
+logged, consequences included. The first step that was refused, or that the rules would have
+recorded differently, is named with its seq and a sentence.
+
+Integrity is `log verify`'s job: the audit reads bodies as they are (it checks only that the
+seqs are contiguous), so a complete check runs both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Engine
+
+from engine.errors import DomainError
+from engine.log._rules_today import (
+    Amend,
+    Authority,
+    Comment,
+    Delegate,
+    File,
+    Grant,
+    PlannedEvent,
+    Proceed,
+    RevokeDelegation,
+    Verdict,
+    Withdraw,
+    decide,
+)
+from engine.log.canonical import BODY_KEYS, parse_at
+from engine.read_model import DECISION_EVENTS, fold
+from policy import PolicyLoadError, load_policy_text
+from policy.compiled import Policy
+
+#: The actor of events a command causes in the same transaction (and of the bootstrap activation).
+SYSTEM = "system"
+PROGRESS_EVERY = 10_000
+
+
+class AuditResult(msgspec.Struct, kw_only=True):
+    """The replay's verdict: `ok` when every step of the first `size` events was allowed by the rules."""
+
+    ok: bool
+    #: Events replayed (all of them when ok; up to the first illegitimate one otherwise).
+    size: int
+    #: The first event the rules refuse or would have recorded differently.
+    first_bad_seq: int | None = None
+    #: Why, in one sentence naming the seq.
+    reason: str | None = None
+
+
+class _Illegitimate(Exception):
+    pass
+
+
+_WHAT = {
+    "decision_filed": "filing",
+    "decision_withdrawn": "withdrawal",
+    "decision_amended": "amendment",
+    "decision_proceeded": "break-glass",
+    "comment_added": "comment",
+    "delegation_granted": "delegation",
+    "delegation_revoked": "revocation of a delegation",
+}
+
+
+def _what(body: dict[str, Any]) -> str:
+    kind = body["type"]
+    if kind == "approval_recorded":
+        what = "approval" if body["data"].get("verdict") == "approve" else "rejection"
+    else:
+        what = _WHAT.get(kind, kind)
+    on = f" of {body['decision_id']}" if body["decision_id"] and kind != "decision_filed" else ""
+    return f"{body['actor']}'s {what}{on}"
+
+
+def _plain(value: Any) -> Any:
+    """As the log would hold it (tuples are lists, datetimes strings...)."""
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def _difference(planned: PlannedEvent, body: dict[str, Any]) -> str | None:
+    """How the logged event differs from the one the rules give, in words (None: identical)."""
+    for name, logged, expected in (
+        ("type", body["type"], planned.type),
+        ("actor", body["actor"], planned.actor),
+        ("decision", body["decision_id"], planned.decision_id),
+    ):
+        if logged != expected:
+            return f"the log records {name} {logged!r} where the rules give {expected!r}"
+    data = body["data"]
+    if planned.data == data:
+        return None
+    expected_data = _plain(planned.data)
+    if expected_data == data:
+        return None
+    for key in sorted(set(data) | set(expected_data)):
+        if key not in data:
+            return f"the log's {body['type']} lacks {key!r} (the rules give {expected_data[key]!r})"
+        if key not in expected_data:
+            return f"the log's {body['type']} has {key!r}, which the rules do not give"
+        if data[key] != expected_data[key]:
+            return f"its {key} is {data[key]!r} in the log where the rules give {expected_data[key]!r}"
+    return None  # pragma: no cover - unequal dicts differ in some key
+
+
+class _Upcoming:
+    """The events still to read, with a look-ahead for the consequences of the command being replayed."""
+
+    def __init__(self, bodies: Iterator[dict[str, Any]]) -> None:
+        self._bodies = bodies
+        self._buffer: deque[dict[str, Any]] = deque()
+
+    def __iter__(self) -> _Upcoming:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if self._buffer:
+            return self._buffer.popleft()
+        return next(self._bodies)
+
+    def consequences(self) -> Iterator[dict[str, Any]]:
+        """The system events right after the current one (what its transaction appended with it)."""
+        index = 0
+        while True:
+            if index == len(self._buffer):
+                nxt = next(self._bodies, None)
+                if nxt is None:
+                    return
+                self._buffer.append(nxt)
+            body = self._buffer[index]
+            if body["actor"] != SYSTEM:
+                return
+            yield body
+            index += 1
+
+
+class _Candidates(Mapping[str, Policy]):
+    """Candidate policies for a policy decision's approval: those its own transaction activates.
+
+    A replay knows a candidate's text only from the activation that follows the approval, so
+    the mapping looks ahead at the command's consequences, and compiles only when asked.
+    """
+
+    def __init__(self, replay: Replay) -> None:
+        self._replay = replay
+
+    def _find(self, version: str) -> Policy | None:
+        for body in self._replay.upcoming.consequences():
+            data = body["data"]
+            if body["type"] == "policy_activated" and data.get("version") == version:
+                try:
+                    return self._replay.compile(body["seq"], data)
+                except _Illegitimate:
+                    return None
+        return None
+
+    def __getitem__(self, version: str) -> Policy:
+        policy = self._find(version)
+        if policy is None:
+            raise KeyError(version)
+        return policy
+
+    def __contains__(self, version: object) -> bool:
+        return isinstance(version, str) and self._find(version) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (b["data"]["version"] for b in self._replay.upcoming.consequences() if b["type"] == "policy_activated")
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Consequences the rules gave for a command, still to be matched by the next events."""
+
+    cause: int
+    events: deque[PlannedEvent]
+
+
+class Replay:
+    """Feed event bodies in order; the first illegitimate one stops the replay."""
+
+    def __init__(self, bodies: Iterable[dict[str, Any]]) -> None:
+        self.upcoming = _Upcoming(iter(bodies))
+        self.size = 0
+        self.policy: Policy | None = None
+        self._compiled: dict[str, Policy] = {}
+        #: Delegations granted and not revoked, by id.
+        self.grants: dict[str, Grant] = {}
+        #: Every decision's read-model row, as the fold leaves it.
+        self.rows: dict[str, dict[str, Any]] = {}
+        self._pending: _Pending | None = None
+        self._candidates = _Candidates(self)
+
+    # -- what the log says is in force ------------------------------------------------------------
+
+    def compile(self, seq: int, data: dict[str, Any]) -> Policy:
+        version = data.get("version")
+        policy = self._compiled.get(version) if isinstance(version, str) else None
+        if policy is not None:
+            return policy
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise _Illegitimate(
+                f"seq {seq}: the activation of policy {str(version)[:12]} does not carry the policy's text, "
+                "so nothing decided under it can be checked"
+            )
+        if hashlib.sha256(text.encode()).hexdigest() != version:
+            raise _Illegitimate(f"seq {seq}: the policy text in the activation does not hash to its version")
+        try:
+            policy = load_policy_text(text, f"log:{seq}")
+        except PolicyLoadError as exc:
+            raise _Illegitimate(f"seq {seq}: the activated policy does not load: {exc}") from exc
+        self._compiled[version] = policy
+        return policy
+
+    def _authority(self, now: datetime) -> Authority:
+        assert self.policy is not None
+        return Authority(policy=self.policy, grants=tuple(self.grants.values()), now=now, candidates=self._candidates)
+
+    # -- the replay -------------------------------------------------------------------------------
+
+    def run(self, progress: Callable[[int], None] | None = None) -> AuditResult:
+        try:
+            for body in self.upcoming:
+                self._step(body)
+                self.size += 1
+                if progress is not None and self.size % PROGRESS_EVERY == 0:
+                    progress(self.size)
+            if self._pending is not None:
+                planned = self._pending.events[0]
+                raise _Illegitimate(
+                    f"seq {self.size}: the log ends, but seq {self._pending.cause} also requires "
+                    f"{planned.type} of {planned.decision_id or 'the log'} in the same step"
+                )
+        except _Illegitimate as bad:
+            return AuditResult(ok=False, size=self.size, first_bad_seq=self.size, reason=str(bad))
+        return AuditResult(ok=True, size=self.size)
+
+    def _step(self, body: dict[str, Any]) -> None:
+        seq = body.get("seq") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not body.keys() >= BODY_KEYS or not isinstance(body["data"], dict):
+            raise _Illegitimate(f"seq {self.size}: this is not an event body; run `decisions log verify`")
+        if seq != self.size or type(seq) is not int:
+            raise _Illegitimate(
+                f"seq {self.size}: the event here says seq {seq!r}; the log is not intact (run `decisions log verify`)"
+            )
+        pending = self._pending
+        if pending is not None:
+            planned = pending.events.popleft()
+            if not pending.events:
+                self._pending = None
+            difference = _difference(planned, body)
+            if difference is not None:
+                raise _Illegitimate(f"seq {seq}: seq {pending.cause} requires {planned.type} here, but {difference}")
+        elif body["type"] == "policy_activated":
+            self._activation(body)
+        else:
+            self._command(body)
+        self._apply(body)
+
+    def _activation(self, body: dict[str, Any]) -> None:
+        """An activation no command caused: the bootstrap, or a file whose version a decision approved."""
+        seq, data = body["seq"], body["data"]
+        policy = self.compile(seq, data)
+        if self.policy is None:
+            if data.get("bootstrap") is not True or data.get("previous") is not None or body["actor"] != SYSTEM:
+                raise _Illegitimate(f"seq {seq}: the log must begin with the bootstrap activation of its first policy")
+            return
+        if data.get("bootstrap"):
+            raise _Illegitimate(f"seq {seq}: a second bootstrap activation; only an approved decision changes policy")
+        if data.get("previous") != self.policy.version:
+            raise _Illegitimate(
+                f"seq {seq}: the activation says it replaces {str(data.get('previous'))[:12]}, "
+                f"but {self.policy.version[:12]} is in force"
+            )
+        row = self.rows.get(data.get("decision_id") or "")
+        if (
+            row is None
+            or row["category"] != "policy"
+            or row["status"] != "approved"
+            or row["attributes"].get("candidate_version") != policy.version
+        ):
+            raise _Illegitimate(
+                f"seq {seq}: policy {policy.version[:12]} was activated without an approved policy decision naming it"
+            )
+
+    def _command(self, body: dict[str, Any]) -> None:
+        seq, kind, data = body["seq"], body["type"], body["data"]
+        if self.policy is None:
+            raise _Illegitimate(f"seq {seq}: no policy is in force; the log must begin with its policy's activation")
+        actor = self.policy.people.get(body["actor"])
+        if actor is None:
+            raise _Illegitimate(
+                f"seq {seq}: {body['actor']!r} is not in the directory of the policy in force "
+                f"({self.policy.version[:12]}), so they could not act"
+            )
+        decision_id = body["decision_id"]
+        try:
+            command, state, related, grant = self._rebuild(kind, data, decision_id)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _Illegitimate(
+                f"seq {seq}: {kind} is not a well-formed command ({type(exc).__name__}: {exc})"
+            ) from exc
+        try:
+            outcome = decide(
+                command,
+                actor,
+                self._authority(parse_at(body["at"])),
+                state=state,
+                related=related,
+                grant=grant,
+                decision_id=decision_id if kind == "decision_filed" else None,
+            )
+        except DomainError as refused:
+            raise _Illegitimate(f"seq {seq}: {_what(body)} was not allowed: {refused}") from refused
+        planned = list(outcome.events)
+        if not planned:
+            raise _Illegitimate(f"seq {seq}: the rules record nothing for {_what(body)}")
+        difference = _difference(planned[0], body)
+        if difference is not None:
+            raise _Illegitimate(f"seq {seq}: {_what(body)} is not what the rules record: {difference}")
+        if len(planned) > 1:
+            self._pending = _Pending(seq, deque(planned[1:]))
+
+    def _row(self, decision_id: Any) -> dict[str, Any]:
+        row = self.rows.get(decision_id) if isinstance(decision_id, str) else None
+        if row is None:
+            raise ValueError(f"decision {decision_id} was never filed")
+        return row
+
+    def _rebuild(self, kind: str, data: dict[str, Any], decision_id: Any) -> tuple[Any, Any, Any, Any]:
+        """The command an event records, and the state it was decided on: (command, state, related, grant)."""
+        if kind == "decision_filed":
+            if decision_id in self.rows:
+                raise ValueError(f"decision {decision_id} was already filed")
+            supersedes = data.get("supersedes")
+            command: Any = File(
+                title=data["title"],
+                category=data["category"],
+                attributes=data["attributes"],
+                rationale=data["rationale"],
+                client=data["client"],
+                links=data["links"],
+                supersedes=supersedes,
+            )
+            return command, None, self.rows.get(supersedes) if supersedes else None, None
+        if kind == "delegation_granted":
+            command = Delegate(
+                delegation_id=data["delegation_id"],
+                delegate=data["delegate"],
+                role=data["role"],
+                starts_at=parse_at(data["starts_at"]),
+                ends_at=parse_at(data["ends_at"]),
+            )
+            return command, None, None, None
+        if kind == "delegation_revoked":
+            return (
+                RevokeDelegation(delegation_id=data["delegation_id"]),
+                None,
+                None,
+                self.grants.get(data["delegation_id"]),
+            )
+        if kind not in DECISION_EVENTS or kind == "decision_superseded":
+            raise ValueError(f"no command records a {kind} event on its own")
+        row = self._row(decision_id)
+        related = self.rows.get(row["supersedes"]) if row.get("supersedes") else None
+        if kind == "approval_recorded":
+            command = Verdict(verdict=data["verdict"], reason=data["reason"], channel=data.get("channel"))
+        elif kind == "decision_withdrawn":
+            command = Withdraw(reason=data["reason"])
+        elif kind == "decision_amended":
+            command = Amend(
+                title=data["title"], attributes=data["attributes"], rationale=data["rationale"], reason=data["reason"]
+            )
+        elif kind == "comment_added":
+            command = Comment(text=data["text"])
+        else:
+            command = Proceed(reason=data["reason"])
+        return command, self._state(row), related, None
+
+    @staticmethod
+    def _state(row: dict[str, Any]) -> Any:
+        return row
+
+    def _apply(self, body: dict[str, Any]) -> None:
+        """What the accepted event changes in force: a decision's row, a delegation, the policy."""
+        kind, data = body["type"], body["data"]
+        if kind in DECISION_EVENTS:
+            try:
+                self.rows[body["decision_id"]] = fold(self.rows.get(body["decision_id"]), body)  # type: ignore[assignment]
+            except (KeyError, ValueError, TypeError) as exc:
+                raise _Illegitimate(f"seq {body['seq']}: the event does not apply to its decision: {exc}") from exc
+        elif kind == "delegation_granted":
+            self.grants[data["delegation_id"]] = Grant(
+                id=data["delegation_id"],
+                delegator=body["actor"],
+                delegate=data["delegate"],
+                role=data["role"],
+                starts_at=parse_at(data["starts_at"]),
+                ends_at=parse_at(data["ends_at"]),
+            )
+        elif kind == "delegation_revoked":
+            self.grants.pop(data["delegation_id"], None)
+        elif kind == "policy_activated":
+            self.policy = self.compile(body["seq"], data)
+
+
+_decode = msgspec.json.Decoder().decode
+
+
+def audit_bodies(bodies: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None) -> AuditResult:
+    return Replay(bodies).run(progress)
+
+
+def audit_database(engine: Engine, progress: Callable[[int], None] | None = None) -> AuditResult:
+    """Replay the stored log (bodies only: the query columns are `log verify`'s concern)."""
+    from engine.store.stored_events import stored_records
+
+    records = stored_records(engine)
+    try:
+        return audit_bodies((_decode(r.body) for r in records), progress)
+    finally:
+        records.close()  # a replay that stops early must not leave its cursor (and transaction) open
+
+
+def audit_export(lines: Iterable[bytes], progress: Callable[[int], None] | None = None) -> AuditResult:
+    """Replay a JSONL export (`decisions log export`): one stored body per line."""
+
+    def bodies() -> Iterator[dict[str, Any]]:
+        for index, line in enumerate(line for line in lines if line.strip()):
+            try:
+                yield _decode(line)
+            except msgspec.DecodeError:
+                yield {"seq": f"line {index + 1} (not JSON)"}
+
+    return audit_bodies(bodies(), progress)
+
+
+class LatestAudit(msgspec.Struct, kw_only=True):
+    """The last audit this process ran over a database, and when it finished."""
+
+    result: AuditResult
+    finished_at: datetime
+
+
+#: Per database URL. A replay of a large log takes a while, so the audit page shows the latest
+#: result and runs a new one only on request; each worker process keeps its own.
+_LATEST: dict[str, LatestAudit] = {}
+
+
+def audit_and_remember(engine: Engine, finished: Callable[[], datetime]) -> LatestAudit:
+    latest = LatestAudit(result=audit_database(engine), finished_at=finished())
+    _LATEST[engine.url.render_as_string(hide_password=True)] = latest
+    return latest
+
+
+def latest_audit(engine: Engine) -> LatestAudit | None:
+    return _LATEST.get(engine.url.render_as_string(hide_password=True))
+
+
+__all__ = [
+    "AuditResult",
+    "LatestAudit",
+    "Replay",
+    "audit_and_remember",
+    "audit_bodies",
+    "audit_database",
+    "audit_export",
+    "latest_audit",
+]
