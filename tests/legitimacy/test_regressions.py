@@ -237,7 +237,6 @@ def _forge_self_approval(rt: Runtime, decision_id: str, filer: str) -> int:
     return event.seq
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: `decisions log audit` replays the log through the rules (audit)")
 def test_a_forged_self_approval_passes_verify_but_not_the_audit(runtime: Runtime, database_url: str) -> None:
     decision = _file(runtime, "ravi", "contract", {"change": "scope"})
     cli = CliRunner()
