@@ -15,6 +15,7 @@ seqs are contiguous), so a complete check runs both.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -26,27 +27,30 @@ import msgspec
 from sqlalchemy import Engine
 
 from engine.errors import DomainError
-from engine.log._rules_today import (
+from engine.lifecycle import (
+    SYSTEM,
+    Activate,
     Amend,
     Authority,
     Comment,
     Delegate,
     File,
+    GiveVerdict,
     Grant,
     PlannedEvent,
     Proceed,
     RevokeDelegation,
-    Verdict,
     Withdraw,
     decide,
+    state_of,
 )
 from engine.log.canonical import BODY_KEYS, parse_at
 from engine.read_model import DECISION_EVENTS, fold
 from policy import PolicyLoadError, load_policy_text
-from policy.compiled import Policy
+from policy.compiled import Person, Policy
 
-#: The actor of events a command causes in the same transaction (and of the bootstrap activation).
-SYSTEM = "system"
+#: The service itself: the actor of consequences, of the bootstrap and of start-up activations.
+SYSTEM_PERSON = Person(SYSTEM, frozenset({SYSTEM}))
 PROGRESS_EVERY = 10_000
 
 
@@ -148,40 +152,44 @@ class _Upcoming:
             index += 1
 
 
-class _Candidates(Mapping[str, Policy]):
-    """Candidate policies for a policy decision's approval: those its own transaction activates.
+class _Candidates(Mapping[str, str]):
+    """Candidate policy texts by version, as far as the log can know them.
 
-    A replay knows a candidate's text only from the activation that follows the approval, so
-    the mapping looks ahead at the command's consequences, and compiles only when asked.
+    A candidate is stored (policy_versions) when proposed, but the log carries its text only in
+    the activation that follows the approval of its decision. So the approval that completes a
+    `policy` decision finds the text in its own consequences (a look-ahead), and a filing or
+    amendment naming a candidate cannot be checked for one: every version is taken as proposed.
     """
 
-    def __init__(self, replay: Replay) -> None:
-        self._replay = replay
+    def __init__(self, upcoming: _Upcoming) -> None:
+        self._upcoming = upcoming
 
-    def _find(self, version: str) -> Policy | None:
-        for body in self._replay.upcoming.consequences():
+    def _find(self, version: str) -> str | None:
+        for body in self._upcoming.consequences():
             data = body["data"]
             if body["type"] == "policy_activated" and data.get("version") == version:
-                try:
-                    return self._replay.compile(body["seq"], data)
-                except _Illegitimate:
-                    return None
+                text = data.get("text")
+                return text if isinstance(text, str) else None
         return None
 
-    def __getitem__(self, version: str) -> Policy:
-        policy = self._find(version)
-        if policy is None:
+    def __getitem__(self, version: str) -> str:
+        text = self._find(version)
+        if text is None:
             raise KeyError(version)
-        return policy
+        return text
+
+    def get(self, version: str, default: Any = None) -> Any:  # type: ignore[override]
+        text = self._find(version)
+        return default if text is None else text
 
     def __contains__(self, version: object) -> bool:
-        return isinstance(version, str) and self._find(version) is not None
+        return isinstance(version, str)
 
     def __iter__(self) -> Iterator[str]:
-        return (b["data"]["version"] for b in self._replay.upcoming.consequences() if b["type"] == "policy_activated")
+        return iter(())
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return 0
 
 
 @dataclass(slots=True)
@@ -200,12 +208,13 @@ class Replay:
         self.size = 0
         self.policy: Policy | None = None
         self._compiled: dict[str, Policy] = {}
-        #: Delegations granted and not revoked, by id.
+        #: Every delegation granted so far (revoked ones marked), by id; `_grants` is their tuple.
         self.grants: dict[str, Grant] = {}
+        self._grants: tuple[Grant, ...] = ()
         #: Every decision's read-model row, as the fold leaves it.
         self.rows: dict[str, dict[str, Any]] = {}
         self._pending: _Pending | None = None
-        self._candidates = _Candidates(self)
+        self._candidates = _Candidates(self.upcoming)
 
     # -- what the log says is in force ------------------------------------------------------------
 
@@ -231,7 +240,7 @@ class Replay:
 
     def _authority(self, now: datetime) -> Authority:
         assert self.policy is not None
-        return Authority(policy=self.policy, grants=tuple(self.grants.values()), now=now, candidates=self._candidates)
+        return Authority(policy=self.policy, now=now, grants=self._grants, candidates=self._candidates)
 
     # -- the replay -------------------------------------------------------------------------------
 
@@ -275,30 +284,20 @@ class Replay:
         self._apply(body)
 
     def _activation(self, body: dict[str, Any]) -> None:
-        """An activation no command caused: the bootstrap, or a file whose version a decision approved."""
+        """An activation no command caused: the bootstrap, or one an approved decision names (start-up, CLI)."""
         seq, data = body["seq"], body["data"]
         policy = self.compile(seq, data)
         if self.policy is None:
             if data.get("bootstrap") is not True or data.get("previous") is not None or body["actor"] != SYSTEM:
                 raise _Illegitimate(f"seq {seq}: the log must begin with the bootstrap activation of its first policy")
             return
-        if data.get("bootstrap"):
-            raise _Illegitimate(f"seq {seq}: a second bootstrap activation; only an approved decision changes policy")
-        if data.get("previous") != self.policy.version:
-            raise _Illegitimate(
-                f"seq {seq}: the activation says it replaces {str(data.get('previous'))[:12]}, "
-                f"but {self.policy.version[:12]} is in force"
-            )
-        row = self.rows.get(data.get("decision_id") or "")
-        if (
-            row is None
-            or row["category"] != "policy"
-            or row["status"] != "approved"
-            or row["attributes"].get("candidate_version") != policy.version
-        ):
-            raise _Illegitimate(
-                f"seq {seq}: policy {policy.version[:12]} was activated without an approved policy decision naming it"
-            )
+        actor = SYSTEM_PERSON if body["actor"] == SYSTEM else self.policy.people.get(body["actor"])
+        if actor is None:
+            raise _Illegitimate(f"seq {seq}: {body['actor']!r} is not in the directory of the policy in force")
+        approving = self.rows.get(data.get("decision_id") or "")
+        text = data.get("text")
+        assert isinstance(text, str)  # compile checked it
+        self._decide(body, Activate(policy.version, text), actor, related=state_of(approving) if approving else None)
 
     def _command(self, body: dict[str, Any]) -> None:
         seq, kind, data = body["seq"], body["type"], body["data"]
@@ -317,16 +316,21 @@ class Replay:
             raise _Illegitimate(
                 f"seq {seq}: {kind} is not a well-formed command ({type(exc).__name__}: {exc})"
             ) from exc
+        self._decide(
+            body,
+            command,
+            actor,
+            state=state,
+            related=related,
+            grant=grant,
+            decision_id=decision_id if kind == "decision_filed" else None,
+        )
+
+    def _decide(self, body: dict[str, Any], command: Any, actor: Person, **context: Any) -> None:
+        """Decide the command again; its own event must be this one, its consequences the next ones."""
+        seq = body["seq"]
         try:
-            outcome = decide(
-                command,
-                actor,
-                self._authority(parse_at(body["at"])),
-                state=state,
-                related=related,
-                grant=grant,
-                decision_id=decision_id if kind == "decision_filed" else None,
-            )
+            outcome = decide(command, actor, self._authority(parse_at(body["at"])), **context)
         except DomainError as refused:
             raise _Illegitimate(f"seq {seq}: {_what(body)} was not allowed: {refused}") from refused
         planned = list(outcome.events)
@@ -356,10 +360,11 @@ class Replay:
                 attributes=data["attributes"],
                 rationale=data["rationale"],
                 client=data["client"],
-                links=data["links"],
+                links=tuple(data["links"]),
                 supersedes=supersedes,
             )
-            return command, None, self.rows.get(supersedes) if supersedes else None, None
+            old = self.rows.get(supersedes) if isinstance(supersedes, str) else None
+            return command, None, state_of(old) if old is not None else None, None
         if kind == "delegation_granted":
             command = Delegate(
                 delegation_id=data["delegation_id"],
@@ -379,9 +384,10 @@ class Replay:
         if kind not in DECISION_EVENTS or kind == "decision_superseded":
             raise ValueError(f"no command records a {kind} event on its own")
         row = self._row(decision_id)
-        related = self.rows.get(row["supersedes"]) if row.get("supersedes") else None
+        old = self.rows.get(row["supersedes"]) if row.get("supersedes") else None
+        related = state_of(old) if old is not None else None
         if kind == "approval_recorded":
-            command = Verdict(verdict=data["verdict"], reason=data["reason"], channel=data.get("channel"))
+            command = GiveVerdict(verdict=data["verdict"], reason=data["reason"], channel=data.get("channel"))
         elif kind == "decision_withdrawn":
             command = Withdraw(reason=data["reason"])
         elif kind == "decision_amended":
@@ -392,11 +398,11 @@ class Replay:
             command = Comment(text=data["text"])
         else:
             command = Proceed(reason=data["reason"])
-        return command, self._state(row), related, None
+        return command, state_of(row), related, None
 
-    @staticmethod
-    def _state(row: dict[str, Any]) -> Any:
-        return row
+    def _grant(self, grant: Grant) -> None:
+        self.grants[grant.id] = grant
+        self._grants = tuple(self.grants.values())
 
     def _apply(self, body: dict[str, Any]) -> None:
         """What the accepted event changes in force: a decision's row, a delegation, the policy."""
@@ -407,16 +413,18 @@ class Replay:
             except (KeyError, ValueError, TypeError) as exc:
                 raise _Illegitimate(f"seq {body['seq']}: the event does not apply to its decision: {exc}") from exc
         elif kind == "delegation_granted":
-            self.grants[data["delegation_id"]] = Grant(
-                id=data["delegation_id"],
-                delegator=body["actor"],
-                delegate=data["delegate"],
-                role=data["role"],
-                starts_at=parse_at(data["starts_at"]),
-                ends_at=parse_at(data["ends_at"]),
+            self._grant(
+                Grant(
+                    id=data["delegation_id"],
+                    delegator=body["actor"],
+                    delegate=data["delegate"],
+                    role=data["role"],
+                    starts_at=parse_at(data["starts_at"]),
+                    ends_at=parse_at(data["ends_at"]),
+                )
             )
         elif kind == "delegation_revoked":
-            self.grants.pop(data["delegation_id"], None)
+            self._grant(dataclasses.replace(self.grants[data["delegation_id"]], revoked=True))
         elif kind == "policy_activated":
             self.policy = self.compile(body["seq"], data)
 

@@ -45,7 +45,9 @@ def _history(rt: Runtime) -> dict[str, Any]:
     service.comment(people["jon"], approved, CommentRequest(text="looks fine <b>to me</b>"))
     service.amend(people["mei"], approved, AmendRequest(attributes={"deviation_pct": 4.0}, reason="new data"))
     service.decide(people["tomas"], approved, VerdictRequest(verdict="approve", reason="bounded"))
-    ids["superseding"] = file("mei", "quality_threshold", {"deviation_pct": 1.0}, supersedes=approved)
+    ids["superseding"] = superseding = file("mei", "quality_threshold", {"deviation_pct": 1.0}, supersedes=approved)
+    # Its approval supersedes the old one in the same step: a `system` consequence the replay must match.
+    service.decide(people["priya"], superseding, VerdictRequest(verdict="approve", reason="replaces it"))
     grant = service.delegate(
         people["priya"],
         DelegationRequest(delegate="ravi", role="tech_pm", starts_at=now, ends_at=now + timedelta(days=2)),
@@ -105,6 +107,11 @@ def _illegitimate_at(rt: Runtime, seq: int, *words: str) -> str:
 
 def test_a_history_of_every_command_is_accepted(runtime: Runtime) -> None:
     _history(runtime)
+    kinds = {r["type"] for r in rows(runtime)}
+    assert kinds == {
+        "policy_activated", "decision_filed", "comment_added", "decision_amended", "approval_recorded",
+        "decision_superseded", "delegation_granted", "delegation_revoked", "decision_withdrawn", "decision_proceeded",
+    }  # fmt: skip
     size = len(rows(runtime))
     result = audit_database(runtime.service.engine)
     assert result.ok and result.size == size and result.first_bad_seq is None and result.reason is None
@@ -149,6 +156,22 @@ def test_a_forged_delegation_is_named(runtime: Runtime) -> None:
     rewrite_from(runtime, seq, lambda b: {**b, "actor": "mei"})
     _illegitimate_at(runtime, seq, "mei's delegation", "not allowed", "tech_pm")
     assert ids["grant"]
+
+
+def test_a_dropped_consequence_is_named(runtime: Runtime) -> None:
+    ids = _history(runtime)
+    superseded = _seq_of(runtime, "decision_superseded", ids["approved"])
+    drop_guards(runtime)
+    old = rows(runtime)
+    # The approval stays, the supersession it caused is cut out and the rest re-chained.
+    kept = [json.loads(r["body"]) for r in old[:superseded]] + [json.loads(r["body"]) for r in old[superseded + 1 :]]
+    new_rows, prev = [], old[0]["prev_hash"]
+    for i, body in enumerate(kept):
+        row = row_for({**body, "seq": i, "prev": prev})
+        new_rows.append(row)
+        prev = row["leaf_hash"]
+    replace_rows(runtime, new_rows, update_head=True)
+    _illegitimate_at(runtime, superseded, f"seq {superseded - 1} requires decision_superseded here")
 
 
 def test_forged_content_is_named(runtime: Runtime) -> None:
