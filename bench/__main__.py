@@ -14,7 +14,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="log size for the log rows")
     parser.add_argument("--decisions", type=int, default=1_000_000, help="history size for digest/simulation")
     parser.add_argument("--seconds", type=int, default=10, help="load duration per HTTP row")
-    parser.add_argument("--only", default="classify,log,history,http", help="comma-separated groups")
+    parser.add_argument("--only", default="classify,log,audit,history,http", help="comma-separated groups")
     args = parser.parse_args()
     groups = set(args.only.split(","))
     rows = []
@@ -27,6 +27,11 @@ def main() -> None:
         from bench import log_rows
 
         rows += log_rows.rows(args.events)
+    if "audit" in groups:
+        from bench import audit_rows
+
+        rows += audit_rows.rows(args.events)
+        print(table(rows), file=sys.stderr, flush=True)
     if "history" in groups:
         from bench import history_rows
 

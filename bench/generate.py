@@ -10,12 +10,16 @@ import random
 import sqlite3
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from engine.content import CONTENT_KEYS, content_hash
 from engine.log.canonical import canonical_bytes, leaf_hash, make_body
 from engine.log.merkle import frontier_append
 from engine.runtime import open_runtime, upgrade_database
+from policy.compiled import Policy
 
 CATEGORIES = [
     ("quality_threshold", {"deviation_pct": 1.5, "affected_clients": 1}, 1),
@@ -64,32 +68,31 @@ def generate(path: Path, decisions: int, start: datetime | None = None, span_day
         frontier = frontier_append(frontier, seq, leaf)
         seq, prev = seq + 1, leaf.hex()
 
+    # Each kind of decision is filed and approved once through the rules (engine.lifecycle.decide), so
+    # the generated log is one the replay audit accepts; per decision only the title, and with it the
+    # content hash its approval binds to, change.
+    templates = [_template(policy, category, attributes, moment) for category, attributes, _ in CATEGORIES]
     for i in range(decisions):
-        category, attributes, tier = CATEGORIES[rng.randrange(len(CATEGORIES))]
+        template = templates[rng.randrange(len(templates))]
+        category, tier = template.filed["category"], template.filed["tier"]
         decision_id = f"D{i:026d}"
-        status = "resolved" if tier == 1 else "pending"
-        route = {"tier": tier, "role": None if tier == 1 else ("tech_pm" if tier == 2 else "director"),
-                 "roles": [], "count": 0 if tier == 1 else 1, "distinct": "person", "exclude_filer": tier != 1,
-                 "approvers": [] if tier == 1 else (["priya", "tomas"] if tier == 2 else ["dana"])}  # fmt: skip
-        data = {"title": f"decision {i}", "category": category, "attributes": attributes, "rationale": None,
-                "client": None, "links": [], "squad": "nucleus", "tier": tier, "base_tier": tier,
-                "known_category": True, "matched_rules": [], "route": route, "status": status,
-                "policy_version": policy.version, "supersedes": None}  # fmt: skip
+        data = {**template.filed, "title": f"decision {i}"}
+        route, status = data["route"], data["status"]
         filed_seq = seq
         append("decision_filed", "mei", decision_id, data, moment)
         decided = None
         # Every escalated decision is signed off, except in the last 0.2% of the history: a backlog.
-        if tier > 1 and i < decisions * 0.998:
+        if template.approval is not None and i < decisions * 0.998:
             at = moment + step / 2
-            approver = "tomas" if tier == 2 else "dana"
-            append("approval_recorded", approver, decision_id,
-                   {"verdict": "approve", "reason": None, "role": route["role"], "squad": None, "on_behalf_of": None,
-                    "approvals": [approver], "missing": None, "status": "approved"}, at)  # fmt: skip
+            approver, approval = template.approval
+            content = {k: data.get(k) for k in CONTENT_KEYS}
+            append("approval_recorded", approver, decision_id, {**approval, "content_hash": content_hash(content)}, at)
             status, decided = "approved", at
         elif tier == 1:
             decided = moment
-        rows.append((decision_id, filed_seq, seq - 1, data["title"], category, json.dumps(attributes), "mei",
-                     "nucleus", tier, tier, status, json.dumps(route), "[]", 1, "[]", policy.version,
+        rows.append((decision_id, filed_seq, seq - 1, data["title"], category, json.dumps(data["attributes"]), "mei",
+                     "nucleus", tier, data["base_tier"], status, json.dumps(route), json.dumps(data["matched_rules"]),
+                     1, "[]", policy.version,
                      moment.strftime("%Y-%m-%d %H:%M:%S.%f"), moment.strftime("%Y-%m-%d %H:%M:%S.%f"),
                      decided.strftime("%Y-%m-%d %H:%M:%S.%f") if decided else None, 0))  # fmt: skip
         moment += step
@@ -105,6 +108,33 @@ def generate(path: Path, decisions: int, start: datetime | None = None, span_day
     print(f"\rgenerated {decisions:,} decisions, {seq:,} events in {time.perf_counter() - started:.0f} s",
           file=sys.stderr)  # fmt: skip
     return int(seq)
+
+
+@dataclass(frozen=True)
+class _Template:
+    #: The decision_filed data the rules give (title aside).
+    filed: dict[str, Any]
+    #: Who approves it and the approval_recorded data the rules give (content hash aside); None for tier 1.
+    approval: tuple[str, dict[str, Any]] | None
+
+
+def _template(policy: Policy, category: str, attributes: dict[str, Any], moment: datetime) -> _Template:
+    from engine.lifecycle import Authority, File, GiveVerdict, decide, state_of
+    from engine.read_model import fold
+
+    people = policy.people
+    authority = Authority(policy=policy, now=moment)
+    command = File(title="decision 0", category=category, attributes=attributes)
+    [filed] = decide(command, people["mei"], authority, decision_id="D0").events
+    if filed.data["status"] == "resolved":
+        return _Template(filed.data, None)
+    approver = "tomas" if filed.data["tier"] == 2 else "dana"
+    body = {"type": filed.type, "seq": 0, "at": "2017-01-02T17:00:00.000000Z", "decision_id": "D0",
+            "actor": "mei", "data": filed.data}  # fmt: skip
+    state = state_of(fold(None, body))  # type: ignore[arg-type]
+    [approval] = decide(GiveVerdict(verdict="approve"), people[approver], authority, state=state).events
+    assert approval.data["status"] == "approved", approval
+    return _Template(filed.data, (approver, approval.data))
 
 
 def _flush(conn: sqlite3.Connection, events: list, rows: list) -> None:  # type: ignore[type-arg]
