@@ -39,6 +39,7 @@ from engine.lifecycle import (
     Grant,
     PlannedEvent,
     Proceed,
+    RecordBaseline,
     RevokeDelegation,
     Withdraw,
     decide,
@@ -85,6 +86,7 @@ _WHAT = {
     "comment_added": "comment",
     "delegation_granted": "delegation",
     "delegation_revoked": "revocation of a delegation",
+    "baseline_imported": "baseline import",
 }
 
 
@@ -387,6 +389,15 @@ class Replay:
                 role=data["role"],
                 starts_at=parse_at(data["starts_at"]),
                 ends_at=parse_at(data["ends_at"]),
+            )
+            return command, None, None, None
+        if kind == "baseline_imported":
+            command = RecordBaseline(
+                digest=data["digest"],
+                rows=data["rows"],
+                first_day=data["first_day"],
+                last_day=data["last_day"],
+                source=data["source"],
             )
             return command, None, None, None
         if kind == "delegation_revoked":

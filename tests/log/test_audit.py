@@ -14,6 +14,8 @@ from typing import Any
 from click.testing import CliRunner
 
 from api.cli import main
+from engine.effect import baseline as reader
+from engine.effect.service import Effect
 from engine.log.audit import audit_database, audit_export
 from engine.log.canonical import canonical_bytes
 from engine.runtime import Runtime
@@ -68,6 +70,9 @@ def _history(rt: Runtime) -> dict[str, Any]:
     ids["policy"] = policy = file("adm", "policy", {"candidate_version": candidate.version})
     service.decide(people["dana"], policy, VerdictRequest(verdict="approve", reason="agreed"))
     ids["after"] = file("mei", "quality_threshold", {"deviation_pct": 1.5})  # tier 2 under the new bound
+    baseline = "date,kind,decided_by\n2026-01-05,contract,director\n2026-01-06,contract,squad\n"
+    items = reader.parse(baseline, "baseline.csv", rt.policies.current)
+    Effect(service, rt.policies, service.clock).import_baseline(people["adm"], items, "baseline.csv")
     return ids
 
 
@@ -111,6 +116,7 @@ def test_a_history_of_every_command_is_accepted(runtime: Runtime) -> None:
     assert kinds == {
         "policy_activated", "decision_filed", "comment_added", "decision_amended", "approval_recorded",
         "decision_superseded", "delegation_granted", "delegation_revoked", "decision_withdrawn", "decision_proceeded",
+        "baseline_imported",
     }  # fmt: skip
     size = len(rows(runtime))
     result = audit_database(runtime.service.engine)
