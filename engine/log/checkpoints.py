@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
@@ -136,29 +137,53 @@ class CheckpointService:
         return [StoredCheckpoint(r["size"], r["root_hash"], r["note"]) for r in rows]
 
     def create(self) -> StoredCheckpoint:
-        """Sign the current tree head, after proving it extends the previous checkpoint."""
-        with write_transaction(self.engine) as conn:
-            head = read_head(conn, lock=True)
-            tree_root = frontier_root([bytes.fromhex(h) for h in head.frontier], head.size)
-            previous = conn.execute(select(_checkpoints).order_by(_checkpoints.c.id.desc()).limit(1)).mappings().first()
-            remembered = self.remembered()
-            if remembered is not None:
-                # The record beside the key outlives a database restored from an old backup.
-                self._require_extends(conn, remembered.size, remembered.root, head.size, tree_root)
-            if previous is not None:
-                self._require_extends(
-                    conn, previous["size"], bytes.fromhex(previous["root_hash"]), head.size, tree_root
-                )
-                if previous["size"] == head.size:
+        """Sign the current tree head, after proving it extends the previous checkpoint.
+
+        The proof reads every leaf hash (seconds on a log of half a million events), so it runs in a
+        read transaction: the events it reads never change, and appends go on meanwhile. Only the
+        insert takes the head lock, and it signs nothing if another signer got in first.
+        """
+        for _ in range(5):
+            with read_transaction(self.engine) as conn:
+                head = read_head(conn)
+                tree_root = frontier_root([bytes.fromhex(h) for h in head.frontier], head.size)
+                previous = self._latest_row(conn)
+                if previous is not None and previous["size"] == head.size:
+                    if previous["root_hash"] != tree_root.hex():
+                        raise LogIntegrityError(
+                            f"the log's root at {head.size} events is not the one signed in the last checkpoint: "
+                            "the log was rewritten; refusing to sign"
+                        )
                     return StoredCheckpoint(previous["size"], previous["root_hash"], previous["note"])
+                remembered = self.remembered()
+                if remembered is not None:
+                    # The record beside the key outlives a database restored from an old backup.
+                    self._require_extends(conn, remembered.size, remembered.root, head.size, tree_root)
+                if previous is not None:
+                    self._require_extends(
+                        conn, previous["size"], bytes.fromhex(previous["root_hash"]), head.size, tree_root
+                    )
             note = sign_checkpoint(self.origin, head.size, tree_root, self.keys)
-            conn.execute(
-                insert(_checkpoints).values(
-                    size=head.size, root_hash=tree_root.hex(), note=note, created_at=self.clock()
+            with write_transaction(self.engine) as conn:
+                read_head(conn, lock=True)  # one signer at a time
+                latest = self._latest_row(conn)
+                if (latest["id"] if latest else None) != (previous["id"] if previous else None):
+                    assert latest is not None
+                    if latest["size"] >= head.size:
+                        return StoredCheckpoint(latest["size"], latest["root_hash"], latest["note"])
+                    continue  # a smaller checkpoint came in meanwhile: prove against it, then sign
+                conn.execute(
+                    insert(_checkpoints).values(
+                        size=head.size, root_hash=tree_root.hex(), note=note, created_at=self.clock()
+                    )
                 )
-            )
-        self._remember(note)
-        return StoredCheckpoint(head.size, tree_root.hex(), note)
+            self._remember(note)
+            return StoredCheckpoint(head.size, tree_root.hex(), note)
+        raise LogIntegrityError("checkpoints kept being signed concurrently; try again")
+
+    @staticmethod
+    def _latest_row(conn: Connection) -> Any:
+        return conn.execute(select(_checkpoints).order_by(_checkpoints.c.id.desc()).limit(1)).mappings().first()
 
     def _require_extends(self, conn: Connection, old_size: int, old_root: bytes, size: int, new_root: bytes) -> None:
         if size < old_size:
