@@ -9,9 +9,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
-from litestar.openapi import OpenAPIConfig
+from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Contact, SecurityScheme, Tag
 
 from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
@@ -32,6 +32,7 @@ from api.controllers.policy import active_policy, me, policy_versions, propose, 
 from api.controllers.reviews import digest, effect, escalations
 from api.errors import EXCEPTION_HANDLERS
 from api.heap import freeze_startup_objects
+from api.openapi import PLUGINS as OPENAPI_PLUGINS
 from api.prometheus import latency_middleware, metrics
 from api.schemas import Health
 from api.web import web_components
@@ -45,6 +46,17 @@ from engine.runtime import Runtime, open_runtime
 from engine.store.db import database_url_from_env, normalise_url
 
 MAX_BODY_BYTES = 64 * 1024
+
+#: Every tag an operation uses, described once (client generators and linters read these).
+TAGS = [
+    Tag(name="decisions", description="File, classify, list, read and decide decisions."),
+    Tag(name="delegations", description="Hand an approver role to a named person for a date range."),
+    Tag(name="policy", description="The active policy, its history, candidates and governed activation."),
+    Tag(name="people", description="Who a token belongs to."),
+    Tag(name="log", description="The verifiable log: verify, export, proofs, signed checkpoints."),
+    Tag(name="reviews", description="Review digests and escalation metrics."),
+    Tag(name="health", description="Liveness, without credentials."),
+]
 
 V1_HANDLERS: list[Any] = [
     DecisionController,
@@ -73,7 +85,18 @@ V1_HANDLERS: list[Any] = [
 ]
 
 
-@get("/healthz", opt={"public": True}, sync_to_thread=False, tags=["health"], summary="Liveness")
+@get(
+    "/healthz",
+    opt={"public": True},
+    sync_to_thread=False,
+    tags=["health"],
+    summary="Liveness",
+    description="No credentials needed. 200 while the service accepts writes; 503 with the reason while it refuses "
+    "appends (e.g. the database is behind its last signed checkpoint).",
+    responses={
+        503: ResponseSpec(Health, description="Up, but refusing appends: `detail` says why.", generate_examples=False)
+    },
+)
 def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
     runtime: Runtime = request.app.state.runtime
     blocked = runtime.service.append_blocked
@@ -141,21 +164,28 @@ def create_app(
             if owned:
                 rt.close()
 
-    v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize])
+    v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize], security=[{"BearerToken": []}])
     app = Litestar(
         route_handlers=[v1, healthz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
-        plugins=list(extra_plugins),
+        plugins=[*OPENAPI_PLUGINS, *extra_plugins],
         openapi_config=OpenAPIConfig(
             title="decision-rights",
             version="1.0.0",
             description="Who may decide what: file decisions, see their tier and route, approve, audit the log.",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
-            components=Components(security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}),
-            security=[{"BearerToken": []}],
+            contact=Contact(name="decision-rights maintainers"),
+            tags=TAGS,
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(
+                        type="http", scheme="bearer", description="A token from `decisions token create NAME`."
+                    )
+                }
+            ),
         ),
         middleware=[latency_middleware, *web_kwargs.pop("middleware")],
         **web_kwargs,

@@ -23,7 +23,10 @@ Verdict = Literal["approve", "reject"]
 Title = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=100)]
 LongText = Annotated[str, Meta(max_length=10_000)]
-Url = Annotated[str, Meta(max_length=2_000, pattern=r"^https?://[^\s]+$")]
+#: No whitespace or control character, spelt out: `\s` means different sets to Python (which validates)
+#: and to ECMAScript (which OpenAPI clients use), so the document would promise what the service refuses.
+_URL_CHAR = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+Url = Annotated[str, Meta(max_length=2_000, pattern=rf"^https?://{_URL_CHAR}+$")]
 
 
 class FilingRequest(Struct, forbid_unknown_fields=True, kw_only=True):

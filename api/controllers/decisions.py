@@ -8,9 +8,11 @@ from typing import Annotated, Any
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
 from api.auth import DECIDERS, EVERYONE, FILERS, runtime_of
+from api.openapi import problems
 from api.params import InstantQuery, instant_param
 from engine.types import (
     AmendRequest,
@@ -53,12 +55,27 @@ class DecisionController(Controller):
         description="Classifies, routes and logs it in one transaction. A replay with the same "
         "Idempotency-Key and body returns the original decision with 200.",
         status_code=201,
+        responses={
+            200: ResponseSpec(
+                DecisionView,
+                description="A replay: this Idempotency-Key and body were filed before; the original decision.",
+                generate_examples=False,
+            ),
+            **problems(409),
+        },
     )
     async def file(
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[FilingRequest],
-        idempotency_key: Annotated[str | None, HeaderParameter(name="Idempotency-Key")] = None,
+        idempotency_key: Annotated[
+            str | None,
+            # Documented here, checked by _idempotency_key (which names the header as the client wrote it).
+            HeaderParameter(
+                name="Idempotency-Key",
+                schema_extra={"minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY, "pattern": r"^[\x20-\x7e]+$"},
+            ),
+        ] = None,
     ) -> Response[DecisionView]:
         service = runtime_of(request).service
         key = _idempotency_key(idempotency_key)
@@ -76,6 +93,8 @@ class DecisionController(Controller):
         opt={"roles": EVERYONE},
         sync_to_thread=True,
         summary="List decisions, newest first",
+        description="Filters combine with AND. Page with `cursor`: each page names the next one.",
+        responses=problems(422),
     )
     def list_decisions(
         self,
@@ -101,7 +120,14 @@ class DecisionController(Controller):
         )
         return runtime_of(request).service.list_decisions(filters, cursor, limit)
 
-    @get("/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True, summary="A decision and its events")
+    @get(
+        "/{decision_id:str}",
+        opt={"roles": EVERYONE},
+        sync_to_thread=True,
+        summary="A decision and its events",
+        description="The decision as it stands, and every logged event about it, oldest first.",
+        responses=problems(404),
+    )
     def get_decision(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> DecisionDetail:
         return runtime_of(request).service.get(decision_id)
 
@@ -112,7 +138,9 @@ class DecisionController(Controller):
         opt={"roles": DECIDERS, "body_type": VerdictRequest},
         sync_to_thread=True,
         summary="Approve or reject",
+        description="Counts toward the route's quorum; a rejection needs a reason.",
         status_code=200,
+        responses=problems(404, 409),
     )
     def decide(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[VerdictRequest]
@@ -124,7 +152,9 @@ class DecisionController(Controller):
         opt={"roles": FILERS, "body_type": WithdrawRequest},
         sync_to_thread=True,
         summary="Withdraw your own pending decision",
+        description="Only the filer, only while it is pending.",
         status_code=200,
+        responses=problems(404, 409),
     )
     def withdraw(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[WithdrawRequest]
@@ -139,6 +169,7 @@ class DecisionController(Controller):
         description="Re-classified under the active policy; approvals already given are dismissed (and logged "
         "as such) unless the tier's invalidate_on_amend option says the change is immaterial.",
         status_code=200,
+        responses=problems(404, 409),
     )
     def amend(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[AmendRequest]
@@ -151,7 +182,9 @@ class DecisionController(Controller):
         opt={"roles": FILERS, "body_type": CommentRequest},
         sync_to_thread=True,
         summary="Comment on a decision (a logged event)",
+        description="Anyone who may file may comment, on any decision; the comment is part of the log.",
         status_code=201,
+        responses=problems(404),
     )
     def comment(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[CommentRequest]
@@ -166,6 +199,7 @@ class DecisionController(Controller):
         description="Only the filer, only for tiers whose policy allows it, and only with a reason. The decision "
         "becomes proceeded_pending_review and stays in the approvers' inbox until ratified or rejected.",
         status_code=200,
+        responses=problems(404, 409),
     )
     def proceed(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[ProceedRequest]
@@ -179,12 +213,20 @@ class DecisionController(Controller):
     sync_to_thread=True,
     tags=["decisions"],
     summary="Dry run: tier, route and explanation; nothing is stored",
+    description="Same body as filing; answers what filing it would do, with the rules that matched.",
     status_code=200,
 )
 def classify(request: Request[Any, Any, Any], data: JSONBody[FilingRequest]) -> ClassificationView:
     return runtime_of(request).service.classify(request.user, data)
 
 
-@get("/inbox", opt={"roles": DECIDERS}, sync_to_thread=True, tags=["decisions"], summary="What waits on me")
+@get(
+    "/inbox",
+    opt={"roles": DECIDERS},
+    sync_to_thread=True,
+    tags=["decisions"],
+    summary="What waits on me",
+    description="Decisions whose route needs your sign-off (in your own right or under a delegation), oldest first.",
+)
 def inbox(request: Request[Any, Any, Any]) -> list[InboxItem]:
     return runtime_of(request).service.inbox(request.user)

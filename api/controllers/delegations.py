@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from api.auth import APPROVERS, DECIDERS, runtime_of
+from api.openapi import problems
 from engine.types import DelegationRequest, DelegationView
 
 
@@ -33,6 +34,7 @@ class DelegationController(Controller):
         opt={"roles": DECIDERS},
         sync_to_thread=True,
         summary="Delegations you gave or received",
+        description="Current and future delegations, given by you or to you.",
     )
     def mine(self, request: Request[Any, Any, Any]) -> list[DelegationView]:
         return runtime_of(request).service.delegations(request.user)
@@ -42,8 +44,9 @@ class DelegationController(Controller):
         opt={"roles": APPROVERS},
         sync_to_thread=True,
         summary="Revoke a delegation you gave",
+        description="Only the person who delegated; the revocation is logged. No body on success.",
         status_code=204,
+        responses=problems(404),
     )
-    def revoke(self, request: Request[Any, Any, Any], delegation_id: FromPath[str]) -> Response[None]:
+    def revoke(self, request: Request[Any, Any, Any], delegation_id: FromPath[str]) -> None:
         runtime_of(request).service.revoke_delegation(request.user, delegation_id)
-        return Response(None, status_code=204)

@@ -12,6 +12,7 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
+from api.openapi import Variants, problems
 from api.params import InstantQuery, instant_param
 from api.schemas import CheckpointView, PublicKeyView
 from engine.log.audit import AuditResult, audit_and_remember
@@ -30,6 +31,8 @@ from engine.runtime import Runtime
     sync_to_thread=True,
     tags=["log"],
     summary="RFC 9162 inclusion proof of event `seq` in the tree of `size` (default: the whole log)",
+    description="The audit path from event `seq`'s leaf to the root of the first `size` events.",
+    responses=problems(422),
 )
 def inclusion(
     request: Request[Any, Any, Any],
@@ -45,19 +48,29 @@ def inclusion(
     sync_to_thread=True,
     tags=["log"],
     summary="RFC 9162 consistency proof between tree sizes `from` and `to` (default: the whole log)",
+    description="Proves the log of size `to` extends the log of size `from` without rewriting it.",
+    responses=problems(422),
 )
 def consistency(
     request: Request[Any, Any, Any],
     first: Annotated[int, QueryParameter(ge=0, name="from")],
-    second: Annotated[int | None, QueryParameter(ge=0, name="to")] = None,
+    # schema_extra: Litestar drops a bound of 0 on an optional parameter (it tests the bound for truth).
+    second: Annotated[int | None, QueryParameter(ge=0, name="to", schema_extra={"minimum": 0})] = None,
 ) -> ConsistencyProof:
     return prove_consistency(runtime_of(request).service.engine, first, second)
 
 
-MEDIA = {"jsonl": "application/jsonl", "csv": "text/csv; charset=utf-8"}
+MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
-@get("/log/verify", opt={"roles": AUDITORS}, sync_to_thread=True, tags=["log"], summary="Verify the whole chain")
+@get(
+    "/log/verify",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Verify the whole chain",
+    description="Recomputes every event's hash and link, and the tree against the signed checkpoints.",
+)
 def verify(request: Request[Any, Any, Any]) -> VerifyResult:
     return runtime_of(request).service.verify_log()
 
@@ -85,6 +98,17 @@ def audit(request: Request[Any, Any, Any]) -> AuditResult:
     sync_to_thread=True,
     tags=["log"],
     summary="Export the log, streamed: JSONL lines are the stored bodies byte for byte",
+    description="`format=jsonl` (default): one stored event per line, `application/x-ndjson`. `format=csv`: one row "
+    "per event, `text/csv`. Filters narrow the export; /log/export/proofs proves a filtered export.",
+    responses={
+        200: Variants(
+            str,
+            media_type="application/x-ndjson",
+            description="The events, oldest first, as an attachment.",
+            generate_examples=False,
+            alternatives={"text/csv": "format=csv: a header row, then one row per event."},
+        )
+    },
 )
 def export(
     request: Request[Any, Any, Any],
@@ -122,6 +146,7 @@ def _checkpoint_view(request: Request[Any, Any, Any], size: int, root_hash: str,
     sync_to_thread=True,
     tags=["log"],
     summary="Sign a checkpoint of the current log head (never one inconsistent with an earlier checkpoint)",
+    description="A C2SP signed note over the tree size and root hash; kept, and served by GET /log/checkpoint.",
     status_code=201,
 )
 def create_checkpoint(request: Request[Any, Any, Any]) -> CheckpointView:
@@ -135,6 +160,16 @@ def create_checkpoint(request: Request[Any, Any, Any]) -> CheckpointView:
     sync_to_thread=True,
     tags=["log"],
     summary="The latest signed checkpoint; ?format=note gives the bare C2SP signed note",
+    description="`format=note` answers `text/plain`: the note alone, to save for `decisions log verify --checkpoint`.",
+    responses={
+        200: Variants(
+            CheckpointView,
+            description="The latest checkpoint.",
+            generate_examples=False,
+            alternatives={"text/plain": "format=note: the C2SP signed note, verbatim."},
+        ),
+        **problems(404),
+    },
 )
 def latest_checkpoint(
     request: Request[Any, Any, Any], format: FromQuery[Literal["json", "note"]] = "json"
@@ -153,6 +188,15 @@ def latest_checkpoint(
     sync_to_thread=True,
     tags=["log"],
     summary="The verifier keys of the checkpoint signatures (note format) and their fingerprints",
+    description="`format=text` answers `text/plain`: one verifier key per line, for offline verification.",
+    responses={
+        200: Variants(
+            PublicKeyView,
+            description="The verifier keys.",
+            generate_examples=False,
+            alternatives={"text/plain": "format=text: one verifier key per line."},
+        )
+    },
 )
 def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json", "text"]] = "json") -> Response[Any]:
     checkpoints = runtime_of(request).checkpoints
@@ -169,6 +213,7 @@ def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json"
     summary="Inclusion proofs of a (filtered) export's events against the latest signed checkpoint",
     description="Same filters as /log/export. Verify with `decisions log verify --export F --proofs P "
     "--public-key K` or tools/verify_export.py F --proofs P --public-key K.",
+    responses=problems(409),
 )
 def export_proofs(
     request: Request[Any, Any, Any],

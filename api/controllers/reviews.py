@@ -9,6 +9,9 @@ from litestar import Request, Response, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.auth import EVERYONE, runtime_of
+from api.openapi import Variants, problems
+from engine.review.digest import Digest
+from engine.review.metrics import EscalationReport
 from engine.review.render import MEDIA, render_digest, render_escalations
 
 Format = Literal["json", "md", "html"]
@@ -22,6 +25,15 @@ Format = Literal["json", "md", "html"]
     summary="The weekly or bi-weekly review digest of the window containing `date` (policy timezone)",
     description="kind: weekly (the weekly_sync cadence) or biweekly (director_review). A closed window's digest "
     "is the same, byte for byte, whenever it is asked for.",
+    responses={
+        200: Variants(
+            Digest,
+            description="The digest: `format=json` (default), `md` or `html`.",
+            generate_examples=False,
+            alternatives={"text/markdown": "format=md: GitHub Markdown.", "text/html": "format=html: a whole page."},
+        ),
+        **problems(422),
+    },
 )
 def digest(
     request: Request[Any, Any, Any],
@@ -40,6 +52,16 @@ def digest(
     tags=["reviews"],
     summary="Decisions filed per period, by tier, escalation rate and its change vs the previous period and "
     "the policy's baseline",
+    description="The last `periods` periods (policy timezone), oldest first.",
+    responses={
+        200: Variants(
+            EscalationReport,
+            description="The report: `format=json` (default), `md` or `html`.",
+            generate_examples=False,
+            alternatives={"text/markdown": "format=md: GitHub Markdown.", "text/html": "format=html: a whole page."},
+        ),
+        **problems(422),
+    },
 )
 def escalations(
     request: Request[Any, Any, Any],

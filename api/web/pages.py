@@ -20,6 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
 from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
+from api.controllers.log import MEDIA as EXPORT_MEDIA
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.session import end_session, start_session
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -360,10 +361,9 @@ class Pages(Controller):
         if fmt not in ("jsonl", "csv"):
             raise NotFoundException("export as .jsonl or .csv")
         sign_before_export(runtime_of(request).checkpoints)
-        media = "application/jsonl" if fmt == "jsonl" else "text/csv; charset=utf-8"
         return Stream(
             export_lines(runtime_of(request).service.engine, fmt, ExportFilter()),  # type: ignore[arg-type]
-            media_type=media,
+            media_type=EXPORT_MEDIA[fmt],
             headers={"Content-Disposition": f'attachment; filename="decision-log.{fmt}"'},
         )
 

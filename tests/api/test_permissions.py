@@ -89,7 +89,7 @@ def test_role_by_route(api: Api, route: str) -> None:
         assert response.headers["content-type"].split(";")[0] in {
             "application/json",
             "application/problem+json",
-            "application/jsonl",
+            "application/x-ndjson",
         }
 
 

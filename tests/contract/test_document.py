@@ -1,0 +1,112 @@
+"""What the OpenAPI document promises, read the way a client author reads it."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.contract.conftest import Live
+
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+@pytest.fixture(scope="module")
+def document(document_file: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(document_file.read_text())
+    return loaded
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, op) for path, item in document["paths"].items() for method, op in item.items()]
+
+
+def test_every_error_is_a_problem_and_every_guarded_operation_says_401_403_503(document: dict[str, Any]) -> None:
+    for method, path, op in operations(document):
+        responses = op["responses"]
+        for status, response in responses.items():
+            if status.startswith(("4", "5")) and path != "/healthz":
+                assert {k: v for k, v in response["content"].items()} == PROBLEM, (method, path, status)
+                assert response["description"], (method, path, status)
+        if path.startswith("/v1/"):
+            assert op["security"] == [{"BearerToken": []}], (method, path)
+            assert {"401", "403", "503"} <= set(responses), (method, path)
+        if "requestBody" in op:
+            assert {"400", "413", "415", "422"} <= set(responses), (method, path)
+            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            name = schema["$ref"].rsplit("/", 1)[-1]
+            assert document["components"]["schemas"][name]["additionalProperties"] is False, name
+        if "_id}" in path:  # an id that may name nothing
+            assert "404" in responses, (method, path)
+
+
+def test_the_problem_schema_is_rfc9457_with_field_errors(document: dict[str, Any]) -> None:
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]) == {"type", "title", "status", "detail", "errors"}
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert problem["properties"]["errors"]["items"] == {"$ref": "#/components/schemas/FieldProblem"}
+
+
+def test_liveness_needs_no_credentials_and_says_so(document: dict[str, Any]) -> None:
+    healthz = document["paths"]["/healthz"]["get"]
+    assert healthz["security"] == []
+    assert set(healthz["responses"]) == {"200", "503"}
+    assert "security" not in document  # no global requirement for /healthz to inherit
+
+
+def test_statuses_litestar_would_leave_out_or_get_wrong(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    assert "content" not in paths["/v1/delegations/{delegation_id}"]["delete"]["responses"]["204"]
+    filing = paths["/v1/decisions"]["post"]["responses"]
+    assert filing["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DecisionView"}
+    assert filing["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/DecisionView"}
+    consistency = {p["name"]: p for p in paths["/v1/log/proof/consistency"]["get"]["parameters"]}
+    assert consistency["to"]["schema"]["minimum"] == 0
+    assert consistency["from"]["schema"]["minimum"] == 0
+    links = document["components"]["schemas"]["FilingRequest"]["properties"]["links"]["items"]
+    assert links["pattern"].startswith("^https?://")
+
+
+def _media(document: dict[str, Any], path: str, status: str = "200") -> dict[str, Any]:
+    content: dict[str, Any] = document["paths"][path]["get"]["responses"][status]["content"]
+    return content
+
+
+def test_every_media_type_a_success_comes_in(document: dict[str, Any]) -> None:
+    for path, schema in [("/v1/digests/{kind}", "Digest"), ("/v1/metrics/escalations", "EscalationReport")]:
+        media = _media(document, path)
+        assert media["application/json"]["schema"] == {"$ref": f"#/components/schemas/{schema}"}
+        assert set(media) == {"application/json", "text/markdown", "text/html"}
+        assert document["components"]["schemas"][schema]["type"] == "object"
+    for path, schema in [("/v1/log/checkpoint", "CheckpointView"), ("/v1/log/public-key", "PublicKeyView")]:
+        media = _media(document, path)
+        assert media["application/json"]["schema"] == {"$ref": f"#/components/schemas/{schema}"}
+        assert set(media) == {"application/json", "text/plain"}
+    assert set(_media(document, "/v1/log/export")) == {"application/x-ndjson", "text/csv"}
+
+
+def _post(url: str, token: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_every_strict_body_refuses_an_unknown_field_and_names_it(document: dict[str, Any], live: Live) -> None:
+    strict = [path for method, path, op in operations(document) if "requestBody" in op]
+    assert len(strict) >= 9
+    for path in strict:
+        url = live.url + path.replace("{decision_id}", "dr_nope")
+        # As each person in turn: the first one whose role the operation admits gets the body read.
+        answers = [_post(url, token, b'{"zz_unknown": 1}') for token in live.tokens.values()]
+        status, problem = next(a for a in answers if a[0] != 403)
+        assert status == 400, (path, problem)
+        assert problem["errors"][0]["path"] == "$.zz_unknown", (path, problem)
