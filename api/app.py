@@ -10,7 +10,6 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Contact, SecurityScheme, Tag
 
 from api.auth import authorize
@@ -34,6 +33,7 @@ from api.errors import EXCEPTION_HANDLERS
 from api.heap import freeze_startup_objects
 from api.openapi import PLUGINS as OPENAPI_PLUGINS
 from api.prometheus import latency_middleware, metrics
+from api.reference import SwaggerUIPage
 from api.schemas import Health
 from api.web import web_components
 from api.web.session import SECURE_COOKIES_STATE
@@ -176,7 +176,7 @@ def create_app(
             version="1.0.0",
             description="Who may decide what: file decisions, see their tier and route, approve, audit the log.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[SwaggerUIPage()],
             contact=Contact(name="decision-rights maintainers"),
             tags=TAGS,
             components=Components(

@@ -25,6 +25,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
+@click.version_option(package_name="decision-rights", prog_name="decisions", message="%(prog)s %(version)s")
 @click.option("--database-url", envvar="DATABASE_URL", help="Default: sqlite:///decisions.db")
 @click.option("--policy", "policy_path", envvar="DECISIONS_POLICY", help="Default: policies.yaml")
 @click.pass_context
