@@ -8,6 +8,7 @@ from typing import IO, Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
@@ -252,6 +253,11 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
     "version and the stdlib verifier, with a README of the exact commands",
     description="Same filters as /log/export; with a filter the zip carries each event's inclusion proof. "
     "A checkpoint is signed first when the log has grown; the export stops at that checkpoint's size.",
+    responses={
+        200: ResponseSpec(
+            bytes, media_type="application/zip", description="The zip, as an attachment.", generate_examples=False
+        )
+    },
 )
 def bundle(
     request: Request[Any, Any, Any],

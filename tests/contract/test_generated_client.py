@@ -23,9 +23,13 @@ PACKAGE = "decision_rights_client"
 def generated(live: Live, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("generated")
     bin_dir = Path(sys.executable).parent
+    # The generator reads JSON, text and application/octet-stream bodies; a zip is bytes like any other
+    # (its documented setting for binary media types it does not know by name).
+    config = home / "config.yaml"
+    config.write_text("content_type_overrides:\n  application/zip: application/octet-stream\n")
     run = subprocess.run(
         [str(bin_dir / "openapi-python-client"), "generate", "--url", live.url + "/schema/openapi.json",
-         "--meta", "none", "--output-path", str(home / PACKAGE)],
+         "--meta", "none", "--config", str(config), "--output-path", str(home / PACKAGE)],
         capture_output=True, text=True, timeout=300,
         # It formats its output with ruff: the one in this venv.
         env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"},
@@ -105,3 +109,10 @@ def test_refusals_arrive_as_typed_problem_details(live: Live, generated: Path) -
     assert problem.status == 422
     assert [type(e) for e in problem.errors] == [models.FieldProblem]
     assert problem.errors[0].path == "$.attributes.deviation_pct"
+
+
+def test_the_evidence_bundle_downloads_as_bytes(live: Live, generated: Path) -> None:
+    bundle = module("api.log.v1_log_bundle_bundle")
+    response = bundle.sync_detailed(client=client_for(live, "ann"))
+    assert response.status_code == 200
+    assert response.content.startswith(b"PK")  # a zip
