@@ -153,8 +153,8 @@ def _operation_class(handler: HTTPRouteHandler, variants: dict[str, Mapping[str,
             for parameter in self.parameters or []:
                 if isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
                     parameter.schema = _without_null(parameter.schema)
-            parts = [p for p in (self.description or self.summary, note) if p]
-            self.description = "\n\n".join(parts) or None
+            parts = [p for p in (self.description, note) if p]
+            self.description = "\n\n".join(parts) or self.summary
             for status, alternatives in variants.items():
                 response = (self.responses or {}).get(status)
                 if isinstance(response, OpenAPIResponse):

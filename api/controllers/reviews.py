@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.auth import EVERYONE, runtime_of
 from api.openapi import Variants, problems
+from engine.effect.measures import EffectReport
 from engine.review.digest import Digest
 from engine.review.metrics import EscalationReport
 from engine.review.render import MEDIA, render_digest, render_escalations
@@ -81,6 +82,15 @@ def escalations(
     summary="The effect of decision rights per period: the director's load against the imported pre-adoption "
     "baseline and the previous period, squad-resolved items, time to decision per tier (median, p90), overdue "
     "items and the director's hours recaptured",
+    description="The last `periods` periods (policy timezone), oldest first, beside the imported baseline.",
+    responses={
+        200: Variants(
+            EffectReport,
+            description="The report: `format=json` (default), `md` or `html`.",
+            generate_examples=False,
+            alternatives={"text/markdown": "format=md: GitHub Markdown.", "text/html": "format=html: a whole page."},
+        )
+    },
 )
 def effect(
     request: Request[Any, Any, Any],
