@@ -117,7 +117,17 @@ def _roles_note(handler: HTTPRouteHandler) -> str | None:
     return "Who may call: " + ", ".join(f"`{r}`" for r in sorted(roles)) + "."
 
 
-_BOUNDS = ("minimum", "maximum", "exclusive_minimum", "exclusive_maximum", "min_length", "max_length", "pattern")
+_BOUNDS = (
+    "minimum",
+    "maximum",
+    "exclusive_minimum",
+    "exclusive_maximum",
+    "min_length",
+    "max_length",
+    "pattern",
+    "format",
+    "description",
+)
 
 
 def _without_null(schema: Schema) -> Schema:
@@ -139,10 +149,20 @@ def _without_null(schema: Schema) -> Schema:
     return schema
 
 
+#: What api.params.refuse_control_characters refuses in every path and query parameter behind the guard.
+NO_CONTROL_CHARACTERS = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+
+
+def _no_control_characters(schema: Schema) -> None:
+    if schema.type == OpenAPIType.STRING and schema.pattern is None and schema.enum is None and schema.format is None:
+        schema.pattern = NO_CONTROL_CHARACTERS
+
+
 def _operation_class(handler: HTTPRouteHandler, variants: dict[str, Mapping[str, str]]) -> type[Operation]:
     """An Operation subclass that finishes this handler's operation once Litestar has built it."""
     note = _roles_note(handler)
-    public = authorize not in handler.resolve_guards()
+    guarded = authorize in handler.resolve_guards()
+    public = not guarded
 
     @dataclass
     class DocumentedOperation(Operation):
@@ -153,6 +173,8 @@ def _operation_class(handler: HTTPRouteHandler, variants: dict[str, Mapping[str,
             for parameter in self.parameters or []:
                 if isinstance(parameter, Parameter) and isinstance(parameter.schema, Schema):
                     parameter.schema = _without_null(parameter.schema)
+                    if guarded and parameter.param_in in ("path", "query"):
+                        _no_control_characters(parameter.schema)
             parts = [p for p in (self.description, note) if p]
             self.description = "\n\n".join(parts) or self.summary
             for status, alternatives in variants.items():

@@ -30,6 +30,8 @@ InstantQuery = Annotated[
     QueryParameter(
         format=OpenAPIFormat.DATE_TIME,
         description="An RFC 3339 instant with its offset, e.g. 2026-03-02T09:00:00Z",
+        # Documented: the offset is hours and minutes, the fraction at most nanoseconds (instant_param checks).
+        schema_extra={"pattern": _RFC3339.pattern},
     ),
 ]
 
