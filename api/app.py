@@ -32,6 +32,8 @@ from api.controllers.reviews import digest, effect, escalations
 from api.errors import EXCEPTION_HANDLERS
 from api.heap import freeze_startup_objects
 from api.openapi import PLUGINS as OPENAPI_PLUGINS
+from api.oidc import OIDC_STATE, OidcServices
+from api.oidc.settings import OidcSettings
 from api.prometheus import latency_middleware, metrics
 from api.reference import SwaggerUIPage
 from api.schemas import Health
@@ -112,13 +114,19 @@ def create_app(
     extra_plugins: Sequence[Any] = (),
     web: bool = True,
     freeze_heap: bool = False,
+    oidc: OidcSettings | None = None,
     **litestar_kwargs: Any,
 ) -> Litestar:
     """Build the app; without `runtime`, one is opened from the environment at start-up.
 
+    `oidc`: the identity provider's settings (default: from DECISIONS_OIDC_* in the environment;
+    none there means sign-in by pasted token only and no bearer JWTs).
+
     `freeze_heap` (the served process, not tests that build many apps) moves everything alive
     once the service is up out of the garbage collector's sight: see `api.heap`.
     """
+    oidc_settings = oidc or OidcSettings.from_env()
+    oidc_services = OidcServices.from_settings(oidc_settings) if oidc_settings is not None else None
     web_kwargs: dict[str, Any] = {"route_handlers": [], "middleware": []}
     if web:
         database_url = runtime.database_url if runtime is not None else normalise_url(database_url_from_env())
@@ -130,6 +138,8 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = rt = runtime or open_runtime()
+        if oidc_services is not None:
+            app.state[OIDC_STATE] = oidc_services
         stop = threading.Event()
         dispatcher = None
         if os.environ.get("DECISIONS_NOTIFY") == "1" and rt.notify.channels:

@@ -11,14 +11,29 @@ from typing import Any
 import anyio.to_thread
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException, ValidationException
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ServiceUnavailableException,
+    ValidationException,
+)
 from litestar.handlers.base import BaseRouteHandler
 
+from api.oidc import OIDC_STATE, OidcServices
+from api.oidc.access_tokens import TokenRefused, looks_like_jwt
+from api.oidc.provider import ProviderUnavailable
 from api.params import duplicate_key, refuse_control_characters
 from engine.runtime import Runtime
 from policy.compiled import ROLES, Person
+from policy.identity import SERVICE_ROLE, UnknownIdentity, is_client_token, person_from_claims, service_from_claims
 
+#: Every role a person of the directory can hold.
 EVERYONE: frozenset[str] = frozenset(ROLES)
+#: Machine clients (client-credentials tokens the policy lists): classify, read decisions, the gate.
+SERVICES: frozenset[str] = frozenset({SERVICE_ROLE})
+#: Routes that only read decisions (or classify, which stores nothing): people and service accounts.
+READERS: frozenset[str] = EVERYONE | SERVICES
 FILERS: frozenset[str] = frozenset({"squad_member", "tech_pm", "director", "admin"})
 APPROVERS: frozenset[str] = frozenset({"tech_pm", "director"})
 #: Who may act on a decision's route: approvers in their own right and anyone holding a delegation.
@@ -50,6 +65,27 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], token: st
     return await anyio.to_thread.run_sync(service.authenticate, token)
 
 
+async def authenticate_access_token(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Person:
+    """A bearer JWT from the identity provider: a service account, or a person of the directory."""
+    oidc: OidcServices | None = connection.app.state.get(OIDC_STATE)
+    if oidc is None:
+        raise NotAuthorizedException("this service accepts no identity-provider tokens (no issuer is configured)")
+    runtime = runtime_of(connection)
+    try:
+        claims = await oidc.access_tokens.verify(token, runtime.service.clock())
+    except TokenRefused as exc:
+        description = str(exc).replace('"', "'")
+        challenge = f'Bearer realm="decision-rights", error="invalid_token", error_description="{description}"'
+        raise NotAuthorizedException(str(exc), headers={"WWW-Authenticate": challenge}) from None
+    except ProviderUnavailable as exc:
+        raise ServiceUnavailableException(str(exc), headers={"Retry-After": "30"}) from None
+    policy = runtime.policies.current
+    try:
+        return service_from_claims(policy, claims) if is_client_token(claims) else person_from_claims(policy, claims)
+    except UnknownIdentity as exc:
+        raise PermissionDeniedException(str(exc)) from None
+
+
 JSON_TYPES = ("application/json", "application/problem+json")
 
 
@@ -73,7 +109,10 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     token = bearer_token(connection)
     if token is None:
         raise NotAuthorizedException("no credentials: send `Authorization: Bearer <token>`")
-    person = await authenticate(connection, token)
+    if looks_like_jwt(token):
+        person: Person | None = await authenticate_access_token(connection, token)
+    else:
+        person = await authenticate(connection, token)
     if person is None:
         raise NotAuthorizedException("the token is unknown, revoked, or its person left the directory")
     connection.scope["user"] = person

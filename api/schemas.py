@@ -58,6 +58,9 @@ class PersonView(Struct, kw_only=True):
     roles: list[str]
     squad: str | None
     display_name: str | None
+    #: Roles (and the squad) held because of a claim from the identity provider, with that claim:
+    #: {"auditor": "groups=ml-auditors"}. Empty when the directory alone says who this is.
+    authority: dict[str, str] = {}
 
 
 class Health(Struct, kw_only=True, omit_defaults=True):
@@ -112,7 +115,11 @@ def policy_view(policy: Policy) -> PolicyView:
 
 def person_view(person: Any) -> PersonView:
     return PersonView(
-        name=person.name, roles=sorted(person.roles), squad=person.squad, display_name=person.display_name
+        name=person.name,
+        roles=sorted(person.roles),
+        squad=person.squad,
+        display_name=person.display_name,
+        authority=dict(getattr(person, "authority", ())),
     )
 
 

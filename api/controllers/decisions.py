@@ -11,7 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.auth import DECIDERS, EVERYONE, FILERS, runtime_of
+from api.auth import DECIDERS, EVERYONE, FILERS, READERS, runtime_of
 from api.openapi import problems
 from api.params import InstantQuery, instant_param
 from engine.types import (
@@ -90,7 +90,7 @@ class DecisionController(Controller):
 
     @get(
         "/",
-        opt={"roles": EVERYONE},
+        opt={"roles": READERS},
         sync_to_thread=True,
         summary="List decisions, newest first",
         description="Filters combine with AND. Page with `cursor`: each page names the next one.",
@@ -122,7 +122,7 @@ class DecisionController(Controller):
 
     @get(
         "/{decision_id:str}",
-        opt={"roles": EVERYONE},
+        opt={"roles": READERS},
         sync_to_thread=True,
         summary="A decision and its events",
         description="The decision as it stands, and every logged event about it, oldest first.",
@@ -209,7 +209,7 @@ class DecisionController(Controller):
 
 @post(
     "/classify",
-    opt={"roles": EVERYONE, "body_type": FilingRequest},
+    opt={"roles": READERS, "body_type": FilingRequest},
     sync_to_thread=True,
     tags=["decisions"],
     summary="Dry run: tier, route and explanation; nothing is stored",

@@ -9,7 +9,7 @@ from litestar import Request, get, post
 from litestar.params import JSONBody
 from msgspec import Struct
 
-from api.auth import ADMINS, EVERYONE, runtime_of
+from api.auth import ADMINS, EVERYONE, READERS, runtime_of
 from api.openapi import problems
 from api.schemas import PersonView, PolicyView, person_view, policy_view
 from engine.activation import VersionView
@@ -113,7 +113,7 @@ def reload_policy(request: Request[Any, Any, Any]) -> PolicyView:
 
 @get(
     "/me",
-    opt={"roles": EVERYONE},
+    opt={"roles": READERS},
     sync_to_thread=False,
     tags=["people"],
     summary="Who the token belongs to",
