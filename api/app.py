@@ -38,7 +38,7 @@ from api.prometheus import latency_middleware, metrics
 from api.reference import SwaggerUIPage
 from api.schemas import Health
 from api.web import web_components
-from api.web.session import SECURE_COOKIES_STATE
+from api.web.session import SECURE_COOKIES_STATE, session_secret
 from engine.log.autosign import checkpoint_every_from_env, run_checkpointer
 from engine.log.checkpoints import state_dir_for
 from engine.notify.delivery import run_dispatcher
@@ -126,13 +126,15 @@ def create_app(
     once the service is up out of the garbage collector's sight: see `api.heap`.
     """
     oidc_settings = oidc or OidcSettings.from_env()
-    oidc_services = OidcServices.from_settings(oidc_settings) if oidc_settings is not None else None
     web_kwargs: dict[str, Any] = {"route_handlers": [], "middleware": []}
+    secret = None
     if web:
         database_url = runtime.database_url if runtime is not None else normalise_url(database_url_from_env())
         web_kwargs = web_components(
             state_dir_for(database_url), secure_cookies=os.environ.get("DECISIONS_SECURE_COOKIES") == "1"
         )
+        secret = session_secret(state_dir_for(database_url))
+    oidc_services = OidcServices.from_settings(oidc_settings, secret) if oidc_settings is not None else None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

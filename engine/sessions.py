@@ -8,12 +8,14 @@ after `idle` without a request, and `absolute` after it began, whichever comes f
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, or_, select, update
 
@@ -60,6 +62,9 @@ class LiveSession:
     person: str
     via: str
     created_at: datetime
+    #: For "oidc" sessions: the provider's verified claims and the ID token (see WebSession).
+    claims: dict[str, Any] | None = None
+    id_token: str | None = None
 
 
 class SessionStore:
@@ -85,7 +90,14 @@ class SessionStore:
             _minutes_from_env("DECISIONS_SESSION_MAX_MINUTES", DEFAULT_ABSOLUTE),
         )
 
-    def start(self, person: str, via: str, token_id: str | None = None) -> str:
+    def start(
+        self,
+        person: str,
+        via: str,
+        token_id: str | None = None,
+        claims: dict[str, Any] | None = None,
+        id_token: str | None = None,
+    ) -> str:
         """A new session for `person`; returns the id for the cookie (only its hash is stored)."""
         session_id = secrets.token_urlsafe(32)
         now = self.clock()
@@ -101,6 +113,8 @@ class SessionStore:
                     created_at=now,
                     last_seen_at=now,
                     ended_at=None,
+                    claims=json.dumps(claims, sort_keys=True) if claims is not None else None,
+                    id_token=id_token,
                 )
             )
         return session_id
@@ -120,6 +134,8 @@ class SessionStore:
                     _sessions.c.created_at,
                     _sessions.c.last_seen_at,
                     _sessions.c.ended_at,
+                    _sessions.c.claims,
+                    _sessions.c.id_token,
                     _tokens.c.id.label("live_token"),
                 )
                 .select_from(
@@ -148,7 +164,10 @@ class SessionStore:
                     .where(_sessions.c.id_hash == key, _sessions.c.ended_at.is_(None))
                     .values(last_seen_at=now)
                 )
-        return LiveSession(person=row.person, via=row.via, created_at=row.created_at)
+        claims = json.loads(row.claims) if row.claims else None
+        return LiveSession(
+            person=row.person, via=row.via, created_at=row.created_at, claims=claims, id_token=row.id_token
+        )
 
     def end(self, session_id: str | None) -> None:
         if session_id and _SESSION_ID.match(session_id):

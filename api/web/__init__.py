@@ -13,6 +13,7 @@ from litestar.template.config import TemplateConfig
 
 from api.web.auth import forbidden_page, login_redirect, web_authorize
 from api.web.effect_page import EffectPage
+from api.web.oidc import OidcSignIn
 from api.web.pages import Pages, SignIn
 from api.web.session import csrf_config
 from api.web.steps import Steps
@@ -25,7 +26,7 @@ def web_components(state_dir: Path, secure_cookies: bool, extra_pages: list[Any]
     csrf = csrf_config(state_dir, secure_cookies)
     pages = Router(
         path="/",
-        route_handlers=[SignIn, Pages, EffectPage, Steps, *(extra_pages or [])],
+        route_handlers=[SignIn, OidcSignIn, Pages, EffectPage, Steps, *(extra_pages or [])],
         guards=[web_authorize],
         exception_handlers={
             NotAuthorizedException: login_redirect,

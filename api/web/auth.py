@@ -14,6 +14,9 @@ from litestar.response import Redirect, Template
 from api.auth import runtime_of
 from api.params import refuse_control_characters
 from api.web.session import current_session
+from engine.sessions import LiveSession
+from policy.compiled import Person, Policy
+from policy.identity import UnknownIdentity, person_from_claims
 
 
 class LoginRequired(NotAuthorizedException):
@@ -27,7 +30,7 @@ async def web_authorize(connection: ASGIConnection[Any, Any, Any, Any], handler:
     roles = handler.opt.get("roles")
     session = await current_session(connection)
     # The roles are the current policy's: someone who left the directory is signed out at once.
-    person = runtime_of(connection).policies.current.people.get(session.person) if session else None
+    person = session_person(runtime_of(connection).policies.current, session) if session else None
     if person is None:
         raise LoginRequired("sign in first")
     connection.scope["user"] = person
@@ -37,6 +40,18 @@ async def web_authorize(connection: ASGIConnection[Any, Any, Any, Any], handler:
         raise PermissionDeniedException(
             f"{person.name} holds {', '.join(sorted(person.roles))}; this page needs one of {', '.join(sorted(roles))}"
         )
+
+
+def session_person(policy: Policy, session: LiveSession) -> Person | None:
+    """Who a live session is now: the directory's person, with the roles their provider's groups give today."""
+    if session.claims is None:
+        return policy.people.get(session.person)
+    try:
+        person = person_from_claims(policy, session.claims)
+    except UnknownIdentity:
+        return None
+    # The directory may have given the address to someone else since: that is not this session's person.
+    return person if person.name == session.person else None
 
 
 def login_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -22,7 +22,8 @@ from litestar.response import Redirect, Stream, Template
 from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
 from api.controllers.log import MEDIA as EXPORT_MEDIA
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
-from api.web.session import end_session, start_session
+from api.web.oidc import oidc_of, site_url
+from api.web.session import current_session, end_session, start_session
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from engine.log.audit import audit_and_remember, latest_audit
 from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_before_export
@@ -90,7 +91,8 @@ class SignIn(Controller):
     @get("/login", opt={"public": True}, sync_to_thread=False)
     def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
         return Template(
-            template_name="login.html.j2", context={"next": _safe_next(next), "user": None, "path": "/login"}
+            template_name="login.html.j2",
+            context={"next": _safe_next(next), "user": None, "path": "/login", "oidc": oidc_of(request) is not None},
         )
 
     @post("/login", opt={"public": True}, status_code=303)
@@ -102,7 +104,7 @@ class SignIn(Controller):
             return Template(
                 template_name="login.html.j2",
                 context={"next": _safe_next(form.get("next", "/")), "error": "That token is unknown or revoked.",
-                         "user": None, "path": "/login"},
+                         "user": None, "path": "/login", "oidc": oidc_of(request) is not None},
                 status_code=401,
             )  # fmt: skip
         response = Redirect(_safe_next(form.get("next", "/")), status_code=303)
@@ -111,7 +113,13 @@ class SignIn(Controller):
 
     @post("/logout", opt={"public": True}, status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
-        response = Redirect("/login", status_code=303)
+        target = "/login"
+        session = await current_session(request)
+        oidc = oidc_of(request)
+        if session is not None and session.via == "oidc" and oidc is not None and oidc.web is not None:
+            # RP-initiated logout: the provider ends its own session too, then sends the browser back here.
+            target = await oidc.web.logout_url(session.id_token, site_url(request, "/login")) or target
+        response = Redirect(target, status_code=303)
         await end_session(request, response)
         return response
 

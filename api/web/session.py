@@ -88,17 +88,21 @@ async def start_session(
     person_name: str,
     via: str = "token",
     token_id: str | None = None,
+    claims: dict[str, Any] | None = None,
+    id_token: str | None = None,
 ) -> None:
     """Sign `person_name` in: a new server-side session, its id in the cookie of `response`.
 
     Any session this browser already had ends first (no fixation: the id is always new).
     `token_id` ties a token sign-in to its token, so revoking the token ends the session.
+    `claims` and `id_token`: an OpenID Connect sign-in's verified claims (roles from groups are
+    derived from them again on every request) and the ID token (for signing out at the provider).
     """
     store = _runtime(connection).sessions
     old = connection.cookies.get(SESSION_COOKIE)
     if old:
         await anyio.to_thread.run_sync(store.end, old)
-    session_id = await anyio.to_thread.run_sync(store.start, person_name, via, token_id)
+    session_id = await anyio.to_thread.run_sync(store.start, person_name, via, token_id, claims, id_token)
     _set_cookie(connection, response, session_id, int(store.absolute.total_seconds()))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, String
+from sqlalchemy import Column, String, Text
 from sqlmodel import Field, SQLModel
 
 from engine.store.columns import UTCDateTime
@@ -27,3 +27,8 @@ class WebSession(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     last_seen_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: An "oidc" session's verified claims (JSON): who the person is and their groups, mapped to
+    #: roles again on every request under the policy in force.
+    claims: str | None = Field(default=None, sa_column=Column(Text))
+    #: The ID token an "oidc" session began with: the hint for signing out at the provider too.
+    id_token: str | None = Field(default=None, sa_column=Column(Text))

@@ -194,3 +194,28 @@ def oidc_provider_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     finally:
         for provider in started:
             provider.stop()
+
+
+def sign_in_at_provider(authorization_url: str, login: str, issuer: str) -> str:
+    """Walk the provider's own login page as a browser would (no JavaScript needed) and return the
+    URL it finally sends the browser to: our callback, with `code`, `state` and `iss`."""
+    import re
+
+    with httpx.Client(timeout=10) as browser:
+        url = authorization_url
+        for _ in range(10):
+            response = browser.get(url)
+            if response.status_code in (302, 303) and not response.headers["location"].startswith(("/", issuer)):
+                return str(response.headers["location"])
+            if response.status_code in (302, 303):
+                url = str(httpx.URL(url).join(response.headers["location"]))
+                continue
+            form = re.search(r'<form[^>]*action="([^"]+)"', response.text)
+            assert response.status_code == 200 and form, response.text[:500]
+            posted = browser.post(
+                str(httpx.URL(url).join(form.group(1))),
+                data={"prompt": "login", "login": login, "password": "any"},
+            )
+            assert posted.status_code in (302, 303), posted.text[:500]
+            url = str(httpx.URL(url).join(posted.headers["location"]))
+    raise AssertionError("the provider never sent the browser back")

@@ -1,0 +1,139 @@
+"""Web sign-in through a real OpenID provider (oidc-provider), its login page driven over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import pytest
+from litestar.testing import TestClient
+
+from api.app import create_app
+from api.oidc.settings import OidcSettings
+from engine.runtime import Runtime, open_runtime
+from tests.oidc.fixture import WEB_CLIENT, OidcProvider, sign_in_at_provider
+from tests.support import DEFAULT_POLICY
+
+IDENTITY = """
+identity:
+  groups:
+    auditors: {roles: [auditor]}
+    ml-atlas: {squad: atlas}
+"""
+KIM = "  kim:   {roles: [squad_member], display_name: Kim, email: kim@example.com}\n"
+
+
+@pytest.fixture(scope="module")
+def provider(oidc_provider_factory: Callable[..., OidcProvider]) -> OidcProvider:
+    return oidc_provider_factory()
+
+
+@pytest.fixture
+def oidc_runtime(sqlite_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    text = DEFAULT_POLICY.read_text().replace("people:\n", "people:\n" + KIM, 1) + IDENTITY
+    (tmp_path / "policies.yaml").write_text(text)
+    rt = open_runtime(sqlite_url, str(tmp_path / "policies.yaml"))
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def web(oidc_runtime: Runtime, provider: OidcProvider) -> Iterator[TestClient[Any]]:
+    settings = OidcSettings(
+        issuer=provider.issuer, client_id=WEB_CLIENT[0], client_secret=WEB_CLIENT[1], scopes="openid email groups"
+    )
+    with TestClient(create_app(oidc_runtime, oidc=settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def start(web: TestClient[Any], next_path: str = "/") -> str:
+    response = web.get(f"/login/oidc?{urlencode({'next': next_path})}", follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return str(response.headers["location"])
+
+
+def callback_path(url: str) -> str:
+    parts = urlsplit(url)
+    assert parts.path == "/login/oidc/callback", url
+    return urlunsplit(("", "", parts.path, parts.query, ""))
+
+
+def test_the_sign_in_page_offers_the_organisation_s_sign_in(web: TestClient[Any]) -> None:
+    page = web.get("/login")
+    assert 'href="/login/oidc?next=/"' in page.text
+    assert 'name="token"' in page.text  # token sign-in stays beside it
+
+
+def test_a_director_signs_in_through_the_provider(web: TestClient[Any], provider: OidcProvider) -> None:
+    authorization = start(web, "/inbox")
+    query = parse_qs(urlsplit(authorization).query)
+    assert query["code_challenge_method"] == ["S256"] and query["nonce"] and query["state"]
+    returned = sign_in_at_provider(authorization, "dana", provider.issuer)
+    landed = web.get(callback_path(returned), follow_redirects=False)
+    assert landed.status_code == 303, landed.text
+    assert landed.headers["location"] == "/inbox"
+    inbox = web.get("/inbox")
+    assert inbox.status_code == 200
+    assert "Dana" in inbox.text
+
+
+def test_groups_give_roles_and_the_page_knows_them(web: TestClient[Any], provider: OidcProvider) -> None:
+    returned = sign_in_at_provider(start(web, "/audit"), "kim", provider.issuer)
+    assert web.get(callback_path(returned), follow_redirects=False).status_code == 303
+    audit = web.get("/audit")  # auditors only: kim's `auditors` group gives her the role
+    assert audit.status_code == 200, audit.text
+
+
+def test_someone_the_directory_does_not_know_gets_a_clear_page(web: TestClient[Any], provider: OidcProvider) -> None:
+    returned = sign_in_at_provider(start(web), "eve", provider.issuer)
+    page = web.get(callback_path(returned), follow_redirects=False)
+    assert page.status_code == 403
+    assert "Not in the directory" in page.text
+    assert "eve@example.com" in page.text
+    assert web.get("/", follow_redirects=False).status_code == 303  # and no session
+
+
+def test_an_answer_for_another_sign_in_is_refused(web: TestClient[Any], provider: OidcProvider) -> None:
+    returned = sign_in_at_provider(start(web), "dana", provider.issuer)
+    parts = urlsplit(returned)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query["state"] = "someone-elses-state"
+    page = web.get(f"{parts.path}?{urlencode(query)}", follow_redirects=False)
+    assert page.status_code == 401
+    assert "does not belong to the sign-in this browser started" in page.text
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_a_callback_in_a_browser_that_did_not_start_is_refused(
+    web: TestClient[Any], provider: OidcProvider, oidc_runtime: Runtime
+) -> None:
+    returned = sign_in_at_provider(start(web), "dana", provider.issuer)
+    web.cookies.clear()
+    page = web.get(callback_path(returned), follow_redirects=False)
+    assert page.status_code == 400
+    assert "Sign-in expired" in page.text
+
+
+def test_sign_out_ends_the_session_here_and_at_the_provider(web: TestClient[Any], provider: OidcProvider) -> None:
+    returned = sign_in_at_provider(start(web), "dana", provider.issuer)
+    web.get(callback_path(returned), follow_redirects=False)
+    home = web.get("/")
+    assert home.status_code == 200
+    csrf = web.cookies.get("decisions_csrf")
+    out = web.post("/logout", headers={"x-csrftoken": csrf or ""}, follow_redirects=False)
+    assert out.status_code == 303
+    end = urlsplit(out.headers["location"])
+    assert f"{end.scheme}://{end.netloc}{end.path}" == provider.issuer + "/session/end"
+    query = parse_qs(end.query)
+    assert query["post_logout_redirect_uri"] == ["http://testserver.local/login"]
+    assert query["id_token_hint"][0].count(".") == 2
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_without_a_client_id_sign_in_stays_by_token(oidc_runtime: Runtime, provider: OidcProvider) -> None:
+    settings = OidcSettings(issuer=provider.issuer)
+    with TestClient(create_app(oidc_runtime, oidc=settings), raise_server_exceptions=False) as client:
+        assert "/login/oidc" not in client.get("/login").text
+        assert client.get("/login/oidc", follow_redirects=False).headers["location"] == "/login"
