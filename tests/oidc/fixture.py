@@ -39,7 +39,7 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "dana": {"email": "dana@example.com", "name": "Dana", "groups": ["directors"]},
     "tomas": {"email": "tomas@example.com", "name": "Tomas", "groups": ["pms"]},
     "mei": {"email": "mei@example.com", "name": "Mei", "groups": ["ml-nucleus"]},
-    "kim": {"email": "kim@example.com", "name": "Kim", "groups": ["ml-atlas", "auditors"]},
+    "kim": {"email": "kim@example.com", "name": "Kim", "groups": ["ml-atlas", "auditors", "pms"]},
     "eve": {"email": "eve@example.com", "name": "Eve", "groups": ["directors"]},
 }
 

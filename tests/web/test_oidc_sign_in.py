@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from api.app import create_app
 from api.oidc.settings import OidcSettings
 from engine.runtime import Runtime, open_runtime
-from tests.oidc.fixture import WEB_CLIENT, OidcProvider, sign_in_at_provider
+from tests.oidc.fixture import WEB_CLIENT, OidcProvider, new_key, sign_in_at_provider
 from tests.support import DEFAULT_POLICY
 
 IDENTITY = """
@@ -137,3 +137,57 @@ def test_without_a_client_id_sign_in_stays_by_token(oidc_runtime: Runtime, provi
     with TestClient(create_app(oidc_runtime, oidc=settings), raise_server_exceptions=False) as client:
         assert "/login/oidc" not in client.get("/login").text
         assert client.get("/login/oidc", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_an_approval_on_a_role_from_a_group_names_that_group_in_the_log(
+    sqlite_url: str, tmp_path: Path, provider: OidcProvider
+) -> None:
+    # This policy lets the provider's `pms` group give tech_pm: kim signs off on her group's word.
+    text = DEFAULT_POLICY.read_text().replace("people:\n", "people:\n" + KIM, 1)
+    text += "\nidentity:\n  approver_roles_from_idp: true\n  groups:\n    pms: {roles: [tech_pm]}\n"
+    (tmp_path / "policies.yaml").write_text(text)
+    rt = open_runtime(sqlite_url, str(tmp_path / "policies.yaml"))
+    settings = OidcSettings(
+        issuer=provider.issuer, client_id=WEB_CLIENT[0], client_secret=WEB_CLIENT[1], scopes="openid email groups"
+    )
+    try:
+        with TestClient(create_app(rt, oidc=settings), raise_server_exceptions=False) as web:
+            mei = {"Authorization": f"Bearer {rt.service.create_token('mei')}"}
+            filing = {"title": "Wider bound", "category": "quality_threshold", "attributes": {"deviation_pct": 3.5}}
+            decision = web.post("/v1/decisions", json=filing, headers=mei).json()
+            assert decision["tier"] == 2
+            returned = sign_in_at_provider(start(web), "kim", provider.issuer)
+            web.get(callback_path(returned), follow_redirects=False)
+            csrf = web.cookies.get("decisions_csrf") or ""
+            voted = web.post(
+                f"/decisions/{decision['id']}/verdict",
+                data={"verdict": "approve"},
+                headers={"x-csrftoken": csrf},
+                follow_redirects=False,
+            )
+            assert voted.status_code == 303, voted.text
+            detail = web.get(f"/v1/decisions/{decision['id']}", headers=mei).json()
+            assert detail["status"] == "approved"
+            approval = next(e for e in detail["events"] if e["actor"] == "kim")
+            assert approval["data"]["authority"] == {"tech_pm": "groups=pms"}
+            filed = next(e for e in detail["events"] if e["type"] == "decision_filed")
+            assert "authority" not in filed["data"]  # mei acted on the directory's word alone
+    finally:
+        rt.close()
+
+
+def test_sign_in_survives_the_provider_rotating_its_signing_key(
+    oidc_runtime: Runtime, oidc_provider_factory: Callable[..., OidcProvider]
+) -> None:
+    provider = oidc_provider_factory()
+    settings = OidcSettings(
+        issuer=provider.issuer, client_id=WEB_CLIENT[0], client_secret=WEB_CLIENT[1], scopes="openid email"
+    )
+    with TestClient(create_app(oidc_runtime, oidc=settings), raise_server_exceptions=False) as web:
+        first = sign_in_at_provider(start(web), "dana", provider.issuer)
+        assert web.get(callback_path(first), follow_redirects=False).status_code == 303  # key-1 now cached
+        provider.restart(keys=[new_key("key-2")])  # key-1 withdrawn, key-2 signs
+        again = sign_in_at_provider(start(web), "dana", provider.issuer)
+        landed = web.get(callback_path(again), follow_redirects=False)
+        assert landed.status_code == 303, landed.text
+        assert web.get("/").status_code == 200
