@@ -81,7 +81,8 @@ def service_from_claims(policy: Policy, claims: Mapping[str, Any]) -> Person:
 def is_client_token(claims: Mapping[str, Any]) -> bool:
     """A token a client obtained for itself (client credentials) rather than for a person.
 
-    RFC 9068 section 2.2: for a client acting on its own behalf, `sub` is the client id.
+    RFC 9068 section 2.2: for a client acting on its own behalf, `sub` is the client id. Entra ID
+    gives app-only tokens the service principal's id as `sub` instead, and says `idtyp: app`.
     """
     client = claims.get("client_id") or claims.get("azp")
-    return isinstance(client, str) and (claims.get("sub") in (None, client))
+    return isinstance(client, str) and (claims.get("sub") in (None, client) or claims.get("idtyp") == "app")

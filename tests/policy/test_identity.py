@@ -7,7 +7,13 @@ import pytest
 import yaml
 
 from policy import PolicyLoadError, load_policy, load_policy_text
-from policy.identity import SERVICE_ROLE, UnknownIdentity, person_from_claims, service_from_claims
+from policy.identity import (
+    SERVICE_ROLE,
+    UnknownIdentity,
+    is_client_token,
+    person_from_claims,
+    service_from_claims,
+)
 from policy.schema import policy_json_schema
 from tests.policy.test_schema import _problems
 from tests.policy.texts import SMALL_POLICY, where
@@ -98,6 +104,13 @@ def test_service_accounts_are_only_the_clients_the_policy_lists() -> None:
     assert (ci.name, ci.roles) == ("ci-pipeline", {SERVICE_ROLE})
     with pytest.raises(UnknownIdentity, match="rogue is not a service account"):
         service_from_claims(policy, {"sub": "rogue", "client_id": "rogue"})
+
+
+def test_client_tokens_are_told_from_people_s_tokens() -> None:
+    assert is_client_token({"sub": "ci-pipeline", "client_id": "ci-pipeline"})  # RFC 9068, Okta, oidc-provider
+    assert is_client_token({"sub": "8c1e-sp-object-id", "azp": "ci-pipeline", "idtyp": "app"})  # Entra ID app-only
+    assert not is_client_token({"sub": "u-100", "client_id": "decisions-web", "email": "dana@example.com"})
+    assert not is_client_token({"sub": "u-100"})
 
 
 def test_the_schema_describes_the_identity_section() -> None:
