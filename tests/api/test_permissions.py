@@ -125,6 +125,8 @@ def test_every_api_route_declares_its_roles() -> None:
             if route.path.startswith(("/schema", "/healthz", "/static", "/metrics")) or route.path in (
                 "/login",
                 "/logout",
+                "/login/oidc",
+                "/login/oidc/callback",
             ):
                 continue  # public by design: docs, probes, assets, sign-in
             roles = handler.opt.get("roles")
