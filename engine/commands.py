@@ -113,13 +113,25 @@ class Commands:
             candidates=stored_candidates(conn, attributes),
         )
 
-    def _carry_out(self, conn: Connection, outcome: Outcome, authority: Authority) -> dict[str, dict[str, Any]]:
+    def _carry_out(
+        self, conn: Connection, outcome: Outcome, authority: Authority, actor: Person | None = None
+    ) -> dict[str, dict[str, Any]]:
         """Append the planned events and apply each to the read model; returns the decision rows touched."""
         rows: dict[str, dict[str, Any]] = {}
         if not outcome.events:
             return rows
         appended = self.writer.append(
-            conn, [NewEvent(e.type, e.actor, e.decision_id, e.data) for e in outcome.events], at=authority.now
+            conn,
+            [
+                NewEvent(
+                    e.type,
+                    e.actor,
+                    e.decision_id,
+                    with_authority(actor, e.data) if actor and e.actor == actor.name else e.data,
+                )
+                for e in outcome.events
+            ],
+            at=authority.now,
         )
         for planned, event in zip(outcome.events, appended, strict=True):
             self._apply(conn, planned, event, rows)
@@ -227,7 +239,7 @@ class Commands:
             old = self._superseded_state(conn, request.supersedes)
             decision_id = new_decision_id(self.clock())
             outcome = lifecycle.decide(command, actor, authority, related=old, decision_id=decision_id)
-            rows = self._carry_out(conn, outcome, authority)
+            rows = self._carry_out(conn, outcome, authority, actor)
             if idempotency_key is not None:
                 conn.execute(
                     insert(_idempotency).values(
@@ -266,7 +278,7 @@ class Commands:
             if state.supersedes is not None:
                 related = state_of(decision_row(conn, state.supersedes))
             outcome = lifecycle.decide(command, actor, authority, state=state, related=related)
-            rows = self._carry_out(conn, outcome, authority)
+            rows = self._carry_out(conn, outcome, authority, actor)
             return decision_view(policy, rows.get(decision_id, row))
 
         view: DecisionView = self._write(work)
@@ -309,7 +321,7 @@ class Commands:
 
         def work(conn: Connection) -> DelegationView:
             authority = self._authority(conn, actor)
-            self._carry_out(conn, lifecycle.decide(command, actor, authority), authority)
+            self._carry_out(conn, lifecycle.decide(command, actor, authority), authority, actor)
             return DelegationView(
                 id=command.delegation_id,
                 delegator=actor.name,
@@ -341,9 +353,18 @@ class Commands:
             )
             authority = self._authority(conn, actor)
             outcome = lifecycle.decide(lifecycle.RevokeDelegation(delegation_id), actor, authority, grant=grant)
-            self._carry_out(conn, outcome, authority)
+            self._carry_out(conn, outcome, authority, actor)
 
         self._write(work)
+
+
+def with_authority(actor: Person, data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data, naming the claims behind any role or squad the actor holds from the identity
+    provider rather than the directory ({"tech_pm": "groups=eng-pms"}), so a replay of the log can
+    say on what authority each step was taken. Unchanged for people known by the directory alone."""
+    if not actor.authority:
+        return data
+    return {**data, "authority": dict(actor.authority)}
 
 
 def lifecycle_time(text: str) -> datetime:
