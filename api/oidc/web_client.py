@@ -74,8 +74,10 @@ class WebSignIn:
             raise ProviderUnavailable(f"the identity provider's discovery document did not load: {exc}") from exc
         return str(found["url"]), PendingSignIn(state, nonce, verifier, redirect_uri, next_path)
 
-    async def finish(self, pending: PendingSignIn, params: dict[str, str]) -> tuple[dict[str, Any], str]:
-        """The verified claims (ID token, completed from userinfo) and the raw ID token."""
+    async def finish(
+        self, pending: PendingSignIn, params: dict[str, str], wanted: tuple[str, ...] = ("email",)
+    ) -> tuple[dict[str, Any], str]:
+        """The verified claims (ID token, completed from userinfo when it lacks a `wanted` one) and the raw ID token."""
         if "error" in params:
             described = params.get("error_description") or params["error"]
             raise SignInFailed(f"the identity provider did not sign you in: {described}")
@@ -94,17 +96,19 @@ class WebSignIn:
             if "id_token" not in token:
                 raise SignInFailed("the identity provider sent no ID token (is `openid` among the scopes?)")
             claims = dict(await self.app.parse_id_token(token, nonce=pending.nonce))
-            claims = await self._with_userinfo(token, claims)
+            claims = await self._with_userinfo(token, claims, wanted)
         except (OAuthError, JoseError) as exc:
             raise SignInFailed(f"the identity provider's answer does not verify: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ProviderUnavailable(f"the identity provider did not answer: {exc}") from exc
         return claims, str(token["id_token"])
 
-    async def _with_userinfo(self, token: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    async def _with_userinfo(
+        self, token: dict[str, Any], claims: dict[str, Any], wanted: tuple[str, ...]
+    ) -> dict[str, Any]:
         """Providers may keep e-mail and groups out of the ID token (OIDC Core 5.4): ask userinfo for them."""
         metadata = await self.app.load_server_metadata()
-        if "email" in claims or not metadata.get("userinfo_endpoint"):
+        if all(name in claims for name in wanted) or not metadata.get("userinfo_endpoint"):
             return claims
         info = dict(await self.app.userinfo(token=token))
         if info.get("sub") != claims.get("sub"):  # OIDC Core 5.3.2: otherwise the answer must not be used

@@ -88,8 +88,9 @@ class OidcSignIn(Controller):
                 400,
             )
         params = {k: v for k, v in request.query_params.items() if isinstance(v, str)}
+        identity = runtime_of(request).policies.current.identity
         try:
-            claims, id_token = await oidc.web.finish(pending, params)
+            claims, id_token = await oidc.web.finish(pending, params, (identity.match, identity.groups_claim))
         except SignInFailed as exc:
             return _problem_page(request, "Sign-in failed", str(exc), 401)
         except ProviderUnavailable as exc:
