@@ -68,4 +68,6 @@ def postgres_runtime(tmp_path: Path, clock: ManualClock) -> Iterator[Runtime]:
         rt = open_runtime(url, str(DEFAULT_POLICY), clock=clock)
         yield rt
         rt.close()
+
+
 pytest_plugins = ["tests.oidc.fixture"]

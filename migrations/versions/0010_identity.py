@@ -1,7 +1,7 @@
 """web sessions signed in through OpenID Connect keep the provider's claims and ID token
 
 Revision ID: 0010_identity
-Revises: 0012_baseline
+Revises: 0008_tokens
 Create Date: 2026-12-01 01:20:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0010_identity'
-down_revision: str | None = '0012_baseline'
+down_revision: str | None = '0008_tokens'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
