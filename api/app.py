@@ -31,9 +31,9 @@ from api.controllers.policy import active_policy, me, policy_versions, propose, 
 from api.controllers.reviews import digest, effect, escalations
 from api.errors import EXCEPTION_HANDLERS
 from api.heap import freeze_startup_objects
-from api.openapi import PLUGINS as OPENAPI_PLUGINS
 from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.settings import OidcSettings
+from api.openapi import PLUGINS as OPENAPI_PLUGINS
 from api.prometheus import latency_middleware, metrics
 from api.reference import SwaggerUIPage
 from api.schemas import Health

@@ -11,7 +11,7 @@ from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 
-from api.auth import DECIDERS, EVERYONE, FILERS, READERS, runtime_of
+from api.auth import DECIDERS, FILERS, READERS, runtime_of
 from api.openapi import problems
 from api.params import InstantQuery, instant_param
 from engine.types import (
