@@ -30,6 +30,8 @@ from api.controllers.log import (
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.controllers.reviews import digest, effect, escalations
 from api.errors import EXCEPTION_HANDLERS
+from api.headers import security_headers
+from api.health import readyz
 from api.heap import freeze_startup_objects
 from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.settings import OidcSettings
@@ -178,7 +180,7 @@ def create_app(
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize], security=[{"BearerToken": []}])
     app = Litestar(
-        route_handlers=[v1, healthz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
+        route_handlers=[v1, healthz, readyz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
@@ -199,7 +201,7 @@ def create_app(
                 }
             ),
         ),
-        middleware=[latency_middleware, *web_kwargs.pop("middleware")],
+        middleware=[security_headers, latency_middleware, *web_kwargs.pop("middleware")],
         **web_kwargs,
         **litestar_kwargs,
     )

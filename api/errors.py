@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from typing import Any
@@ -11,6 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import Empty
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from engine.errors import (
     Conflict,
@@ -45,6 +48,22 @@ _TITLES = {
     503: "Unavailable",
 }
 
+#: One problem type per kind, whoever raised it (the framework, a guard or the domain): the slug.
+STATUS_SLUGS = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    422: "invalid-content",
+    429: "too-many-requests",
+    500: "internal",
+    503: "unavailable",
+}
+
 _DOMAIN_STATUS: list[tuple[type[DomainError], int, str]] = [
     (InvalidInput, 422, "invalid-content"),
     (Forbidden, 403, "forbidden"),
@@ -63,7 +82,7 @@ def problem(
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     body: dict[str, Any] = {
-        "type": _TYPE + (slug or str(status)),
+        "type": _TYPE + (slug or STATUS_SLUGS.get(status, "error")),
         "title": _TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
@@ -140,7 +159,10 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     headers = dict(exc.headers or {})
     if exc.status_code == 401:
         headers.setdefault("WWW-Authenticate", 'Bearer realm="decision-rights"')
-    return problem(exc.status_code, exc.detail, None, None, headers or None)
+    slug = None
+    if exc.status_code == 400 and any(w in (exc.detail or "").lower() for w in ("json", "malformed", "decode")):
+        slug = "invalid-json"  # the framework's own "malformed body" is the same kind as ours
+    return problem(exc.status_code, exc.detail, slug, None, headers or None)
 
 
 def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
@@ -166,6 +188,31 @@ def handle_undecodable(request: Request[Any, Any, Any], exc: Exception) -> Respo
     return problem(400, reason, "invalid-json", [{"path": "$", "message": reason}])
 
 
+#: Seconds a client should wait before retrying while the database or the disk is unavailable.
+RETRY_AFTER_SECONDS = 5
+#: OS errors that mean "the disk cannot take it now", not "the program is wrong".
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+
+
+def unavailable(detail: str) -> Response[Any]:
+    return problem(503, detail, "unavailable", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def handle_database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Lost connection, server down, pool exhausted, SQLite busy or full: an outage, not a bug."""
+    log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    if "full" in str(exc).lower():
+        return unavailable("the database's disk is full; nothing was written, try again later")
+    return unavailable("the database is unavailable; nothing was written, try again later")
+
+
+def handle_os_error(request: Request[Any, Any, Any], exc: OSError) -> Response[Any]:
+    if exc.errno in _DISK_ERRNOS:
+        log.error("disk unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return unavailable("the server's disk is full or unavailable; nothing was written, try again later")
+    return handle_unexpected(request, exc)
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged", "internal")
@@ -178,5 +225,10 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     PolicyLoadError: handle_policy_error,
     UnicodeError: handle_undecodable,
     RecursionError: handle_undecodable,
+    OperationalError: handle_database_unavailable,
+    InterfaceError: handle_database_unavailable,
+    DisconnectionError: handle_database_unavailable,
+    PoolTimeout: handle_database_unavailable,
+    OSError: handle_os_error,
     Exception: handle_unexpected,
 }

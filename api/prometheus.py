@@ -143,4 +143,4 @@ def _gauges(request: Request[Any, Any, Any]) -> list[str]:
 def metrics(request: Request[Any, Any, Any]) -> Response[str]:
     """Counts only, no names or titles: safe to expose to the scraper without a token."""
     body = "\n".join([*_gauges(request), *effect_gauges(runtime_of(request)), *HISTOGRAM.exposition()]) + "\n"
-    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+    return Response(body, media_type="text/plain; version=0.0.4")

@@ -27,6 +27,42 @@ def classify(policy: Policy, category: str, attributes: Mapping[str, Any]) -> Cl
     return classify_by_rules(policy, spec, attributes)
 
 
+def _distance(a: str, b: str) -> int:
+    """Edit distance with transpositions (optimal string alignment): `pipline` is 1 from `pipeline`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def misspelt_category(policy: Policy, category: str) -> str | None:
+    """The known category an unknown name is a slip of (case, or one or two keystrokes), else None.
+
+    A slip would otherwise be filed silently at unknown_category_tier and reach the director
+    unflagged; a name far from every known one is a genuinely new kind of decision and is not one.
+    """
+    if category in policy.categories:
+        return None
+    allowed = 1 if len(category) < 6 else 2
+    best: tuple[int, str] | None = None
+    for known in policy.categories:
+        if category.lower() == known.lower():
+            return known
+        if abs(len(known) - len(category)) > allowed:
+            continue
+        distance = _distance(category.lower(), known.lower())
+        if distance <= allowed and (best is None or distance < best[0]):
+            best = (distance, known)
+    return best[1] if best else None
+
+
 def classify_by_rules(policy: Policy, spec: Category, attributes: Mapping[str, Any]) -> Classification:
     """The definition the generated classifiers follow (and are tested against)."""
     valid = spec.validator(attributes)

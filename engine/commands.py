@@ -18,6 +18,7 @@ import msgspec
 from sqlalchemy import Connection, insert, select, update
 
 from engine import lifecycle
+from engine.classify import misspelt_category
 from engine.errors import IdempotencyConflict, InvalidInput, NotFound
 from engine.ids import new_decision_id
 from engine.lifecycle import (
@@ -82,6 +83,12 @@ def stored_candidates(conn: Connection, attributes: Any) -> dict[str, str]:
     return {version: text} if text is not None else {}
 
 
+def _refuse_misspelt_category(policy: Policy, category: str) -> None:
+    guess = misspelt_category(policy, category)
+    if guess is not None:
+        raise InvalidInput([FieldError("$.category", f"unknown category {category!r}: did you mean {guess!r}?")])
+
+
 class Commands:
     def __init__(self, writer: LogWriter, policies: Any, clock: Clock) -> None:
         self.writer = writer
@@ -100,6 +107,7 @@ class Commands:
 
     def classify(self, actor: Person, request: FilingRequest) -> ClassificationView:
         policy = self.policies.current
+        _refuse_misspelt_category(policy, request.category)
         result = classified(policy, request.category, request.attributes)
         return classification_view(policy, result, route_for(policy, result.tier, actor.name))
 
@@ -210,6 +218,7 @@ class Commands:
         )
         # Refuse what no state can make valid before taking the lock, so bad input never waits on
         # other writers; the rules decide again under the lock, with everything in force.
+        _refuse_misspelt_category(self.policies.current, request.category)
         lifecycle.precheck_filing(command, actor, self.policies.current)
         # Only a keyed request is ever compared with a replay.
         request_hash = (

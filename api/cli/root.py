@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 from typing import Any
 
 import click
@@ -18,10 +20,37 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Abort, click.exceptions.Exit):
+            raise
         except DBAPIError as exc:
             url = ctx.find_object(Context)
             where = url.database_url if url is not None else "the database"
-            raise click.ClickException(f"cannot use {where}: {exc.orig}") from exc
+            raise click.ClickException(f"cannot use {where}: {one_line(str(exc.orig))}") from exc
+        except OSError as exc:
+            raise click.ClickException(os_error_line(exc)) from exc
+        except Exception as exc:
+            if os.environ.get("DECISIONS_DEBUG") == "1":
+                raise
+            raise click.ClickException(
+                f"{type(exc).__name__}: {one_line(str(exc))} (DECISIONS_DEBUG=1 shows the traceback)"
+            ) from exc
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split()) or "no detail"
+
+
+def os_error_line(exc: OSError) -> str:
+    """`No space left on device: /var/lib/decisions/checkpoint.tmp`, plus what to do when we know."""
+    where = f": {exc.filename}" if exc.filename else ""
+    what = exc.strerror or str(exc)
+    hint = {
+        errno.ENOSPC: "; free some space and run the command again (nothing was changed)",
+        errno.EDQUOT: "; the disk quota is exhausted (nothing was changed)",
+        errno.EROFS: "; the file system is read-only",
+        errno.EACCES: "; check the permissions",
+    }.get(exc.errno or 0, "")
+    return f"{what}{where}{hint}"
 
 
 @click.group(cls=_Group)

@@ -61,7 +61,7 @@ def consistency(
     return prove_consistency(runtime_of(request).service.engine, first, second)
 
 
-MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 
 
 @get(
@@ -179,7 +179,7 @@ def latest_checkpoint(
     if c is None:
         raise NotFoundException("no checkpoint has been signed yet")
     if format == "note":
-        return Response(c.note, media_type="text/plain; charset=utf-8")
+        return Response(c.note, media_type="text/plain")
     return Response(_checkpoint_view(request, c.size, c.root_hash, c.note))
 
 
@@ -202,7 +202,7 @@ def latest_checkpoint(
 def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json", "text"]] = "json") -> Response[Any]:
     checkpoints = runtime_of(request).checkpoints
     if format == "text":
-        return Response("".join(k + "\n" for k in checkpoints.verifier_keys), media_type="text/plain; charset=utf-8")
+        return Response("".join(k + "\n" for k in checkpoints.verifier_keys), media_type="text/plain")
     return Response(PublicKeyView(keys=checkpoints.verifier_keys, fingerprints=checkpoints.fingerprints))
 
 

@@ -6,6 +6,7 @@ service calls as the API, so the server enforces the rules again whatever the pa
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,7 +15,8 @@ from urllib.parse import urlencode
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, post, route
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
@@ -40,6 +42,8 @@ from engine.types import (
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
+#: A page answers GET and HEAD (link checkers and monitors ask for headers only).
+page = functools.partial(route, http_method=[HttpMethod.GET, HttpMethod.HEAD])
 B = TypeVar("B", bound=msgspec.Struct)
 
 STATUSES = [
@@ -88,7 +92,7 @@ class SignIn(Controller):
     tags = ["web"]
     include_in_schema = False
 
-    @get("/login", opt={"public": True}, sync_to_thread=False)
+    @page("/login", opt={"public": True}, sync_to_thread=False)
     def login_form(self, request: Request[Any, Any, Any], next: FromQuery[str] = "/") -> Template:
         return Template(
             template_name="login.html.j2",
@@ -133,7 +137,7 @@ class Pages(Controller):
     path = ""
     include_in_schema = False
 
-    @get("/", opt={"roles": EVERYONE}, sync_to_thread=False)
+    @page("/", opt={"roles": EVERYONE}, sync_to_thread=False)
     def home(self, request: Request[Any, Any, Any]) -> Redirect:
         person: Person = request.user
         if person.roles & DECIDERS:
@@ -142,7 +146,7 @@ class Pages(Controller):
 
     # -- inbox ------------------------------------------------------------------------------------
 
-    @get("/inbox", opt={"roles": DECIDERS}, sync_to_thread=True)
+    @page("/inbox", opt={"roles": DECIDERS}, sync_to_thread=True)
     def inbox(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
         policy = runtime.policies.current
@@ -160,7 +164,7 @@ class Pages(Controller):
 
     # -- decisions --------------------------------------------------------------------------------
 
-    @get("/decisions", opt={"roles": EVERYONE}, sync_to_thread=True)
+    @page("/decisions", opt={"roles": EVERYONE}, sync_to_thread=True)
     def decisions(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
         q = request.query_params
@@ -198,7 +202,7 @@ class Pages(Controller):
             query={k: v for k, v in q.items() if k != "cursor" and v},
         )
 
-    @get("/decisions/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
+    @page("/decisions/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
     def decision(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Template:
         runtime = runtime_of(request)
         try:
@@ -267,7 +271,7 @@ class Pages(Controller):
 
     # -- filing -----------------------------------------------------------------------------------
 
-    @get("/new", opt={"roles": FILERS}, sync_to_thread=True)
+    @page("/new", opt={"roles": FILERS}, sync_to_thread=True)
     def new_form(self, request: Request[Any, Any, Any]) -> Template:
         category = request.query_params.get("category") or ""
         supersedes = request.query_params.get("supersedes") or ""
@@ -296,7 +300,7 @@ class Pages(Controller):
 
     # -- digests ----------------------------------------------------------------------------------
 
-    @get("/digests/{kind:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
+    @page("/digests/{kind:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
     def digest_page(self, request: Request[Any, Any, Any], kind: FromPath[str]) -> Template:
         from datetime import date, timedelta
 
@@ -335,7 +339,7 @@ class Pages(Controller):
 
     # -- audit ------------------------------------------------------------------------------------
 
-    @get("/audit", opt={"roles": AUDITORS}, sync_to_thread=True)
+    @page("/audit", opt={"roles": AUDITORS}, sync_to_thread=True)
     def audit(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
         latest = runtime.checkpoints.latest()
@@ -358,13 +362,13 @@ class Pages(Controller):
         audit_and_remember(runtime.service.engine, runtime.service.clock)
         return Redirect("/audit", status_code=303)
 
-    @get("/audit/bundle", opt={"roles": AUDITORS}, sync_to_thread=True)
+    @page("/audit/bundle", opt={"roles": AUDITORS}, sync_to_thread=True)
     def audit_bundle(self, request: Request[Any, Any, Any]) -> Stream:
         from api.controllers.log import bundle_response
 
         return bundle_response(runtime_of(request), ExportFilter())  # the zip of GET /v1/log/bundle, whole log
 
-    @get("/audit/export/{fmt:str}", opt={"roles": frozenset({"auditor"})}, sync_to_thread=True)
+    @page("/audit/export/{fmt:str}", opt={"roles": frozenset({"auditor"})}, sync_to_thread=True)
     def audit_export(self, request: Request[Any, Any, Any], fmt: FromPath[str]) -> Stream:
         if fmt not in ("jsonl", "csv"):
             raise NotFoundException("export as .jsonl or .csv")

@@ -177,7 +177,9 @@ class CheckpointService:
                         size=head.size, root_hash=tree_root.hex(), note=note, created_at=self.clock()
                     )
                 )
-            self._remember(note)
+                # Before the commit: if the record beside the key cannot be written (a full disk), the
+                # checkpoint is not stored either, and the operator sees why.
+                self._remember(note)
             return StoredCheckpoint(head.size, tree_root.hex(), note)
         raise LogIntegrityError("checkpoints kept being signed concurrently; try again")
 
@@ -207,8 +209,15 @@ class CheckpointService:
     def _remember(self, note: str) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_text(note, encoding="utf-8")
-        os.replace(tmp, self._state_file)
+        try:
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(note)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self._state_file)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # never leave an empty or partial record behind
+            raise
 
     def remembered(self) -> Checkpoint | None:
         if not self._state_file.exists():

@@ -148,9 +148,15 @@ def write_key_file(key_file: Path, keys: list[SigningKey]) -> None:
     tmp = key_file.with_suffix(".tmp")
     # Created with 0600 from the start: there is no moment when the secret is world-readable.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write("".join(signer_text(k) + "\n" for k in keys))
-    os.replace(tmp, key_file)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("".join(signer_text(k) + "\n" for k in keys))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, key_file)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no empty key file behind
+        raise
 
 
 def rotate(key_file: Path, name: str) -> SigningKey:

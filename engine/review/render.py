@@ -13,7 +13,8 @@ from engine.review.metrics import EscalationReport
 from engine.text_safety import markdown_inline
 
 FORMATS = ("json", "md", "html")
-MEDIA = {"json": "application/json", "md": "text/markdown; charset=utf-8", "html": "text/html; charset=utf-8"}
+#: Bare media types: the HTTP layer adds "; charset=utf-8" to text/* (twice, if we had too).
+MEDIA = {"json": "application/json", "md": "text/markdown", "html": "text/html"}
 
 _env = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
