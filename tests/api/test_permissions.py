@@ -122,7 +122,7 @@ def test_every_api_route_declares_its_roles() -> None:
         for handler in route.route_handlers:  # type: ignore[attr-defined]
             if set(getattr(handler, "http_methods", ())) == {"OPTIONS"}:
                 continue  # Litestar's automatic CORS preflight handler
-            if route.path.startswith(("/schema", "/healthz", "/static", "/metrics")) or route.path in (
+            if route.path.startswith(("/schema", "/healthz", "/readyz", "/static", "/metrics")) or route.path in (
                 "/login",
                 "/logout",
                 "/login/oidc",

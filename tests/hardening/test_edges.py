@@ -108,3 +108,15 @@ def test_a_genuinely_unknown_category_goes_to_the_unknown_tier_flagged(api: Api)
     assert d["explanation"]["known_category"] is False
     inbox = api.get("/v1/inbox", "dana").json()
     assert any(i["decision"]["id"] == d["id"] and not i["decision"]["explanation"]["known_category"] for i in inbox)
+
+
+def test_pages_need_no_inline_script(api: Api) -> None:
+    """The policy allows script from /static only: an inline handler would silently stop working."""
+    import re
+
+    browser = Browser(api.client, api.tokens)
+    browser.sign_in("mei")
+    for path in ("/new", "/new?category=contract", "/decisions", "/inbox"):
+        html = api.client.get(path).text
+        assert not re.search(r"\son[a-z]+\s*=", html), path
+        assert not re.search(r"<script(?![^>]*\ssrc=)", html), path
