@@ -33,7 +33,7 @@ def test_file_approve_audit_digest(server: Server, chromium: Any) -> None:
     mei.get_by_label("Category", exact=True).select_option("contract")
     mei.wait_for_url("**/new?category=contract")
     mei.get_by_label("Title", exact=True).fill("Sign the Q3 annotation contract with Acme")
-    mei.get_by_label("change", exact=True).select_option("scope")
+    mei.get_by_label("What changes in the contract", exact=True).select_option("scope")
     preview = mei.get_by_test_id("predicted-tier")
     preview.wait_for()
     assert preview.inner_text().startswith("Tier 3")
