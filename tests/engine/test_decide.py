@@ -162,7 +162,16 @@ def test_a_filing_logs_its_content_classification_and_route() -> None:
         "supersedes": None,
     }
     resolved = book.file("mei", "pipeline", {"risk_score": 3}, "D2")
-    assert resolved.status == "resolved" and resolved.events[0].data["route"]["role"] is None
+    assert resolved.status == "resolved"
+    assert resolved.events[0].data["route"] == {
+        "tier": 1,
+        "role": None,
+        "count": 0,
+        "exclude_filer": False,
+        "approvers": [],
+        "roles": [],
+        "distinct": "person",
+    }
     assert Outcome(()).status is None
 
 

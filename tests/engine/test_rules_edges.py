@@ -308,3 +308,34 @@ def test_a_delegation_in_force_is_bounded_by_its_dates() -> None:
     later = Authority(policy, NOW + timedelta(hours=2), (grant,))
     assert later.delegators(policy.people["jon"]) == []
     assert decide is not None
+
+
+def test_one_human_signing_for_two_delegators_is_one_vote() -> None:
+    route = _route(MIXED)
+    jon_twice = (Vote("dana", "director", None, "jon"), Vote("tomas", "tech_pm", "nucleus", "jon"))
+    assert not satisfied(route, jon_twice)
+    assert missing(route, jon_twice) == "needs 1 more approval(s), from: tech_pm"
+    assert not adds_to_quorum(route, jon_twice[:1], jon_twice[1])
+    assert not adds_to_quorum(route, (Vote("dana", "director", None, "dana"),), Vote("dana", "tech_pm", None, "jon"))
+    # A repeat is skipped, not the end of the count: a later distinct vote still counts.
+    repeat = (Vote("dana", "director", None), Vote("dana", "tech_pm", None), Vote("tomas", "tech_pm", "nucleus"))
+    assert satisfied(route, repeat)
+
+
+def test_what_is_missing_in_words() -> None:
+    both = Route(tier=3, role="director", count=2, exclude_filer=True, approvers=[], roles=["director", "tech_pm"])
+    assert missing(msgspec.structs.replace(both, distinct="role"), ()) == (
+        "needs 2 more approval(s), from: director, tech_pm"
+    )
+    assert missing(both, ()) == "needs 2 more approval(s) by a director or tech_pm"
+    squads = msgspec.structs.replace(both, distinct="squad", count=3)
+    assert missing(squads, ()) == (
+        "needs 3 more approval(s) by a director or tech_pm from a squad not yet counted (counted: none yet)"
+    )
+    two = (Vote("priya", "tech_pm", "atlas"), Vote("tomas", "tech_pm", "nucleus"))
+    assert missing(squads, two) == (
+        "needs 1 more approval(s) by a director or tech_pm from a squad not yet counted (counted: atlas, nucleus)"
+    )
+    only_role = Route(tier=3, role="director", count=1, exclude_filer=True, approvers=[])
+    assert route_roles(only_role) == ["director"]
+    assert missing(only_role, ()) == "needs 1 more approval(s) by a director"
