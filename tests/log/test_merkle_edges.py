@@ -26,15 +26,15 @@ LEAVES = [hashlib.sha256(b"\x00" + bytes([i])).digest() for i in range(8)]
 def test_an_empty_tree_has_the_empty_root_everywhere() -> None:
     assert root([]) == EMPTY_ROOT == hashlib.sha256(b"").digest()
     assert MerkleLevels([]).root() == EMPTY_ROOT
-    with pytest.raises(ValueError, match="^index outside the tree$"):
+    with pytest.raises(ValueError, match=r"^index outside the tree$"):
         MerkleLevels([]).path(0)
 
 
 @pytest.mark.parametrize("size", [1, 2, 5, 8])
 def test_an_index_equal_to_the_size_is_outside_the_tree(size: int) -> None:
-    with pytest.raises(ValueError, match="^index must be below size, and size at most the number of leaves$"):
+    with pytest.raises(ValueError, match=r"^index must be below size, and size at most the number of leaves$"):
         inclusion_proof(LEAVES, size, size)
-    with pytest.raises(ValueError, match="^index outside the tree$"):
+    with pytest.raises(ValueError, match=r"^index outside the tree$"):
         MerkleLevels(LEAVES[:size]).path(size)
     proof = inclusion_proof(LEAVES, size - 1, size)
     assert not verify_inclusion(LEAVES[size - 1], size, size, proof, root(LEAVES[:size]))
@@ -51,7 +51,7 @@ def test_the_empty_tree_is_consistent_with_every_tree_by_an_empty_proof(new_size
 
 def test_sizes_out_of_range_are_refused_with_the_rule_in_words() -> None:
     for old, new in [(-1, 3), (4, 3), (2, 9)]:
-        with pytest.raises(ValueError, match="^need 0 <= old_size <= new_size <= number of leaves$"):
+        with pytest.raises(ValueError, match=r"^need 0 <= old_size <= new_size <= number of leaves$"):
             consistency_proof(LEAVES, old, new)
     with pytest.raises(ValueError, match="index must be below size"):
         inclusion_proof(LEAVES, -1, 3)
