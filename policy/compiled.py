@@ -45,6 +45,8 @@ class Person:
     #: Roles this person holds because of a claim, not the directory: (role, claim) pairs such as
     #: ("tech_pm", "groups=eng-pms"). Empty for people acting on the directory's word alone.
     authority: tuple[tuple[str, str], ...] = ()
+    #: Slack member id (U...): where approval requests are sent, and who a Slack click acts as.
+    slack: str | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -101,6 +103,10 @@ class Tier:
     delegation: bool = True
     break_glass: bool = False
     break_glass_roles: frozenset[str] = frozenset({"squad_member", "tech_pm", "director", "admin"})
+    #: Fractions of the SLA (0 < f < 1, ascending) at which the awaited approvers are reminded.
+    remind: tuple[float, ...] = ()
+    #: A role or a person's name: who is told, and sees it in their inbox, once the SLA has passed.
+    escalate_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

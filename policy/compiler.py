@@ -19,6 +19,7 @@ import msgspec
 
 from policy.attributes import make_classifier, make_validator, show, type_problem, value_problem
 from policy.compiled import (
+    ROLES,
     ApproverRule,
     Cadence,
     Category,
@@ -112,6 +113,7 @@ class _Builder:
         people = {name: self.person(name, p) for name, p in pieces.get("people", {}).items()}
         cadences = {name: c for name, r in pieces.get("reviews", {}).items() if (c := self.cadence(name, r))}
         tiers = self.tiers(pieces.get("tiers", {}), pieces.get("reviews", {}), "tiers" in pieces)
+        self.escalations(tiers, pieces.get("people", {}))
         categories = {
             name: compiled
             for name, spec in pieces.get("categories", {}).items()
@@ -169,7 +171,7 @@ class _Builder:
             self.problem(
                 ("people", name, "roles"), f"'{name}' holds no role", "give at least one role, e.g. [squad_member]"
             )
-        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject)
+        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject, slack=spec.slack)
 
     def identity(
         self, spec: IdentitySpec | None, people: Mapping[str, Person], tiers: Mapping[int, Tier]
@@ -299,8 +301,41 @@ class _Builder:
                 spec.delegation,
                 break_glass,
                 glass_roles,
+                self.reminders(path, spec, sla),
+                spec.escalate_to,
             )
         return out
+
+    def reminders(self, path: Path, spec: TierSpec, sla: timedelta | None) -> tuple[float, ...]:
+        if not spec.remind:
+            return ()
+        if spec.sla is None:
+            self.problem(
+                (*path, "remind"), "reminders are fractions of the SLA, and this tier has no `sla`", "add `sla: 3d`"
+            )
+            return ()
+        fractions = []
+        for i, text in enumerate(spec.remind):
+            value = float(text.rstrip("%")) / 100
+            if not 0 < value < 1:
+                self.problem(
+                    (*path, "remind", i),
+                    f"a reminder at {text} is not before the SLA",
+                    "use a percentage between 0% and 100%; `escalate_to` covers what happens after",
+                )
+            fractions.append(value)
+        return tuple(sorted(set(fractions)))
+
+    def escalations(self, tiers: Mapping[int, Tier], people: Mapping[str, Any]) -> None:
+        for number, tier in tiers.items():
+            target = tier.escalate_to
+            if target is None or target in ROLES or target in people:
+                continue
+            self.problem(
+                ("tiers", number, "escalate_to"),
+                f"`escalate_to: {target}` is neither a role nor a person of the directory",
+                did_you_mean(target, [*ROLES, *people], what="a role or a person under `people`"),
+            )
 
     def category(self, name: str, spec: CategorySpec, parameters: Mapping[str, Any], version: str) -> Category | None:
         path: Path = ("categories", name)

@@ -22,6 +22,11 @@ ParameterValue = bool | int | float | str
 #: A duration such as "3d", "36h", "90m" or "2w" (several units may be combined: "1d12h").
 Duration = Annotated[str, msgspec.Meta(pattern=r"^([0-9]+[wdhms])+$", examples=["3d", "36h", "90m", "2w"])]
 
+#: A fraction of a tier's SLA, as a percentage ("50%", "90%", "87.5%").
+Percent = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,3}(\.[0-9]+)?%$", examples=["50%", "90%"])]
+#: A Slack member id, as Slack shows it in a profile ("U0123ABCD"; "W..." on Enterprise Grid).
+SlackUserId = Annotated[str, msgspec.Meta(pattern=r"^[UW][A-Z0-9]{2,20}$", examples=["U0123ABCD"])]
+
 if get_args(Role) != ROLES:  # pragma: no cover - a programming error, caught by any import
     raise RuntimeError("policy.spec.Role must list exactly policy.compiled.ROLES")
 
@@ -37,6 +42,9 @@ class PersonSpec(Spec):
     email: str | None = None
     #: The identity provider's stable subject (`sub`) for this person, when `identity.match` is `sub`.
     subject: str | None = None
+    #: Their Slack member id (`U0123ABCD`): approval requests go to their DMs, and their clicks
+    #: in Slack act as this person. Without it, requests go to the configured channel.
+    slack: SlackUserId | None = None
 
 
 class ApproversSpec(Spec):
@@ -68,6 +76,11 @@ class TierSpec(Spec):
     break_glass: bool | None = None
     #: Who may break the glass (default: anyone who may file).
     break_glass_roles: list[Role] | None = None
+    #: Reminders to the approvers still awaited, at these fractions of the SLA (needs `sla`).
+    remind: list[Percent] = []
+    #: Once the SLA has passed, who else is told and sees the decision in their inbox, flagged
+    #: with the reason: a role (`director`) or a person of the directory (`dana`).
+    escalate_to: str | None = None
 
 
 class ReviewSpec(Spec):
