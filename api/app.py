@@ -29,6 +29,7 @@ from api.controllers.log import (
 )
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
 from api.controllers.reviews import digest, effect, escalations
+from api.controllers.slack import slack_interactions
 from api.errors import EXCEPTION_HANDLERS
 from api.headers import security_headers
 from api.health import readyz
@@ -180,7 +181,15 @@ def create_app(
 
     v1 = Router(path="/v1", route_handlers=V1_HANDLERS, guards=[authorize], security=[{"BearerToken": []}])
     app = Litestar(
-        route_handlers=[v1, healthz, readyz, metrics, *web_kwargs.pop("route_handlers"), *extra_route_handlers],
+        route_handlers=[
+            v1,
+            healthz,
+            readyz,
+            metrics,
+            slack_interactions,
+            *web_kwargs.pop("route_handlers"),
+            *extra_route_handlers,
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,

@@ -145,7 +145,7 @@ class DecisionController(Controller):
     def decide(
         self, request: Request[Any, Any, Any], decision_id: FromPath[str], data: JSONBody[VerdictRequest]
     ) -> DecisionView:
-        return runtime_of(request).service.decide(request.user, decision_id, data)
+        return runtime_of(request).service.decide(request.user, decision_id, data, channel="api")
 
     @post(
         "/{decision_id:str}/withdraw",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -236,7 +237,8 @@ class Pages(Controller):
         if body is None:
             return _back(decision_id, error=refused)
         done = "approved" if verdict == "approve" else "rejected"
-        return await _act(request, decision_id, runtime_of(request).service.decide, body, done, form.get("back"))
+        decide = functools.partial(runtime_of(request).service.decide, channel="web")
+        return await _act(request, decision_id, decide, body, done, form.get("back"))
 
     @post("/decisions/{decision_id:str}/comment", opt={"roles": FILERS}, status_code=303)
     async def comment(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:

@@ -22,8 +22,8 @@ from engine.sessions import LiveSession
 
 SECRET_FILE = "session.secret"
 SESSION_COOKIE = "decisions_session"
-#: Paths that never use cookies (bearer-token API, probes, schema): CSRF does not apply there.
-CSRF_EXEMPT = ["^/v1/", "^/healthz", "^/readyz", "^/schema", "^/metrics"]
+#: Paths that never use cookies (bearer-token API, probes, schema, Slack's signed requests): no CSRF there.
+CSRF_EXEMPT = ["^/v1/", "^/healthz", "^/readyz", "^/schema", "^/metrics", "^/slack/"]
 #: app.state key: whether cookies carry the Secure attribute (DECISIONS_SECURE_COOKIES=1 behind TLS).
 SECURE_COOKIES_STATE = "decisions_secure_cookies"
 

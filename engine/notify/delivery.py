@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 
-from engine.notify.config import NotifyConfig
+from engine.notify import slack_app
+from engine.notify.config import SLACK_APP, NotifyConfig
 from engine.store.db import write_transaction
 from engine.store.outbox_tables import OutboxMessage
 
@@ -109,7 +110,11 @@ def deliver_due(
     report = DeliveryReport()
     for row in _claim(engine, now, batch):
         try:
-            sender(row, config)
+            if row["channel"] == SLACK_APP:
+                # The Slack app reads the decision as it is now, and records where it posted.
+                slack_app.send(row, config, engine, now)
+            else:
+                sender(row, config)
         except Exception as exc:  # any failure is a failed attempt with back-off, never a dead delivery loop
             attempts = row["attempts"] + 1
             dead = attempts >= config.max_attempts

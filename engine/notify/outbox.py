@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.log.appender import AppendedEvent
-from engine.notify.config import NotifyConfig
+from engine.notify.config import SLACK_APP, NotifyConfig
+from engine.notify.slack_app import due_at, slack_rows, update_row
 from engine.review.digest import Digest
 from engine.review.render import digest_markdown
 from engine.store.db import write_transaction
@@ -52,6 +53,7 @@ def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConf
         "actor": actor,
         "link": link,
         "text": text,
+        "due_at": decision.get("due_at"),
         "slack": {
             "text": slack_text,
             "blocks": [
@@ -91,6 +93,8 @@ def _rows(
         }
 
     for channel in config.channels:
+        if channel == SLACK_APP:
+            continue  # the Slack app's own rows: engine.notify.slack_app
         if channel in SHARED_CHANNELS:
             # A webhook or a Slack channel is one place: one message per event, not one per person.
             if names:
@@ -101,7 +105,13 @@ def _rows(
             if person is None or not person.email:
                 continue
             rows.append(row(name, channel, {"email": person.email}))
-    return rows
+    return rows + slack_rows(kind, key, names, payload, policy, config, now)
+
+
+#: Events after which every Slack message about the decision is rewritten to show where it stands.
+SLACK_UPDATE_EVENTS = frozenset(
+    {"approval_recorded", "decision_withdrawn", "decision_amended", "decision_proceeded", "decision_superseded"}
+)
 
 
 def _insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -116,8 +126,10 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
         rows: list[dict[str, Any]] = []
         for event in events:
             data = event.data
+            if SLACK_APP in config.channels and event.type in SLACK_UPDATE_EVENTS and event.decision_id:
+                rows.append(update_row(event.decision_id, str(event.seq), event.at))
             if event.type == "decision_filed" and data["status"] == "pending":
-                decision = {"id": event.decision_id, **data}
+                decision = {"id": event.decision_id, **data, "due_at": due_at(policy, data["tier"], event.at)}
                 rows += _rows(
                     "routed",
                     str(event.seq),
@@ -153,7 +165,9 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                 )
             elif event.type in ("decision_proceeded", "decision_amended"):
                 row = conn.execute(
-                    select(_decisions.c.title, _decisions.c.tier).where(_decisions.c.id == event.decision_id)
+                    select(_decisions.c.title, _decisions.c.tier, _decisions.c.created_at).where(
+                        _decisions.c.id == event.decision_id
+                    )
                 ).first()
                 if row is None:
                     continue
@@ -165,6 +179,7 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                     "title": data.get("title", row.title),
                     "tier": data.get("tier", row.tier),
                     "status": data["status"],
+                    "due_at": due_at(policy, data.get("tier", row.tier), row.created_at),
                 }
                 rows += _rows(
                     kind,
@@ -192,7 +207,13 @@ def enqueue_overdue(engine: Engine, policy: Policy, config: NotifyConfig, now: d
             tier = policy.tiers.get(d["tier"])
             if tier is None or tier.sla is None or now <= d["created_at"] + tier.sla:
                 continue
-            decision = {"id": d["id"], "title": d["title"], "tier": d["tier"], "status": "pending"}
+            decision = {
+                "id": d["id"],
+                "title": d["title"],
+                "tier": d["tier"],
+                "status": "pending",
+                "due_at": due_at(policy, d["tier"], d["created_at"]),
+            }
             already = {a["approver"] for a in d["approvals"]}
             recipients = [n for n in d["route"]["approvers"] if n not in already]
             rows += _rows(
