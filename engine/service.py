@@ -15,8 +15,10 @@ from sqlalchemy import Engine
 
 from engine.commands import Commands
 from engine.errors import Conflict
+from engine.gates import gate_of
 from engine.identity import Identity
 from engine.queries import Queries
+from engine.types import GateView
 from engine.writer import AppendHook, LogWriter
 
 if TYPE_CHECKING:
@@ -62,6 +64,10 @@ class DecisionService:
         self.inbox = self.queries.inbox
         self.delegations = self.queries.delegations
         self.iter_event_rows = self.queries.iter_event_rows
+
+    def gate(self, decision_id: str) -> GateView:
+        """For pipelines: passes only when the decision is resolved or approved."""
+        return gate_of(self.get(decision_id))
 
     # -- state shared with the runtime ---------------------------------------------------------------
 

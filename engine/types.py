@@ -239,3 +239,12 @@ class FilingResult(Struct, kw_only=True):
     decision: DecisionView
     #: False when an Idempotency-Key replay returned the decision filed earlier.
     created: bool
+
+
+class GateView(Struct, kw_only=True):
+    """GET /v1/decisions/{id}/gate: whether a pipeline may go ahead, and why (one line)."""
+
+    passed: bool = msgspec.field(name="pass")
+    status: Status
+    reason: str
+    decision_id: str

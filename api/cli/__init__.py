@@ -9,6 +9,7 @@ from api.cli import (  # noqa: F401  (registers commands)
     db,
     decisions,
     effect,
+    gates,
     init,
     log,
     notify,

@@ -23,6 +23,7 @@ from engine.types import (
     DecisionPage,
     DecisionView,
     FilingRequest,
+    GateView,
     InboxItem,
     ProceedRequest,
     Status,
@@ -130,6 +131,17 @@ class DecisionController(Controller):
     )
     def get_decision(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> DecisionDetail:
         return runtime_of(request).service.get(decision_id)
+
+    @get(
+        "/{decision_id:str}/gate",
+        opt={"roles": EVERYONE},
+        sync_to_thread=True,
+        summary="Gate: may a pipeline go ahead?",
+        description="`pass` is true only when the decision is resolved or approved (never when withdrawn, "
+        "rejected or superseded); `reason` says why in one line. For CI: `decisions gate ID`.",
+    )
+    def gate(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> GateView:
+        return runtime_of(request).service.gate(decision_id)
 
     @post(
         "/{decision_id:str}/approvals",
