@@ -171,7 +171,9 @@ class _Builder:
             self.problem(
                 ("people", name, "roles"), f"'{name}' holds no role", "give at least one role, e.g. [squad_member]"
             )
-        return Person(name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject, slack=spec.slack)
+        return Person(
+            name, frozenset(spec.roles), spec.squad, spec.display_name, spec.email, spec.subject, slack=spec.slack
+        )
 
     def identity(
         self, spec: IdentitySpec | None, people: Mapping[str, Person], tiers: Mapping[int, Tier]

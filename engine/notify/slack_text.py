@@ -1,21 +1,15 @@
-"""Text from users, made safe for Slack's mrkdwn (until a project-wide escaper exists).
-
-Slack reads `<...>` as a control sequence (`<!channel>`, `<@U123>`, `<https://x|label>`) and
-`&` as the start of an entity; escaping these three is what Slack documents. Formatting
-characters (`*`, `_`, `~`, backticks) can only restyle the text itself, never ping or link.
-"""
+"""Slack-specific text helpers; the escaping itself is the project's one mrkdwn escaper (engine.text_safety)."""
 
 from __future__ import annotations
 
 import unicodedata
 
+from engine.text_safety import mrkdwn
 
-def mrkdwn(text: str) -> str:
-    """`text` as literal characters in a mrkdwn field."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+__all__ = ["excerpt", "mrkdwn"]
 
 
 def excerpt(text: str, limit: int) -> str:
-    """At most `limit` characters of one paragraph-ish excerpt, control characters dropped, ellipsis if cut."""
+    """At most `limit` characters, control characters (bar newlines and tabs) dropped, an ellipsis if cut."""
     cleaned = "".join(c if c in "\n\t" or unicodedata.category(c)[0] != "C" else " " for c in text).strip()
     return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "\u2026"
