@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
@@ -110,6 +112,15 @@ def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
     return Response(health, status_code=200 if blocked is None else 503)
 
 
+def _sweep(rt: Runtime, now: datetime) -> None:
+    """The dispatcher's sweep: overdue notices, then the reminders and escalations the policy owes."""
+    enqueue_overdue(rt.service.engine, rt.policies.current, rt.notify, now)
+    try:
+        rt.service.sweep_reminders(now)
+    except Exception:  # e.g. appends refused after a restore: delivery goes on, the operator sees why
+        logging.getLogger("decisions.notify").exception("the reminder sweep failed")
+
+
 def create_app(
     runtime: Runtime | None = None,
     *,
@@ -151,7 +162,7 @@ def create_app(
             dispatcher = threading.Thread(
                 target=run_dispatcher,
                 args=(rt.service.engine, rt.notify, rt.service.clock, stop),
-                kwargs={"sweep": lambda now: enqueue_overdue(rt.service.engine, rt.policies.current, rt.notify, now)},
+                kwargs={"sweep": lambda now: _sweep(rt, now)},
                 name="notify-dispatcher",
                 daemon=True,
             )

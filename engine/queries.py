@@ -18,6 +18,7 @@ from engine.lifecycle import (
     give_verdict,
     state_of,
 )
+from engine.reminders import escalation_for
 from engine.store.db import read_transaction
 from engine.store.delegations import delegators_in_force
 from engine.store.mapping import decision_detail, decision_view, event_view
@@ -135,7 +136,8 @@ class Queries:
             if tier is None:
                 continue
             on_behalf_of = self._inbox_reason(tier, row, actor, delegators)
-            if on_behalf_of is False:
+            escalation = escalation_for(tier, row, actor, now)
+            if on_behalf_of is False and escalation is None:
                 continue
             due = row["created_at"] + tier.sla if tier.sla is not None else None
             items.append(
@@ -145,6 +147,8 @@ class Queries:
                     due_at=due,
                     overdue=due is not None and now > due,
                     on_behalf_of=on_behalf_of if isinstance(on_behalf_of, str) else None,
+                    escalated=escalation is not None,
+                    escalation=escalation,
                 )
             )
         return items

@@ -18,6 +18,7 @@ from engine.errors import Conflict
 from engine.gates import gate_of
 from engine.identity import Identity
 from engine.queries import Queries
+from engine.reminders import sweep_work
 from engine.types import GateView
 from engine.writer import AppendHook, LogWriter
 
@@ -64,6 +65,12 @@ class DecisionService:
         self.inbox = self.queries.inbox
         self.delegations = self.queries.delegations
         self.iter_event_rows = self.queries.iter_event_rows
+
+    def sweep_reminders(self, now: datetime | None = None) -> int:
+        """Log (and so send) the reminders and escalations the policy owes by now; each at most once."""
+        work = sweep_work(lambda: self.policies.current, now or self.clock())
+        done: int = self.writer.write(lambda conn: work(conn, self.writer.append))
+        return done
 
     def gate(self, decision_id: str) -> GateView:
         """For pipelines: passes only when the decision is resolved or approved."""

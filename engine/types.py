@@ -233,6 +233,10 @@ class InboxItem(Struct, kw_only=True):
     overdue: bool
     #: Set when this item is in the inbox through a delegation from that person.
     on_behalf_of: str | None = None
+    #: In the inbox because the policy escalates it here once overdue (`escalate_to`), and why.
+    #: Escalation shows it; whether this person may also sign it is the rules' answer.
+    escalated: bool = False
+    escalation: str | None = None
 
 
 class FilingResult(Struct, kw_only=True):

@@ -24,6 +24,7 @@ def notify_deliver(obj: Context, until_idle: bool) -> None:
     with obj.runtime() as rt:
         now = rt.service.clock()
         enqueue_overdue(rt.service.engine, rt.policies.current, rt.notify, now)
+        rt.service.sweep_reminders(now)
         total = 0
         while True:
             report = deliver_due(rt.service.engine, rt.notify, rt.service.clock())

@@ -37,6 +37,8 @@ def _message(kind: str, decision: dict[str, Any], actor: str, config: NotifyConf
         "overdue": "is overdue for sign-off",
         "break_glass": "went ahead under break-glass and needs your review after the fact",
         "rerouted": "was amended and needs your sign-off",
+        "reminder": "still needs your sign-off",
+        "escalated": "is overdue and escalated to you",
     }[kind]
     # The title is the user's: each channel gets it escaped for its own syntax (engine.text_safety).
     sentence = "Decision {id} \u201c{title}\u201d (tier {tier}) {verb}."
@@ -107,6 +109,9 @@ def _rows(
             rows.append(row(name, channel, {"email": person.email}))
     return rows + slack_rows(kind, key, names, payload, policy, config, now)
 
+
+#: The sweep's events (engine.reminders) and the kind of message each sends.
+NUDGES = {"reminder_sent": "reminder", "decision_escalated": "escalated"}
 
 #: Events after which every Slack message about the decision is rewritten to show where it stands.
 SLACK_UPDATE_EVENTS = frozenset(
@@ -186,6 +191,31 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                     str(event.seq),
                     # The event carries the route it leaves behind; the read model is updated after the hooks.
                     data["approvers"] if kind == "break_glass" else data["route"]["approvers"],
+                    _message(kind, decision, event.actor, config),
+                    policy,
+                    config,
+                    event.at,
+                )
+            elif event.type in NUDGES:
+                row = conn.execute(
+                    select(_decisions.c.title, _decisions.c.tier, _decisions.c.status).where(
+                        _decisions.c.id == event.decision_id
+                    )
+                ).first()
+                if row is None:
+                    continue
+                kind = NUDGES[event.type]
+                decision = {
+                    "id": event.decision_id,
+                    "title": row.title,
+                    "tier": row.tier,
+                    "status": row.status,
+                    "due_at": data["due_at"],
+                }
+                rows += _rows(
+                    kind,
+                    str(event.seq),
+                    data["recipients"],
                     _message(kind, decision, event.actor, config),
                     policy,
                     config,

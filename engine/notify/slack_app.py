@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select
 
 from engine.log.canonical import format_at
 from engine.notify.config import SLACK_APP, NotifyConfig
-from engine.notify.slack_blocks import approval_request, is_open, notice
+from engine.notify.slack_blocks import APPROVE, REJECT, approval_request, is_open, notice
 from engine.notify.slack_text import mrkdwn
 from engine.store.db import read_transaction, write_transaction
 from engine.store.slack_tables import SlackMessage
@@ -38,6 +38,7 @@ LEADS = {
     "break_glass": ":rotating_light: The filer went ahead under break-glass: ratify or reject it after the fact.",
     "overdue": ":hourglass: Overdue: the sign-off time has passed.",
     "escalated": ":arrow_up: Escalated to you: nobody signed off before the due time.",
+    "reminder": ":alarm_clock: Reminder: this still needs your sign-off.",
 }
 
 
@@ -115,6 +116,11 @@ def decision_row(engine: Engine, decision_id: str) -> dict[str, Any] | None:
 def render(decision: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
     message = approval_request(decision, context["tier_name"], context.get("due_at"), context["link"])
     lead = context.get("lead")
+    if context.get("kind") == "escalated":
+        # Shown for awareness: signing it is for the rules to allow, so no buttons that would only refuse.
+        for block in message["blocks"]:
+            if block["type"] == "actions":
+                block["elements"] = [e for e in block["elements"] if e["action_id"] not in (APPROVE, REJECT)]
     if lead and is_open(decision):
         message["blocks"].insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": lead}]})
     return message

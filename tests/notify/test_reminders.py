@@ -1,0 +1,113 @@
+"""Reminders at the policy's fractions of the SLA, escalation once overdue: logged once, sent once.
+
+Under freezegun: the service reads the real clock (system_clock), and the test moves time itself.
+The default policy: tier 2 has `sla: 3d, remind: [50%, 90%], escalate_to: director`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from freezegun import freeze_time
+
+from engine.errors import Forbidden
+from engine.notify.config import NotifyConfig
+from engine.notify.delivery import deliver_due
+from engine.runtime import Runtime, open_runtime
+from engine.types import FilingRequest, VerdictRequest
+from tests.notify.receivers import HttpReceiver, http_receiver
+from tests.support import DEFAULT_POLICY
+
+TIER2 = FilingRequest(title="Loosen bound", category="quality_threshold", attributes={"deviation_pct": 3.0})
+START = "2026-03-02 17:00:00"
+
+
+@pytest.fixture
+def hook() -> Iterator[HttpReceiver]:
+    with http_receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture
+def frozen(database_url: str) -> Iterator[Any]:
+    # Frozen before the runtime opens: the log's clock never goes backwards, so the bootstrap's
+    # events must not be stamped in real time ahead of the frozen one.
+    with freeze_time(START) as clock:
+        yield clock
+
+
+@pytest.fixture
+def rt(database_url: str, hook: HttpReceiver, frozen: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    monkeypatch.setenv("DECISIONS_GROUP_COMMIT", "0")  # no committer thread waiting on a frozen clock
+    runtime = open_runtime(database_url, str(DEFAULT_POLICY), notify=NotifyConfig(webhook_url=hook.url))
+    yield runtime
+    runtime.close()
+
+
+def _logged(rt: Runtime, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    return [e.data for e in _events(rt) if e.type == kind]
+
+
+def _events(rt: Runtime) -> list:  # type: ignore[type-arg]
+    with rt.service.engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT id FROM decisions"))]
+    return [e for i in ids for e in rt.service.get(i).events]
+
+
+def test_reminders_fire_at_the_configured_fractions_then_the_decision_escalates(
+    rt: Runtime, hook: HttpReceiver, frozen: Any
+) -> None:
+    people = rt.policies.current.people
+    decision = rt.service.file(people["mei"], TIER2).decision
+    assert rt.service.sweep_reminders() == 0
+    frozen.tick(timedelta(hours=36) - timedelta(seconds=1))  # just short of 50% of 3 days
+    assert rt.service.sweep_reminders() == 0
+    frozen.tick(timedelta(seconds=2))  # the log stamps events a few microseconds apart when time stands still
+    assert rt.service.sweep_reminders() == 1
+    assert rt.service.sweep_reminders() == 0  # logged once, however often the sweep runs
+    [half] = _logged(rt, "reminder_sent")
+    assert half == {"mark": "50%", "recipients": ["priya", "tomas"], "due_at": "2026-03-05T17:00:00.000000Z"}
+    frozen.tick(timedelta(hours=64.8 - 36))  # 90%
+    assert rt.service.sweep_reminders() == 1
+    assert [r["mark"] for r in _logged(rt, "reminder_sent")] == ["50%", "90%"]
+    # Overdue: the fallback approver of the policy (the director) is told, once.
+    frozen.tick(timedelta(hours=72 - 64.8, seconds=1))
+    assert rt.service.sweep_reminders() == 1
+    assert rt.service.sweep_reminders() == 0
+    [escalated] = _logged(rt, "decision_escalated")
+    assert escalated["to"] == "director" and escalated["recipients"] == ["dana"]
+    assert "no sign-off by the due time (2026-03-05T17:00:00.000000Z)" in escalated["reason"]
+    # In the director's inbox, flagged, with the reason...
+    [item] = rt.service.inbox(people["dana"])
+    assert item.decision.id == decision.id and item.overdue and item.escalated
+    assert (
+        item.escalation == "overdue since 2026-03-05T17:00:00.000000Z: tier 2 (Tech PM sign-off) escalates to director"
+    )
+    # ...without the power to approve it: that stays with the rules (tier 2: a tech PM).
+    with pytest.raises(Forbidden):
+        rt.service.decide(people["dana"], decision.id, VerdictRequest(verdict="approve"))
+    # The tech PMs' inbox is unchanged: they are not escalated to, they are the approvers.
+    assert [i.escalated for i in rt.service.inbox(people["tomas"])] == [False]
+    report = deliver_due(rt.service.engine, rt.notify, rt.service.clock())
+    assert report.failed == 0
+    kinds = [r["body"]["kind"] for r in hook.requests]
+    assert kinds.count("reminder") == 2 and kinds.count("escalated") == 1
+    reminders = [r["body"] for r in hook.requests if r["body"]["kind"] == "reminder"]
+    assert all(b["recipients"] == ["priya", "tomas"] and b["decision_id"] == decision.id for b in reminders)
+    assert next(r["body"] for r in hook.requests if r["body"]["kind"] == "escalated")["recipients"] == ["dana"]
+
+
+def test_a_decided_or_late_swept_decision_is_not_reminded_twice_or_at_all(rt: Runtime, frozen: Any) -> None:
+    people = rt.policies.current.people
+    approved = rt.service.file(people["mei"], TIER2).decision
+    rt.service.decide(people["tomas"], approved.id, VerdictRequest(verdict="approve"))
+    late = rt.service.file(people["mei"], TIER2).decision
+    frozen.tick(timedelta(hours=70))  # the sweep was down past both marks: only the latest is sent
+    assert rt.service.sweep_reminders() == 1
+    [only] = _logged(rt, "reminder_sent")
+    assert only["mark"] == "90%"
+    assert all(e.decision_id == late.id for e in _events(rt) if e.type == "reminder_sent")
