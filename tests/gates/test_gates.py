@@ -35,6 +35,8 @@ def test_only_resolved_and_approved_pass(runtime: Runtime) -> None:
         title="Replace", category="quality_threshold", attributes={"deviation_pct": 1.0}, supersedes=old
     )
     new = service.file(people["mei"], replacement).decision.id
+    assert service.gate(old).passed  # until the replacement (needing the old one's tier) is approved
+    service.decide(people["priya"], new, VerdictRequest(verdict="approve"))
     gate = service.gate(old)
     assert not gate.passed and gate.status == "superseded" and new in gate.reason
 

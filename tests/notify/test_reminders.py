@@ -7,7 +7,7 @@ The default policy: tier 2 has `sla: 3d, remind: [50%, 90%], escalate_to: direct
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from freezegun import freeze_time
 
 from engine.errors import Forbidden
+from engine.log.canonical import format_at
 from engine.notify.config import NotifyConfig
 from engine.notify.delivery import deliver_due
 from engine.runtime import Runtime, open_runtime
@@ -23,7 +24,9 @@ from tests.notify.receivers import HttpReceiver, http_receiver
 from tests.support import DEFAULT_POLICY
 
 TIER2 = FilingRequest(title="Loosen bound", category="quality_threshold", attributes={"deviation_pct": 3.0})
-START = "2026-03-02 17:00:00"
+#: Tomorrow 17:00 UTC: later than anything the log has stamped on the real clock.
+START = (datetime.now(UTC) + timedelta(days=1)).replace(hour=17, minute=0, second=0, microsecond=0)
+DUE = format_at(START + timedelta(days=3))
 
 
 @pytest.fixture
@@ -33,19 +36,19 @@ def hook() -> Iterator[HttpReceiver]:
 
 
 @pytest.fixture
-def frozen(database_url: str) -> Iterator[Any]:
-    # Frozen before the runtime opens: the log's clock never goes backwards, so the bootstrap's
-    # events must not be stamped in real time ahead of the frozen one.
-    with freeze_time(START) as clock:
-        yield clock
-
-
-@pytest.fixture
-def rt(database_url: str, hook: HttpReceiver, frozen: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+def rt(database_url: str, hook: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.setenv("DECISIONS_GROUP_COMMIT", "0")  # no committer thread waiting on a frozen clock
+    # Opened on the real clock: loading the policy under freezegun would hand its dates over as FakeDate.
     runtime = open_runtime(database_url, str(DEFAULT_POLICY), notify=NotifyConfig(webhook_url=hook.url))
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def frozen(rt: Runtime) -> Iterator[Any]:
+    # After the runtime's own events: the log's clock never goes backwards.
+    with freeze_time(START) as clock:
+        yield clock
 
 
 def _logged(rt: Runtime, kind: str) -> list[dict]:  # type: ignore[type-arg]
@@ -70,7 +73,7 @@ def test_reminders_fire_at_the_configured_fractions_then_the_decision_escalates(
     assert rt.service.sweep_reminders() == 1
     assert rt.service.sweep_reminders() == 0  # logged once, however often the sweep runs
     [half] = _logged(rt, "reminder_sent")
-    assert half == {"mark": "50%", "recipients": ["priya", "tomas"], "due_at": "2026-03-05T17:00:00.000000Z"}
+    assert half == {"mark": "50%", "recipients": ["priya", "tomas"], "due_at": DUE}
     frozen.tick(timedelta(hours=64.8 - 36))  # 90%
     assert rt.service.sweep_reminders() == 1
     assert [r["mark"] for r in _logged(rt, "reminder_sent")] == ["50%", "90%"]
@@ -80,13 +83,11 @@ def test_reminders_fire_at_the_configured_fractions_then_the_decision_escalates(
     assert rt.service.sweep_reminders() == 0
     [escalated] = _logged(rt, "decision_escalated")
     assert escalated["to"] == "director" and escalated["recipients"] == ["dana"]
-    assert "no sign-off by the due time (2026-03-05T17:00:00.000000Z)" in escalated["reason"]
+    assert f"no sign-off by the due time ({DUE})" in escalated["reason"]
     # In the director's inbox, flagged, with the reason...
     [item] = rt.service.inbox(people["dana"])
     assert item.decision.id == decision.id and item.overdue and item.escalated
-    assert (
-        item.escalation == "overdue since 2026-03-05T17:00:00.000000Z: tier 2 (Tech PM sign-off) escalates to director"
-    )
+    assert item.escalation == f"overdue since {DUE}: tier 2 (Tech PM sign-off) escalates to director"
     # ...without the power to approve it: that stays with the rules (tier 2: a tech PM).
     with pytest.raises(Forbidden):
         rt.service.decide(people["dana"], decision.id, VerdictRequest(verdict="approve"))
