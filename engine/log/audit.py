@@ -47,6 +47,7 @@ from engine.lifecycle import (
 )
 from engine.log.canonical import BODY_KEYS, parse_at
 from engine.read_model import DECISION_EVENTS, fold
+from engine.reminders import ESCALATION, REMINDER, due_nudge
 from policy import PolicyLoadError, load_policy_text
 from policy.compiled import Person, Policy
 
@@ -224,6 +225,8 @@ class Replay:
         self.rows: dict[str, dict[str, Any]] = {}
         self._pending: _Pending | None = None
         self._candidates = _Candidates(self.upcoming)
+        #: Reminder and escalation marks already logged, by decision (engine.reminders).
+        self._nudged: dict[str, set[str]] = {}
 
     # -- what the log says is in force ------------------------------------------------------------
 
@@ -288,9 +291,26 @@ class Replay:
                 raise _Illegitimate(f"seq {seq}: seq {pending.cause} requires {planned.type} here, but {difference}")
         elif body["type"] == "policy_activated":
             self._activation(body)
+        elif body["type"] in (REMINDER, ESCALATION):
+            self._nudge(body)
         else:
             self._command(body)
         self._apply(body)
+
+    def _nudge(self, body: dict[str, Any]) -> None:
+        """The reminder sweep's events: exactly the ones the policy in force owed at that time, once each."""
+        seq, data = body["seq"], body["data"]
+        row = self.rows.get(body["decision_id"] or "")
+        if body["actor"] != SYSTEM or row is None or self.policy is None:
+            raise _Illegitimate(f"seq {seq}: {body['type']} is the sweep's (actor system), about a filed decision")
+        tier = self.policy.tiers.get(row["tier"])
+        sent = self._nudged.setdefault(row["id"], set())
+        nudge = due_nudge(row, tier, self.policy, parse_at(body["at"]), sent) if tier is not None else None
+        if nudge is None or nudge.type != body["type"] or nudge.data != data:
+            raise _Illegitimate(
+                f"seq {seq}: {body['type']} {data.get('mark')!r} of {row['id']} was not owed under the policy in force"
+            )
+        sent.add(nudge.mark)
 
     def _activation(self, body: dict[str, Any]) -> None:
         """An activation no command caused: the bootstrap, or one an approved decision names (start-up, CLI)."""

@@ -6,6 +6,7 @@ The default policy: tier 2 has `sla: 3d, remind: [50%, 90%], escalate_to: direct
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from freezegun import freeze_time
 
 from engine.errors import Forbidden
+from engine.log.audit import audit_database
 from engine.log.canonical import format_at
 from engine.notify.config import NotifyConfig
 from engine.notify.delivery import deliver_due
@@ -47,8 +49,12 @@ def rt(database_url: str, hook: HttpReceiver, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def frozen(rt: Runtime) -> Iterator[Any]:
     # After the runtime's own events: the log's clock never goes backwards.
-    with freeze_time(START) as clock:
-        yield clock
+    freezer = freeze_time(START)
+    clock = freezer.start()
+    clock.thaw = freezer.stop  # the audit loads policies, whose dates must not be freezegun's FakeDate
+    yield clock
+    with contextlib.suppress(IndexError, ValueError):
+        freezer.stop()  # unless the test thawed it already
 
 
 def _logged(rt: Runtime, kind: str) -> list[dict]:  # type: ignore[type-arg]
@@ -95,6 +101,9 @@ def test_reminders_fire_at_the_configured_fractions_then_the_decision_escalates(
     assert [i.escalated for i in rt.service.inbox(people["tomas"])] == [False]
     report = deliver_due(rt.service.engine, rt.notify, rt.service.clock())
     assert report.failed == 0
+    # The replay audit accepts them: each was owed by the policy at its time, and logged once.
+    frozen.thaw()
+    assert audit_database(rt.service.engine).ok
     kinds = [r["body"]["kind"] for r in hook.requests]
     assert kinds.count("reminder") == 2 and kinds.count("escalated") == 1
     reminders = [r["body"] for r in hook.requests if r["body"]["kind"] == "reminder"]
