@@ -139,6 +139,7 @@ class DecisionController(Controller):
         summary="Gate: may a pipeline go ahead?",
         description="`pass` is true only when the decision is resolved or approved (never when withdrawn, "
         "rejected or superseded); `reason` says why in one line. For CI: `decisions gate ID`.",
+        responses=problems(404),
     )
     def gate(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> GateView:
         return runtime_of(request).service.gate(decision_id)
