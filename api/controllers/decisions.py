@@ -134,7 +134,7 @@ class DecisionController(Controller):
 
     @get(
         "/{decision_id:str}/gate",
-        opt={"roles": EVERYONE},
+        opt={"roles": READERS},
         sync_to_thread=True,
         summary="Gate: may a pipeline go ahead?",
         description="`pass` is true only when the decision is resolved or approved (never when withdrawn, "

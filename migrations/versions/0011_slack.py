@@ -1,7 +1,7 @@
 """slack app: posted approval requests, seen interaction signatures
 
 Revision ID: 0011_slack
-Revises: 0008_tokens
+Revises: 0010_identity
 Create Date: 2026-12-01 00:46:06.091133
 """
 from collections.abc import Sequence
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import engine.store.columns
 
 revision: str = '0011_slack'
-down_revision: str | None = '0008_tokens'
+down_revision: str | None = '0010_identity'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
