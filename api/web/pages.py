@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-import functools
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
