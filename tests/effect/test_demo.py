@@ -21,6 +21,8 @@ def test_demo_fills_a_new_database_and_shows_the_effect(database_url: str, tmp_p
     assert "decisions filed" in result.output and "baseline of" in result.output
     verify = runner.invoke(main, ["log", "verify"], env=env)
     assert verify.exit_code == 0 and "OK" in verify.output
+    audit = runner.invoke(main, ["log", "audit"], env=env)  # every step replayed through the rules
+    assert audit.exit_code == 0 and "every step allowed" in audit.output, audit.output
     report = json.loads(
         runner.invoke(main, ["metrics", "effect", "--period", "quarter", "--format", "json"], env=env).output
     )
