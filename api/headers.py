@@ -8,28 +8,44 @@ keeps only the headers that do not restrict sources.
 
 from __future__ import annotations
 
+import os
+from urllib.parse import urlsplit
+
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+
+
+def _policy_with_issuer() -> str:
+    """Browsers apply form-action to the redirects a form submission leads to: signing out (POST /logout)
+    ends at the OpenID provider's end-session endpoint, so its origin must be allowed there too."""
+    issuer = os.environ.get("DECISIONS_OIDC_ISSUER", "").strip()
+    parts = urlsplit(issuer)
+    if not parts.scheme or not parts.netloc:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 _EVERYWHERE = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
-_RESTRICTED = [
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-frame-options", b"DENY"),
-]
 
 
 def security_headers(app: ASGIApp) -> ASGIApp:
+    restricted = [
+        (b"content-security-policy", _policy_with_issuer().encode()),
+        (b"x-frame-options", b"DENY"),
+    ]
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        extra = _EVERYWHERE if scope["path"].startswith("/schema") else _EVERYWHERE + _RESTRICTED
+        extra = _EVERYWHERE if scope["path"].startswith("/schema") else _EVERYWHERE + restricted
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
