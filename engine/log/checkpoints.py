@@ -228,8 +228,10 @@ class CheckpointService:
         """Raise LogIntegrityError when the database is behind (or diverged from) the last signed checkpoint."""
         from engine.store.integrity import head_size_problem, stored_size
 
-        with read_transaction(self.engine) as conn:
-            head = read_head(conn)
+        # Under the head lock: another worker appending between reading the head and counting the
+        # events would otherwise look like an altered head row (and block this worker's appends).
+        with write_transaction(self.engine) as conn:
+            head = read_head(conn, lock=True)
             # First: a head row that disagrees with the events is not an old backup, whatever it says.
             altered = head_size_problem(head.size, stored_size(conn))
         if altered is not None:
