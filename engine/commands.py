@@ -34,7 +34,7 @@ from engine.lifecycle import (
     state_of,
 )
 from engine.log.appender import AppendedEvent, NewEvent
-from engine.log.canonical import canonical_bytes
+from engine.log.canonical import canonical_bytes, parse_at
 from engine.read_model import fold
 from engine.routing import route_for
 from engine.store.mapping import classification_view, decision_view
@@ -171,8 +171,8 @@ class Commands:
                     delegator=planned.actor,
                     delegate=data["delegate"],
                     role=data["role"],
-                    starts_at=lifecycle_time(data["starts_at"]),
-                    ends_at=lifecycle_time(data["ends_at"]),
+                    starts_at=parse_at(data["starts_at"]),
+                    ends_at=parse_at(data["ends_at"]),
                     granted_seq=event.seq,
                 )
             )
@@ -374,9 +374,3 @@ def with_authority(actor: Person, data: dict[str, Any]) -> dict[str, Any]:
     if not actor.authority:
         return data
     return {**data, "authority": dict(actor.authority)}
-
-
-def lifecycle_time(text: str) -> datetime:
-    from engine.log.canonical import parse_at
-
-    return parse_at(text)

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from api.auth import FILERS, runtime_of
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
+from api.web.pages import _form
 from engine import lifecycle
 from engine.commands import stored_candidates
 from engine.errors import DomainError, InvalidInput, NotFound
@@ -26,11 +27,6 @@ from engine.types import AmendRequest, DelegationRequest
 def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
     runtime = runtime_of(request)
     return {"user": request.scope.get("user"), "policy": runtime.policies.current, "path": request.url.path, **values}
-
-
-async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
-    data = await request.form()
-    return {k: str(v) for k, v in data.items()}
 
 
 class Steps(Controller):

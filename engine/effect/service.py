@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, func, insert, select
 
 from engine import lifecycle
@@ -95,9 +96,7 @@ class Effect:
         if window is not None:
             inside = [i for i in items if window[0] <= i.day <= window[1]]
             items = inside or items
-        import json
-
-        logged = json.loads(body)["data"]["digest"] if body else None
+        logged = msgspec.json.decode(body)["data"]["digest"] if body else None
         return summarise_baseline(items, import_seq=latest, digest=logged)
 
     def open_count(self) -> int:
