@@ -82,7 +82,7 @@ def assert_refused(response: Any, reason: str) -> None:
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
-def test_a_ci_job_classifies_and_reads_with_a_client_credentials_token(
+def test_a_ci_job_classifies_reads_and_asks_the_gate_with_a_client_credentials_token(
     api: TestClient[Any], provider: OidcProvider, oidc_runtime: Runtime
 ) -> None:
     token = provider.client_credentials()
@@ -103,21 +103,36 @@ def test_a_ci_job_classifies_and_reads_with_a_client_credentials_token(
     shown = api.get(f"/v1/decisions/{filed['id']}", headers=bearer(token))
     assert shown.status_code == 200
     assert shown.json()["status"] == "pending"
+    gate = api.get(f"/v1/decisions/{filed['id']}/gate", headers=bearer(token))
+    assert gate.status_code == 200, gate.text
+    assert gate.json()["pass"] is False
+    assert "pending" in gate.json()["reason"]
+    tomas = oidc_runtime.service.create_token("tomas")
+    approved = api.post(f"/v1/decisions/{filed['id']}/approvals", json={"verdict": "approve"}, headers=bearer(tomas))
+    assert approved.status_code == 200, approved.text
+    assert api.get(f"/v1/decisions/{filed['id']}/gate", headers=bearer(token)).json()["pass"] is True
+
+
+def assert_forbidden(response: Any, says: str) -> None:
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"] == "urn:decision-rights:problem:forbidden"
+    assert says in response.json()["detail"]
 
 
 def test_a_service_account_may_not_file_approve_or_audit(
     api: TestClient[Any], provider: OidcProvider, oidc_runtime: Runtime
 ) -> None:
     token = provider.client_credentials()
-    refused = api.post("/v1/decisions", json=FILING, headers=bearer(token))
-    assert refused.status_code == 403
-    assert "ci-pipeline holds service" in refused.json()["detail"]
+    assert_forbidden(api.post("/v1/decisions", json=FILING, headers=bearer(token)), "ci-pipeline holds service")
     mei = oidc_runtime.service.create_token("mei")
     filed = api.post("/v1/decisions", json=FILING, headers=bearer(mei)).json()
     vote = api.post(f"/v1/decisions/{filed['id']}/approvals", json={"verdict": "approve"}, headers=bearer(token))
-    assert vote.status_code == 403
-    assert api.get("/v1/log/verify", headers=bearer(token)).status_code == 403
-    assert api.get("/v1/inbox", headers=bearer(token)).status_code == 403
+    assert_forbidden(vote, "ci-pipeline holds service")
+    comment = api.post(f"/v1/decisions/{filed['id']}/comments", json={"text": "ok"}, headers=bearer(token))
+    assert_forbidden(comment, "ci-pipeline holds service")
+    assert_forbidden(api.get("/v1/log/verify", headers=bearer(token)), "ci-pipeline holds service")
+    assert_forbidden(api.get("/v1/inbox", headers=bearer(token)), "ci-pipeline holds service")
 
 
 def test_a_client_the_policy_does_not_list_is_not_a_service_account(

@@ -132,3 +132,24 @@ def test_every_api_route_declares_its_roles() -> None:
                 continue  # public by design: docs, probes, assets, sign-in; Slack signs its requests instead
             roles = handler.opt.get("roles")
             assert roles, f"{route.path} declares no roles"
+
+
+def test_a_service_account_reaches_classify_reading_and_the_gate_only() -> None:
+    """The `service` role's whole reach, from every route's declared roles: a route given to
+    everyone (people) instead of READERS would drop out of this list, a wider one would join it."""
+    from policy.identity import SERVICE_ROLE
+
+    reachable = {
+        (method, route.path)
+        for route in create_app().routes
+        for handler in route.route_handlers  # type: ignore[attr-defined]
+        if SERVICE_ROLE in (handler.opt.get("roles") or ())
+        for method in handler.http_methods
+    }
+    assert reachable == {
+        ("POST", "/v1/classify"),
+        ("GET", "/v1/decisions"),
+        ("GET", "/v1/decisions/{decision_id:str}"),
+        ("GET", "/v1/decisions/{decision_id:str}/gate"),
+        ("GET", "/v1/me"),
+    }
