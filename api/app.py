@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Litestar, Request, Response, Router, get
 from litestar.openapi import OpenAPIConfig, ResponseSpec
-from litestar.openapi.spec import Components, Contact, SecurityScheme, Tag
+from litestar.openapi.spec import Components, Contact, License, SecurityScheme, Tag
 
 from api.auth import authorize
 from api.controllers.decisions import DecisionController, classify, inbox
@@ -34,7 +34,7 @@ from api.controllers.reviews import digest, effect, escalations
 from api.controllers.slack import slack_interactions
 from api.errors import EXCEPTION_HANDLERS
 from api.headers import security_headers
-from api.health import readyz
+from api.health import method_not_allowed, readyz
 from api.heap import freeze_startup_objects
 from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.settings import OidcSettings
@@ -101,7 +101,8 @@ V1_HANDLERS: list[Any] = [
     description="No credentials needed. 200 while the service accepts writes; 503 with the reason while it refuses "
     "appends (e.g. the database is behind its last signed checkpoint).",
     responses={
-        503: ResponseSpec(Health, description="Up, but refusing appends: `detail` says why.", generate_examples=False)
+        405: method_not_allowed("GET"),
+        503: ResponseSpec(Health, description="Up, but refusing appends: `detail` says why.", generate_examples=False),
     },
 )
 def healthz(request: Request[Any, Any, Any]) -> Response[Health]:
@@ -212,6 +213,8 @@ def create_app(
             path="/schema",
             render_plugins=[SwaggerUIPage()],
             contact=Contact(name="decision-rights maintainers"),
+            # The repository grants no licence (no LICENSE file, none in pyproject.toml): say exactly that.
+            license=License(name="Proprietary: no licence is granted", identifier="LicenseRef-Proprietary"),
             tags=TAGS,
             components=Components(
                 security_schemes={

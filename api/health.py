@@ -4,13 +4,45 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, route
 from litestar.enums import HttpMethod
+from msgspec import Meta, Struct
 
 from api.errors import PROBLEM_JSON, RETRY_AFTER_SECONDS
+from api.openapi import Problem, WithHeaders
 from engine.runtime import Runtime
+
+Check = Annotated[str, Meta(description="`ok`, or `unavailable: ` and the reason.")]
+
+
+class ReadinessChecks(Struct, kw_only=True):
+    database: Check
+    state_dir: Check
+
+
+class Readiness(Struct, kw_only=True):
+    status: Literal["ready"]
+    checks: ReadinessChecks
+
+
+class NotReady(Problem, kw_only=True):
+    """The problem /readyz answers while a check fails: the usual fields, and every check's result."""
+
+    checks: ReadinessChecks
+
+
+def method_not_allowed(*allowed: str) -> WithHeaders:
+    """What a probe's path answers to any other method (Litestar's 405, as problem details)."""
+    return WithHeaders(
+        data_container=Problem,
+        media_type=PROBLEM_JSON,
+        description=f"Only {' and '.join(allowed)} are answered here.",
+        generate_examples=False,
+        headers={"Allow": "The methods this path answers."},
+    )
+
 
 _PROBE_BYTES = b"\0" * 4096
 
@@ -50,9 +82,19 @@ def _state_dir(runtime: Runtime) -> str:
     opt={"public": True},
     sync_to_thread=True,
     tags=["health"],
-    # Out of the OpenAPI document until issue 16 declares its 503 problem (the linters want a 4XX there).
-    include_in_schema=False,
     summary="Readiness: the database answers and the state directory is writable",
+    description="No credentials needed. 200 when every check passes; 503 naming the failing ones otherwise.",
+    responses={
+        200: WithHeaders(Readiness, description="Ready: every check passed.", generate_examples=False),
+        405: method_not_allowed("GET", "HEAD"),
+        503: WithHeaders(
+            data_container=NotReady,
+            media_type=PROBLEM_JSON,
+            description="Not ready: `detail` and `checks` say which check failed and why.",
+            generate_examples=False,
+            headers={"Retry-After": f"Seconds to wait before asking again ({RETRY_AFTER_SECONDS})."},
+        ),
+    },
 )
 def readyz(request: Request[Any, Any, Any]) -> Response[Any]:
     runtime: Runtime = request.app.state.runtime

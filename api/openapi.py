@@ -4,7 +4,8 @@
   error response. The statuses a route can return follow from its shape (guarded, has a body, has
   parameters) plus what its handler declares with `responses=problems(...)` (404 for an id that
   may not exist, 409 for a state that refuses, 422 for content refused on its merits).
-- Some successes come in more than one media type (`Variants`).
+- Some successes come in more than one media type (`Variants`); some answers carry a header worth
+  documenting (`WithHeaders`: the Retry-After of /readyz's 503, the Allow of a probe's 405).
 - Request bodies whose Struct forbids unknown fields say `additionalProperties: false`.
 - Each operation's description ends with who may call it (its `opt["roles"]`).
 
@@ -20,7 +21,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import msgspec
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Parameter, Schema
+from litestar.openapi.spec import (
+    OpenAPIHeader,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Schema,
+)
 from litestar.plugins import OpenAPISchemaPlugin, ReceiveRoutePlugin
 from litestar.routes import HTTPRoute
 from msgspec import Meta, Struct
@@ -82,6 +91,13 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
+
+
+@dataclass
+class WithHeaders(ResponseSpec):
+    """A response that carries headers worth documenting: name -> what it says."""
+
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -158,7 +174,9 @@ def _no_control_characters(schema: Schema) -> None:
         schema.pattern = NO_CONTROL_CHARACTERS
 
 
-def _operation_class(handler: HTTPRouteHandler, variants: dict[str, Mapping[str, str]]) -> type[Operation]:
+def _operation_class(
+    handler: HTTPRouteHandler, variants: dict[str, Mapping[str, str]], headers: dict[str, Mapping[str, str]]
+) -> type[Operation]:
     """An Operation subclass that finishes this handler's operation once Litestar has built it."""
     note = _roles_note(handler)
     guarded = authorize in handler.resolve_guards()
@@ -185,6 +203,16 @@ def _operation_class(handler: HTTPRouteHandler, variants: dict[str, Mapping[str,
                         response.content[media_type] = OpenAPIMediaType(
                             schema=Schema(type=OpenAPIType.STRING, description=holds)
                         )
+            for status, named in headers.items():
+                response = (self.responses or {}).get(status)
+                if isinstance(response, OpenAPIResponse):
+                    response.headers = {
+                        **(response.headers or {}),
+                        **{
+                            name: OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description=says)
+                            for name, says in named.items()
+                        },
+                    }
 
     return DocumentedOperation
 
@@ -204,7 +232,8 @@ class ProblemResponses(ReceiveRoutePlugin):
             derived = {s: spec for s, spec in problems(*_derived_statuses(route, handler)).items() if s not in declared}
             handler.responses = dict(sorted({**derived, **declared}.items()))
             variants = {str(s): spec.alternatives for s, spec in declared.items() if isinstance(spec, Variants)}
-            handler.operation_class = _operation_class(handler, variants)
+            headers = {str(s): spec.headers for s, spec in declared.items() if isinstance(spec, WithHeaders)}
+            handler.operation_class = _operation_class(handler, variants, headers)
 
 
 class StrictBodies(OpenAPISchemaPlugin):

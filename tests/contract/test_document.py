@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.contract.conftest import Live
+from tests.support import REPO
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
@@ -29,7 +30,8 @@ def test_every_error_is_a_problem_and_every_guarded_operation_says_401_403_503(d
     for method, path, op in operations(document):
         responses = op["responses"]
         for status, response in responses.items():
-            if status.startswith(("4", "5")) and path != "/healthz":
+            # /healthz's 503 is its status body; /readyz's 503 is a problem with the checks (below).
+            if status.startswith(("4", "5")) and (path, status) not in {("/healthz", "503"), ("/readyz", "503")}:
                 assert {k: v for k, v in response["content"].items()} == PROBLEM, (method, path, status)
                 assert response["description"], (method, path, status)
         if path.startswith("/v1/"):
@@ -54,8 +56,30 @@ def test_the_problem_schema_is_rfc9457_with_field_errors(document: dict[str, Any
 def test_liveness_needs_no_credentials_and_says_so(document: dict[str, Any]) -> None:
     healthz = document["paths"]["/healthz"]["get"]
     assert healthz["security"] == []
-    assert set(healthz["responses"]) == {"200", "503"}
+    assert set(healthz["responses"]) == {"200", "405", "503"}
     assert "security" not in document  # no global requirement for /healthz to inherit
+    assert set(healthz["responses"]["405"]["headers"]) == {"Allow"}
+
+
+def test_readiness_is_documented_with_its_problem_and_retry_after(document: dict[str, Any]) -> None:
+    readyz = document["paths"]["/readyz"]["get"]
+    assert readyz["security"] == []
+    assert set(readyz["responses"]) == {"200", "405", "503"}
+    unready = readyz["responses"]["503"]
+    assert set(unready["headers"]) == {"Retry-After"}
+    assert unready["content"] == {"application/problem+json": {"schema": {"$ref": "#/components/schemas/NotReady"}}}
+    schemas = document["components"]["schemas"]
+    assert set(schemas["NotReady"]["properties"]) == {*schemas["Problem"]["properties"], "checks"}
+    assert set(schemas["Readiness"]["properties"]) == {"status", "checks"}
+
+
+def test_the_document_states_its_licence_truthfully(document: dict[str, Any]) -> None:
+    # The repository carries no LICENSE and pyproject.toml names none: no licence is granted.
+    assert not (REPO / "LICENSE").exists()
+    assert document["info"]["license"] == {
+        "name": "Proprietary: no licence is granted",
+        "identifier": "LicenseRef-Proprietary",
+    }
 
 
 def test_statuses_litestar_would_leave_out_or_get_wrong(document: dict[str, Any]) -> None:
