@@ -28,6 +28,7 @@ from engine.content import CONTENT_KEYS, content_hash
 from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.log.canonical import format_at
 from engine.quorum import Vote, acting_role, adds_to_quorum, missing, satisfied
+from engine.reminders import escalated_to
 from engine.routing import eligibility_refusal, route_for
 from engine.types import FINAL_STATUSES, OPEN_STATUSES, Route, Verdict
 from policy.compiled import AttributesInvalid, FieldError, Person, Policy, Tier
@@ -547,6 +548,61 @@ def _on_approval(state: DecisionState, authority: Authority, related: DecisionSt
                 )
             )
     return events
+
+
+# -- what could wait on an actor (the inbox's filter, derived from the rules above) ----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboxTier:
+    """How the open decisions of one tier can reach `actor`'s inbox, in terms a store can filter on."""
+
+    tier: int
+    #: The actor may sign this tier's route, in their own right or under a delegation in force.
+    sign: bool
+    #: ... but never a decision they filed themselves (the route excludes its filer).
+    sign_excludes_filer: bool
+    #: Overdue decisions escalate to the actor: those filed before this instant (never the actor's own).
+    escalated_if_filed_before: datetime | None = None
+
+
+def inbox_scope(
+    policy: Policy, actor: Person, delegators: Sequence[tuple[Person, str]], now: datetime
+) -> list[InboxTier]:
+    """Which tiers' open decisions may be in `actor`'s inbox: a superset the store filters on (tier,
+    filer, filing time), built from the same pieces `give_verdict` uses (the route `route_for` gives
+    the tier, `eligibility_refusal` for the actor's own right, the tier's delegation switch and the
+    delegators' roles) and from `escalated_to`. Each decision in it is still decided one by one by
+    `give_verdict` (and `escalation_for`): this only keeps the rest out of the query. `actor` is the
+    Person the edge authenticated, with its claim-given roles."""
+    scope = []
+    for number, tier in sorted(policy.tiers.items()):
+        route = route_for(policy, number, "")
+        sign = False
+        if route.role is not None:
+            own = eligibility_refusal(tier, route, "", actor) is None
+            roles = set(route.roles or [route.role])
+            delegated = tier.delegation and any(role in roles for _, role in delegators)
+            sign = own or delegated
+        escalated = None
+        if tier.sla is not None and escalated_to(tier, actor):
+            escalated = now - tier.sla
+        if sign or escalated is not None:
+            scope.append(InboxTier(number, sign, route.exclude_filer, escalated))
+    return scope
+
+
+def may_sign(
+    state: DecisionState, tier: Tier, actor: Person, delegators: Sequence[tuple[Person, str]]
+) -> str | bool | None:
+    """Whether the rules would take `actor`'s approval of this decision now: None in their own right,
+    a name when on that person's behalf, False when not at all."""
+    try:
+        transition = give_verdict(state, tier, actor, "approve", None, delegators)
+    except (Forbidden, Conflict, InvalidInput):
+        return False
+    on_behalf_of: str | None = transition.data["on_behalf_of"]
+    return on_behalf_of
 
 
 # -- the filer's own steps ----------------------------------------------------------------------------------

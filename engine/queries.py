@@ -8,16 +8,12 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import ColumnElement, Engine, Select, and_, bindparam, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
-from engine.errors import (
-    DomainError,
-    InvalidInput,
-)
-from engine.lifecycle import (
-    give_verdict,
-    state_of,
-)
+from engine.errors import InvalidInput
+from engine.lifecycle import InboxTier, inbox_scope, may_sign, state_of
 from engine.reminders import escalation_for
 from engine.store.db import read_transaction
 from engine.store.delegations import delegators_in_force
@@ -31,8 +27,9 @@ from engine.types import (
     DecisionPage,
     DelegationView,
     InboxItem,
+    InboxPage,
 )
-from policy.compiled import FieldError, Person, Tier
+from policy.compiled import FieldError, Person, Policy
 
 if TYPE_CHECKING:
     from engine.log.chain import VerifyResult
@@ -43,6 +40,13 @@ Clock = Callable[[], datetime]
 _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
 _delegations = Delegation.__table__  # type: ignore[attr-defined]
+#: What a decision's view (and the rules' state of it) reads: the read model without its bookkeeping.
+_VIEW_COLUMNS = tuple(c for c in _decisions.c if c.name not in {"last_seq", "amendments"})
+#: Open decisions, spelt with literals exactly as the partial index `ix_decisions_open` (migration
+#: 0013_read_indexes) states its WHERE clause, so both SQLite and PostgreSQL can prove it applies.
+OPEN_SQL = _decisions.c.status.in_(
+    bindparam("open_statuses", sorted(OPEN_STATUSES), expanding=True, literal_execute=True)
+)
 
 
 class Queries:
@@ -93,20 +97,7 @@ class Queries:
 
     def list_decisions(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
         policy = self.policies.current
-        conditions = []
-        for column in ("status", "tier", "category", "squad", "filed_by"):
-            value = getattr(filters, column)
-            if value is not None:
-                conditions.append(_decisions.c[column] == value)
-        if filters.since is not None:
-            conditions.append(_decisions.c.created_at >= filters.since)
-        if filters.until is not None:
-            conditions.append(_decisions.c.created_at < filters.until)
-        if cursor is not None:
-            conditions.append(_decisions.c.filed_seq < _decode_cursor(cursor))
-        query = select(_decisions).order_by(_decisions.c.filed_seq.desc()).limit(limit + 1)
-        if conditions:
-            query = query.where(and_(*conditions))
+        query = list_query(filters, _decode_cursor(cursor) if cursor is not None else None, limit + 1)
         with read_transaction(self.engine) as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
@@ -114,56 +105,75 @@ class Queries:
         next_cursor = _encode_cursor(rows[-1]["filed_seq"]) if more and rows else None
         return DecisionPage(items=[decision_view(policy, r) for r in rows], next_cursor=next_cursor)
 
-    def inbox(self, actor: Person) -> list[InboxItem]:
-        """What waits on me (or on someone whose sign-off I hold by delegation), oldest first."""
+    def inbox(self, actor: Person, cursor: str | None = None, limit: int = 50) -> InboxPage:
+        """What waits on me (or on someone whose sign-off I hold by delegation), oldest first, a page at a time.
+
+        The store walks the open decisions in filing order (a partial index holds only those), kept
+        to the tiers and filers `inbox_scope` says could concern `actor`; the rules then decide each
+        one (`may_sign`, `escalation_for`), so a row the filter lets through but the rules refuse
+        (say, one I already approved) is skipped and the walk goes on until the page is full.
+        """
+        policy = self.policies.current
+        now = self.clock()
+        after = _decode_cursor(cursor) if cursor is not None else -1
+        items: list[tuple[int, InboxItem]] = []
+        with read_transaction(self.engine) as conn:
+            delegators = delegators_in_force(conn, policy, actor, now)
+            condition = scope_condition(inbox_scope(policy, actor, delegators, now), actor.name)
+            while condition is not None and len(items) <= limit:
+                want = max(limit + 1 - len(items), 16)
+                query = inbox_query(condition, after, want)
+                batch = [dict(r) for r in conn.execute(query).mappings()]
+                for row in batch:
+                    item = self._inbox_item(policy, row, actor, delegators, now)
+                    if item is not None:
+                        items.append((row["filed_seq"], item))
+                        if len(items) > limit:
+                            break
+                if len(batch) < want:
+                    break
+                after = batch[-1]["filed_seq"]
+        more = len(items) > limit
+        page = items[:limit]
+        return InboxPage(
+            items=[item for _, item in page], next_cursor=_encode_cursor(page[-1][0]) if more and page else None
+        )
+
+    @staticmethod
+    def _inbox_item(
+        policy: Policy, row: dict[str, Any], actor: Person, delegators: list[tuple[Person, str]], now: datetime
+    ) -> InboxItem | None:
+        tier = policy.tiers.get(row["tier"])
+        if tier is None:
+            return None
+        on_behalf_of = may_sign(state_of(row), tier, actor, delegators)
+        escalation = escalation_for(tier, row, actor, now)
+        if on_behalf_of is False and escalation is None:
+            return None
+        due = row["created_at"] + tier.sla if tier.sla is not None else None
+        return InboxItem(
+            decision=decision_view(policy, row),
+            waiting_seconds=(now - row["created_at"]).total_seconds(),
+            due_at=due,
+            overdue=due is not None and now > due,
+            on_behalf_of=on_behalf_of if isinstance(on_behalf_of, str) else None,
+            escalated=escalation is not None,
+            escalation=escalation,
+        )
+
+    def may_approve(self, actor: Person, decision_id: str) -> bool:
+        """Whether the rules would take `actor`'s approval of this one decision now (the web page's button)."""
         policy = self.policies.current
         now = self.clock()
         with read_transaction(self.engine) as conn:
-            rows = (
-                conn.execute(
-                    select(_decisions)
-                    .where(_decisions.c.status.in_(sorted(OPEN_STATUSES)))
-                    .order_by(_decisions.c.filed_seq)
-                )
-                .mappings()
-                .all()
-            )
-            delegators = delegators_in_force(conn, policy, actor, now)
-        items = []
-        for raw in rows:
-            row = dict(raw)
+            row = conn.execute(select(*_VIEW_COLUMNS).where(_decisions.c.id == decision_id)).mappings().first()
+            if row is None or row["status"] not in OPEN_STATUSES:
+                return False
             tier = policy.tiers.get(row["tier"])
             if tier is None:
-                continue
-            on_behalf_of = self._inbox_reason(tier, row, actor, delegators)
-            escalation = escalation_for(tier, row, actor, now)
-            if on_behalf_of is False and escalation is None:
-                continue
-            due = row["created_at"] + tier.sla if tier.sla is not None else None
-            items.append(
-                InboxItem(
-                    decision=decision_view(policy, row),
-                    waiting_seconds=(now - row["created_at"]).total_seconds(),
-                    due_at=due,
-                    overdue=due is not None and now > due,
-                    on_behalf_of=on_behalf_of if isinstance(on_behalf_of, str) else None,
-                    escalated=escalation is not None,
-                    escalation=escalation,
-                )
-            )
-        return items
-
-    @staticmethod
-    def _inbox_reason(
-        tier: Tier, row: dict[str, Any], actor: Person, delegators: list[tuple[Person, str]]
-    ) -> str | bool | None:
-        """None: in my own right; a name: on that person's behalf; False: not for me."""
-        state = state_of(row)
-        try:
-            transition = give_verdict(state, tier, actor, "approve", None, delegators)
-        except DomainError:
-            return False
-        return transition.data["on_behalf_of"]
+                return False
+            delegators = delegators_in_force(conn, policy, actor, now)
+        return may_sign(state_of(dict(row)), tier, actor, delegators) is not False
 
     def iter_event_rows(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Stream every event in seq order, in constant memory."""
@@ -177,6 +187,76 @@ class Queries:
         from engine.store.integrity import verify_database
 
         return verify_database(self.engine, self.origin, self.trusted_checkpoints())
+
+
+class _Unindexed(ColumnElement[Any]):
+    """A column the planner must not pick an index for. The inbox filters open decisions on tier,
+    filer and filing time; SQLite, seeing `tier = 2`, prefers (tier, filed_seq) and then reads every
+    tier-2 decision ever filed to find the few open ones. `+column` (a no-op in SQLite) keeps it on
+    `ix_decisions_open`; PostgreSQL costs the partial index right by itself and sees the column."""
+
+    inherit_cache = True
+    #: The wrapped column is part of the statement's cache key (else `+tier` and `+filed_by` would share one).
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _unindexed(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
+    return f"+{compiler.process(element.column, **kw)}"
+
+
+def list_query(filters: DecisionFilter, before_seq: int | None, limit: int) -> Select[Any]:
+    """A page of the list, newest first: each filter column has an index (column, filed_seq), so the
+    page is read off it in order (migration 0013_read_indexes; tests/engine/test_read_plans.py)."""
+    conditions = []
+    for column in ("status", "tier", "category", "squad", "filed_by"):
+        value = getattr(filters, column)
+        if value is not None:
+            conditions.append(_decisions.c[column] == value)
+    if filters.since is not None:
+        conditions.append(_decisions.c.created_at >= filters.since)
+    if filters.until is not None:
+        conditions.append(_decisions.c.created_at < filters.until)
+    if before_seq is not None:
+        conditions.append(_decisions.c.filed_seq < before_seq)
+    query = select(*_VIEW_COLUMNS).order_by(_decisions.c.filed_seq.desc()).limit(limit)
+    return query.where(and_(*conditions)) if conditions else query
+
+
+def inbox_query(condition: ColumnElement[bool], after_seq: int, limit: int) -> Select[Any]:
+    """Open decisions within an actor's scope after `after_seq`, oldest first, off `ix_decisions_open`.
+
+    The scope's columns are wrapped in `_Unindexed` (see there), so SQLite walks this index too.
+    """
+    return (
+        select(*_VIEW_COLUMNS)
+        .where(OPEN_SQL, condition, _decisions.c.filed_seq > after_seq)
+        .order_by(_decisions.c.filed_seq)
+        .limit(limit)
+    )
+
+
+def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | None:
+    """The SQL form of `inbox_scope`: None when nothing could ever wait on this actor."""
+    tier, filed_by, created_at = (_Unindexed(_decisions.c[n]) for n in ("tier", "filed_by", "created_at"))
+    terms = []
+    for t in scope:
+        reasons = []
+        if t.sign:
+            reasons.append(filed_by != me if t.sign_excludes_filer else true())
+        if t.escalated_if_filed_before is not None:
+            reasons.append(and_(filed_by != me, created_at < t.escalated_if_filed_before))
+        terms.append(and_(tier == t.tier, or_(*reasons)))
+    return or_(*terms) if terms else None
 
 
 def _encode_cursor(seq: int) -> str:

@@ -86,6 +86,11 @@ def due_nudge(row: Mapping[str, Any], tier: Tier, policy: Policy, now: datetime,
     return Nudge(REMINDER, mark, {"mark": mark, "recipients": recipients, "due_at": format_at(due)})
 
 
+def escalated_to(tier: Tier, actor: Person) -> bool:
+    """Whether the tier escalates its overdue decisions to `actor` (by name or by a role they hold)."""
+    return tier.escalate_to is not None and (actor.name == tier.escalate_to or tier.escalate_to in actor.roles)
+
+
 def escalation_for(tier: Tier, row: Mapping[str, Any], actor: Person, now: datetime) -> str | None:
     """Why an open, overdue decision is in `actor`'s inbox by escalation (None: it is not)."""
     if tier.sla is None or tier.escalate_to is None or row["status"] not in OPEN_STATUSES:
@@ -93,7 +98,7 @@ def escalation_for(tier: Tier, row: Mapping[str, Any], actor: Person, now: datet
     due = row["created_at"] + tier.sla
     if now <= due or actor.name == row["filed_by"]:
         return None
-    if actor.name != tier.escalate_to and tier.escalate_to not in actor.roles:
+    if not escalated_to(tier, actor):
         return None
     return f"overdue since {format_at(due)}: tier {tier.number} ({tier.name}) escalates to {tier.escalate_to}"
 

@@ -63,6 +63,7 @@ class DecisionService:
         self.get = self.queries.get
         self.list_decisions = self.queries.list_decisions
         self.inbox = self.queries.inbox
+        self.may_approve = self.queries.may_approve
         self.delegations = self.queries.delegations
         self.iter_event_rows = self.queries.iter_event_rows
 

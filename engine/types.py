@@ -239,6 +239,12 @@ class InboxItem(Struct, kw_only=True):
     escalation: str | None = None
 
 
+class InboxPage(Struct, kw_only=True):
+    items: list[InboxItem]
+    #: Opaque; pass as `cursor` to get the next page. None on the last page.
+    next_cursor: str | None
+
+
 class FilingResult(Struct, kw_only=True):
     decision: DecisionView
     #: False when an Idempotency-Key replay returned the decision filed earlier.

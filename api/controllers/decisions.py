@@ -24,7 +24,7 @@ from engine.types import (
     DecisionView,
     FilingRequest,
     GateView,
-    InboxItem,
+    InboxPage,
     ProceedRequest,
     Status,
     VerdictRequest,
@@ -239,7 +239,13 @@ def classify(request: Request[Any, Any, Any], data: JSONBody[FilingRequest]) -> 
     sync_to_thread=True,
     tags=["decisions"],
     summary="What waits on me",
-    description="Decisions whose route needs your sign-off (in your own right or under a delegation), oldest first.",
+    description="Decisions whose route needs your sign-off (in your own right or under a delegation), and "
+    "overdue ones the policy escalates to you, oldest first. Page with `cursor`: each page names the next one.",
+    responses=problems(422),
 )
-def inbox(request: Request[Any, Any, Any]) -> list[InboxItem]:
-    return runtime_of(request).service.inbox(request.user)
+def inbox(
+    request: Request[Any, Any, Any],
+    cursor: FromQuery[str | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+) -> InboxPage:
+    return runtime_of(request).service.inbox(request.user, cursor, limit)

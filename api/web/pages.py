@@ -150,7 +150,11 @@ class Pages(Controller):
     def inbox(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
         policy = runtime.policies.current
-        items = sorted(runtime.service.inbox(request.user), key=lambda i: -i.waiting_seconds)
+        cursor = request.query_params.get("cursor") or None
+        try:
+            page = runtime.service.inbox(request.user, cursor, 50)
+        except InvalidInput:
+            page = runtime.service.inbox(request.user, None, 50)
         rows = [
             {
                 "item": i,
@@ -158,9 +162,16 @@ class Pages(Controller):
                 "due": _local(policy, i.due_at),
                 "filed": _local(policy, i.decision.created_at),
             }
-            for i in items
+            for i in page.items
         ]
-        return _page(request, "inbox.html.j2", rows=rows, message=request.query_params.get("message"))
+        return _page(
+            request,
+            "inbox.html.j2",
+            rows=rows,
+            next_cursor=page.next_cursor,
+            first_page=cursor is None,
+            message=request.query_params.get("message"),
+        )
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -210,8 +221,7 @@ class Pages(Controller):
         except NotFound as exc:
             raise NotFoundException(str(exc)) from exc
         person: Person = request.user
-        may_decide = any(i.decision.id == decision_id for i in runtime.service.inbox(person)) if (
-            person.roles & DECIDERS) else False  # fmt: skip
+        may_decide = bool(person.roles & DECIDERS) and runtime.service.may_approve(person, decision_id)
         policy = runtime.policies.current
         return _page(
             request,

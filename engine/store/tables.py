@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.columns import JSONType, UTCDateTime
@@ -22,6 +22,10 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+#: The open statuses as the partial index states them (and engine.queries.OPEN_SQL renders them).
+OPEN_STATUSES_SQL = "status IN ('pending', 'proceeded_pending_review')"
 
 
 class Event(SQLModel, table=True):
@@ -56,24 +60,40 @@ class LogHead(SQLModel, table=True):
 
 
 class Decision(SQLModel, table=True):
-    """Read model: the current state of each decision, a fold over its events."""
+    """Read model: the current state of each decision, a fold over its events.
+
+    Indexes (migration 0013_read_indexes): every list filter as (column, filed_seq), so a filtered
+    page walks the filing order; `ix_decisions_open` holds only the open decisions, for the inbox.
+    """
 
     __tablename__ = "decisions"
+    __table_args__ = (
+        *(Index(f"ix_decisions_{c}_seq", c, "filed_seq") for c in ("category", "filed_by", "squad", "status", "tier")),
+        Index(
+            "ix_decisions_open",
+            "filed_seq",
+            "tier",
+            "filed_by",
+            "created_at",
+            sqlite_where=text(OPEN_STATUSES_SQL),
+            postgresql_where=text(OPEN_STATUSES_SQL),
+        ),
+    )
 
     id: str = Field(sa_column=Column(String(40), primary_key=True))
     filed_seq: int = Field(sa_column=Column(BigInteger, nullable=False, unique=True))
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     title: str = Field(sa_column=Column(String(200), nullable=False))
-    category: str = Field(sa_column=Column(String(100), nullable=False, index=True))
+    category: str = Field(sa_column=Column(String(100), nullable=False))
     attributes: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
     rationale: str | None = Field(default=None, sa_column=Column(Text))
     client: str | None = Field(default=None, sa_column=Column(String(100)))
     links: list[str] = Field(sa_column=Column(JSONType, nullable=False))
-    filed_by: str = Field(sa_column=Column(String(100), nullable=False, index=True))
-    squad: str | None = Field(default=None, sa_column=Column(String(100), index=True))
-    tier: int = Field(sa_column=Column(Integer, nullable=False, index=True))
+    filed_by: str = Field(sa_column=Column(String(100), nullable=False))
+    squad: str | None = Field(default=None, sa_column=Column(String(100)))
+    tier: int = Field(sa_column=Column(Integer, nullable=False))
     base_tier: int = Field(sa_column=Column(Integer, nullable=False))
-    status: str = Field(sa_column=Column(String(32), nullable=False, index=True))
+    status: str = Field(sa_column=Column(String(32), nullable=False))
     route: dict[str, Any] = Field(sa_column=Column(JSONType, nullable=False))
     matched_rules: list[dict[str, Any]] = Field(sa_column=Column(JSONType, nullable=False))
     known_category: bool = Field(nullable=False)

@@ -35,7 +35,7 @@ def test_amend_reclassifies_and_reroutes(api: Api) -> None:
     amended = r.json()
     # Tier 1 now: the squad resolves it and nobody waits on it.
     assert (amended["tier"], amended["status"], amended["title"]) == (1, "resolved", "lower risk after review")
-    assert api.get("/v1/inbox", "tomas").json() == []
+    assert api.get("/v1/inbox", "tomas").json()["items"] == []
     last = _events(api, d["id"])[-1]
     assert last["type"] == "decision_amended" and last["data"]["reason"] == "re-scored"
 
@@ -141,7 +141,7 @@ def test_delegation_lets_a_named_person_sign_and_the_log_says_so(api: Api) -> No
     assert [g["id"] for g in api.get("/v1/delegations", "tomas").json()] == [grant["id"]]
 
     d = api.file("mei", "pipeline", {"risk_score": 80})
-    inbox = api.get("/v1/inbox", "ravi").json()
+    inbox = api.get("/v1/inbox", "ravi").json()["items"]
     assert [(i["decision"]["id"], i["on_behalf_of"]) for i in inbox] == [(d["id"], "tomas")]
     r = api.post(f"/v1/decisions/{d['id']}/approvals", "ravi", {"verdict": "approve"})
     assert r.status_code == 200, r.text
@@ -185,16 +185,16 @@ def test_expired_and_revoked_delegations_stop_working(api: Api) -> None:
     expired = {"starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-02-01T00:00:00Z"}
     api.post("/v1/delegations", "tomas", {"delegate": "lena", "role": "tech_pm", **expired})
     d = api.file("mei", "pipeline", {"risk_score": 80})
-    assert api.get("/v1/inbox", "lena").json() == []
+    assert api.get("/v1/inbox", "lena").json()["items"] == []
     assert api.post(f"/v1/decisions/{d['id']}/approvals", "lena", {"verdict": "approve"}).status_code == 403
 
     grant = api.post("/v1/delegations", "tomas", {"delegate": "lena", "role": "tech_pm", **YEAR}).json()
-    assert len(api.get("/v1/inbox", "lena").json()) == 1
+    assert len(api.get("/v1/inbox", "lena").json()["items"]) == 1
     # Only the delegator may revoke.
     assert api.client.delete(f"/v1/delegations/{grant['id']}", headers=api.headers("priya")).status_code == 403
     assert api.client.delete(f"/v1/delegations/{grant['id']}", headers=api.headers("tomas")).status_code == 204
     assert api.client.delete("/v1/delegations/G-none", headers=api.headers("tomas")).status_code == 404
-    assert api.get("/v1/inbox", "lena").json() == []
+    assert api.get("/v1/inbox", "lena").json()["items"] == []
     assert api.post(f"/v1/decisions/{d['id']}/approvals", "lena", {"verdict": "approve"}).status_code == 403
     types = [e["type"] for e in api.runtime.service.iter_event_rows()]
     assert types.count("delegation_granted") == 2 and types.count("delegation_revoked") == 1
@@ -217,7 +217,7 @@ def test_break_glass_on_tier2_then_ratified(api: Api) -> None:
     )
     # It stays in every approver's inbox until reviewed after the fact.
     for approver in ("tomas", "priya"):
-        assert [i["decision"]["id"] for i in api.get("/v1/inbox", approver).json()] == [d["id"]]
+        assert [i["decision"]["id"] for i in api.get("/v1/inbox", approver).json()["items"]] == [d["id"]]
     listed = api.get("/v1/decisions?status=proceeded_pending_review", "dana").json()["items"]
     assert [x["id"] for x in listed] == [d["id"]]
     # Cannot be withdrawn or proceeded twice.
@@ -225,7 +225,7 @@ def test_break_glass_on_tier2_then_ratified(api: Api) -> None:
     assert api.post(f"/v1/decisions/{d['id']}/proceed", "mei", {"reason": "again"}).status_code == 409
     r = api.post(f"/v1/decisions/{d['id']}/approvals", "priya", {"verdict": "approve", "reason": "ratified"})
     assert r.json()["status"] == "approved"
-    assert api.get("/v1/inbox", "tomas").json() == []
+    assert api.get("/v1/inbox", "tomas").json()["items"] == []
 
 
 def test_break_glass_rejected_after_the_fact(api: Api) -> None:

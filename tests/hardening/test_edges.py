@@ -106,7 +106,7 @@ def test_a_genuinely_unknown_category_goes_to_the_unknown_tier_flagged(api: Api)
     d = api.file("mei", "xylophone_budget", {})
     assert d["tier"] == api.runtime.policies.current.unknown_category_tier
     assert d["explanation"]["known_category"] is False
-    inbox = api.get("/v1/inbox", "dana").json()
+    inbox = api.get("/v1/inbox", "dana").json()["items"]
     assert any(i["decision"]["id"] == d["id"] and not i["decision"]["explanation"]["known_category"] for i in inbox)
 
 

@@ -91,14 +91,14 @@ def test_reminders_fire_at_the_configured_fractions_then_the_decision_escalates(
     assert escalated["to"] == "director" and escalated["recipients"] == ["dana"]
     assert f"no sign-off by the due time ({DUE})" in escalated["reason"]
     # In the director's inbox, flagged, with the reason...
-    [item] = rt.service.inbox(people["dana"])
+    [item] = rt.service.inbox(people["dana"]).items
     assert item.decision.id == decision.id and item.overdue and item.escalated
     assert item.escalation == f"overdue since {DUE}: tier 2 (Tech PM sign-off) escalates to director"
     # ...without the power to approve it: that stays with the rules (tier 2: a tech PM).
     with pytest.raises(Forbidden):
         rt.service.decide(people["dana"], decision.id, VerdictRequest(verdict="approve"))
     # The tech PMs' inbox is unchanged: they are not escalated to, they are the approvers.
-    assert [i.escalated for i in rt.service.inbox(people["tomas"])] == [False]
+    assert [i.escalated for i in rt.service.inbox(people["tomas"]).items] == [False]
     report = deliver_due(rt.service.engine, rt.notify, rt.service.clock())
     assert report.failed == 0
     # The replay audit accepts them: each was owed by the policy at its time, and logged once.

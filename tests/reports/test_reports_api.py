@@ -53,12 +53,12 @@ def test_a_date_picks_the_window_containing_it_and_the_default_is_today_in_la(ap
 def test_overdue_shows_in_the_inbox_the_digest_and_the_scrape(api: Api) -> None:
     clock = api.runtime.service.clock
     d = api.file("ravi", "pipeline", {"risk_score": 80}, title="new sampler")  # tier 2, SLA 3 days, approver priya
-    item = next(i for i in api.get("/v1/inbox", "priya").json() if i["decision"]["id"] == d["id"])
+    item = next(i for i in api.get("/v1/inbox", "priya").json()["items"] if i["decision"]["id"] == d["id"])
     assert item["overdue"] is False and item["due_at"] is not None
     scrape = set(api.client.get("/metrics").text.splitlines())
     assert 'decisions_overdue{tier="2"} 0' in scrape
     clock.now += timedelta(days=3, minutes=1)  # type: ignore[attr-defined]
-    item = next(i for i in api.get("/v1/inbox", "priya").json() if i["decision"]["id"] == d["id"])
+    item = next(i for i in api.get("/v1/inbox", "priya").json()["items"] if i["decision"]["id"] == d["id"])
     assert item["overdue"] is True
     digest = api.get("/v1/digests/weekly", "dana").json()
     assert digest["overdue"] == 1 and digest["pending"][0]["overdue"] is True
