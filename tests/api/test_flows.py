@@ -161,3 +161,24 @@ def test_governed_activation_over_http(api: Api) -> None:
     assert api.get("/v1/policy", "mei").json()["version"] == candidate["version"]
     versions = api.get("/v1/policy/versions", "ann").json()
     assert [v["active"] for v in versions] == [False, True] and versions[-1]["decision_id"] == d["id"]
+
+
+def test_the_inbox_answers_pages_oldest_first(api: Api) -> None:
+    filed = [api.file("mei", "pipeline", {"risk_score": 80}, title=f"pipeline {i}")["id"] for i in range(5)]
+    api.file("tomas", "pipeline", {"risk_score": 80})  # his own: never in his inbox
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/inbox", "tomas", params=params).json()
+        assert len(page["items"]) <= 2
+        seen += [i["decision"]["id"] for i in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert (seen, pages) == (filed, 3)
+    # A squad member has nothing to sign: an empty page, no cursor.
+    assert api.get("/v1/inbox", "jon").json() == {"items": [], "next_cursor": None}
+    bad = api.get("/v1/inbox", "tomas", params={"cursor": "not-ours"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
+    assert api.get("/v1/inbox", "tomas", params={"limit": 0}).status_code in (400, 422)

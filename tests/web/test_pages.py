@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import re
+
+from engine.runtime import Runtime
+from engine.types import FilingRequest
 from tests.web.conftest import Browser
 
 
@@ -88,3 +93,29 @@ def test_audit_page_is_for_auditors(browser: Browser) -> None:
     assert page.status_code == 200 and "Verified:" in page.text
     export = browser.client.get("/audit/export/jsonl")
     assert export.status_code == 200 and export.text.startswith('{"actor":"system"')
+
+
+def test_the_inbox_page_pages_with_a_cursor(browser: Browser, runtime: Runtime) -> None:
+    mei = runtime.policies.current.people["mei"]
+    ids = [
+        runtime.service.file(mei, FilingRequest(title=f"p{i}", category="pipeline", attributes={"risk_score": 80}))
+        for i in range(52)
+    ]
+    browser.sign_in("tomas")
+    first = browser.client.get("/inbox").text
+    assert first.count('data-decision="') == 50
+    link = re.search(r'rel="next" href="(/inbox\?cursor=[^"]+)"', first)
+    assert link, "the first page names the next one"
+    second = browser.client.get(html.unescape(link.group(1))).text
+    assert [m for m in re.findall(r'data-decision="([^"]+)"', second)] == [r.decision.id for r in ids[50:]]
+    assert 'rel="next"' not in second
+    # The decision page shows Approve to whom the rules allow.
+    page = browser.client.get(f"/decisions/{ids[0].decision.id}").text
+    assert 'value="approve"' in page
+
+
+def test_the_decision_page_offers_approve_only_when_the_rules_allow(browser: Browser, runtime: Runtime) -> None:
+    mei = runtime.policies.current.people["mei"]
+    d = runtime.service.file(mei, FilingRequest(title="c", category="contract", attributes={"change": "scope"}))
+    browser.sign_in("tomas")  # a tech PM does not hold the director's sign-off
+    assert 'value="approve"' not in browser.client.get(f"/decisions/{d.decision.id}").text
