@@ -14,7 +14,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="log size for the log rows")
     parser.add_argument("--decisions", type=int, default=1_000_000, help="history size for digest/simulation")
     parser.add_argument("--seconds", type=int, default=10, help="load duration per HTTP row")
-    parser.add_argument("--only", default="classify,log,audit,history,http", help="comma-separated groups")
+    parser.add_argument("--only", default="classify,log,audit,history,http,read-paths", help="comma-separated groups")
+    parser.add_argument(
+        "--read-sizes",
+        default="10000,1000000",
+        help="read-paths: the two history sizes compared (e.g. 2000,20000 for a quick run)",
+    )
+    parser.add_argument("--read-backends", default="sqlite,postgresql", help="read-paths: which backends")
     args = parser.parse_args()
     groups = set(args.only.split(","))
     rows = []
@@ -36,6 +42,12 @@ def main() -> None:
         from bench import history_rows
 
         rows += history_rows.rows(args.decisions)
+    if "read-paths" in groups:
+        from bench import read_paths
+
+        sizes = tuple(int(n) for n in args.read_sizes.split(","))
+        rows += read_paths.rows(sizes, tuple(args.read_backends.split(",")))
+        print(table(rows), file=sys.stderr, flush=True)
     if "http" in groups:
         from bench import http_rows
 

@@ -30,17 +30,55 @@ CATEGORIES = [
 ]
 
 
-def generate(path: Path, decisions: int, start: datetime | None = None, span_days: int = 3650) -> int:
-    """A database at `path` with `decisions` filed over `span_days`; returns the number of events."""
+#: Realistic spreads (bench/read_paths.py): six filers in two squads, categories of every tier.
+FILERS = ["mei", "jon", "sofia", "ravi", "lena", "omar"]
+SPREAD = [
+    ("quality_threshold", {"deviation_pct": 1.5, "affected_clients": 1}, 1),
+    ("pipeline", {"risk_score": 12}, 1),
+    ("reporting_format", {}, 1),
+    ("domain", {"change": "rubric_update", "domain": "safety"}, 1),
+    ("quality_threshold", {"deviation_pct": 3.5, "affected_clients": 1}, 2),
+    ("pipeline", {"risk_score": 80}, 2),
+    ("annotator_tier", {"annotator": "a-1042", "from_tier": "generalist", "to_tier": "specialist"}, 2),
+    ("contract", {"change": "scope"}, 3),
+    ("benchmark", {"benchmark": "reasoning-suite"}, 3),
+    ("client_onboarding", {"client": "acme"}, 3),
+]
+
+
+def generate(
+    path: Path,
+    decisions: int,
+    start: datetime | None = None,
+    span_days: int = 3650,
+    *,
+    filers: list[str] | None = None,
+    categories: list[tuple[str, dict[str, Any], int]] | None = None,
+    weekly: int | None = None,
+    pending_share: float | None = None,
+    seed: int = 7,
+) -> int:
+    """A database at `path` with `decisions` filed over `span_days`; returns the number of events.
+
+    By default one filer (mei) and a backlog of the last 0.2 % of escalated decisions. With
+    `filers`, each decision's filer is drawn from them (their squad goes with them); `weekly` files
+    at that constant rate instead of spreading over `span_days` (the span then follows); with
+    `pending_share`, that share of the tier-2/3 decisions, drawn anywhere in the history, is left
+    pending and every other one approved.
+    """
     url = f"sqlite:///{path}"
     upgrade_database(url)
+    if weekly is not None:
+        span_days = max(1, round(decisions / weekly * 7))
     moment = start or datetime(2017, 1, 2, 17, tzinfo=UTC)
     bootstrap_at = moment - timedelta(days=1)
     rt = open_runtime(url, "policies.yaml", clock=lambda: bootstrap_at)  # bootstraps the policy: seq 0
     policy = rt.policies.current
     origin = rt.service.origin
     rt.close()
-    rng = random.Random(7)
+    rng = random.Random(seed)
+    filers = filers or ["mei"]
+    kinds = categories or CATEGORIES
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # generation only; the measured paths use the service's settings
@@ -71,18 +109,25 @@ def generate(path: Path, decisions: int, start: datetime | None = None, span_day
     # Each kind of decision is filed and approved once through the rules (engine.lifecycle.decide), so
     # the generated log is one the replay audit accepts; per decision only the title, and with it the
     # content hash its approval binds to, change.
-    templates = [_template(policy, category, attributes, moment) for category, attributes, _ in CATEGORIES]
+    templates = {
+        (filer, k): _template(policy, category, attributes, moment, filer)
+        for filer in filers
+        for k, (category, attributes, _) in enumerate(kinds)
+    }
     for i in range(decisions):
-        template = templates[rng.randrange(len(templates))]
+        filer = filers[rng.randrange(len(filers))]
+        template = templates[(filer, rng.randrange(len(kinds)))]
         category, tier = template.filed["category"], template.filed["tier"]
         decision_id = f"D{i:026d}"
         data = {**template.filed, "title": f"decision {i}"}
         route, status = data["route"], data["status"]
         filed_seq = seq
-        append("decision_filed", "mei", decision_id, data, moment)
+        append("decision_filed", filer, decision_id, data, moment)
         decided = None
-        # Every escalated decision is signed off, except in the last 0.2% of the history: a backlog.
-        if template.approval is not None and i < decisions * 0.998:
+        # Every escalated decision is signed off, except a backlog: the last 0.2 % of the history, or
+        # `pending_share` of them drawn anywhere.
+        signed = rng.random() >= pending_share if pending_share is not None else i < decisions * 0.998
+        if template.approval is not None and signed:
             at = moment + step / 2
             approver, approval = template.approval
             content = {k: data.get(k) for k in CONTENT_KEYS}
@@ -90,8 +135,9 @@ def generate(path: Path, decisions: int, start: datetime | None = None, span_day
             status, decided = "approved", at
         elif tier == 1:
             decided = moment
-        rows.append((decision_id, filed_seq, seq - 1, data["title"], category, json.dumps(data["attributes"]), "mei",
-                     "nucleus", tier, data["base_tier"], status, json.dumps(route), json.dumps(data["matched_rules"]),
+        squad = policy.people[filer].squad
+        rows.append((decision_id, filed_seq, seq - 1, data["title"], category, json.dumps(data["attributes"]), filer,
+                     squad, tier, data["base_tier"], status, json.dumps(route), json.dumps(data["matched_rules"]),
                      1, "[]", policy.version,
                      moment.strftime("%Y-%m-%d %H:%M:%S.%f"), moment.strftime("%Y-%m-%d %H:%M:%S.%f"),
                      decided.strftime("%Y-%m-%d %H:%M:%S.%f") if decided else None, 0))  # fmt: skip
@@ -118,19 +164,23 @@ class _Template:
     approval: tuple[str, dict[str, Any]] | None
 
 
-def _template(policy: Policy, category: str, attributes: dict[str, Any], moment: datetime) -> _Template:
+def _template(
+    policy: Policy, category: str, attributes: dict[str, Any], moment: datetime, filer: str = "mei"
+) -> _Template:
     from engine.lifecycle import Authority, File, GiveVerdict, decide, state_of
     from engine.read_model import fold
 
     people = policy.people
     authority = Authority(policy=policy, now=moment)
     command = File(title="decision 0", category=category, attributes=attributes)
-    [filed] = decide(command, people["mei"], authority, decision_id="D0").events
+    [filed] = decide(command, people[filer], authority, decision_id="D0").events
     if filed.data["status"] == "resolved":
         return _Template(filed.data, None)
-    approver = "tomas" if filed.data["tier"] == 2 else "dana"
+    # Tier 2: a tech PM of the other squad when the filer has one (tomas otherwise); tier 3: the director.
+    other = "priya" if people[filer].squad == "nucleus" else "tomas"
+    approver = other if filed.data["tier"] == 2 else "dana"
     body = {"type": filed.type, "seq": 0, "at": "2017-01-02T17:00:00.000000Z", "decision_id": "D0",
-            "actor": "mei", "data": filed.data}  # fmt: skip
+            "actor": filer, "data": filed.data}  # fmt: skip
     state = state_of(fold(None, body))  # type: ignore[arg-type]
     [approval] = decide(GiveVerdict(verdict="approve"), people[approver], authority, state=state).events
     assert approval.data["status"] == "approved", approval
