@@ -219,7 +219,11 @@ def create_app(
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(
-                        type="http", scheme="bearer", description="A token from `decisions token create NAME`."
+                        type="http",
+                        scheme="bearer",
+                        description="A token from `decisions token create NAME` (scope full; with "
+                        "`--scope read` only GET operations and `POST /v1/classify` accept it, the rest answer "
+                        "403), or an access token from the identity provider when one is configured.",
                     )
                 }
             ),

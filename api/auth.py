@@ -2,6 +2,9 @@
 
 Every route under the guard must declare who may call it in `opt={"roles": {...}}`;
 a route that forgets fails closed (403), and a test walks the app to prove none forgot.
+
+A personal token of scope `read` may call GET routes and those that declare
+`opt={"changes_nothing": True}` (classify: a dry run); any other route refuses it with 403.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.access_tokens import TokenRefused, looks_like_jwt
 from api.oidc.provider import ProviderUnavailable
 from api.params import duplicate_key, refuse_control_characters
+from engine.identity import TokenHolder
 from engine.runtime import Runtime
 from policy.compiled import ROLES, Person
 from policy.identity import SERVICE_ROLE, UnknownIdentity, is_client_token, person_from_claims, service_from_claims
@@ -57,12 +61,26 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip()
 
 
-async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Person | None:
-    service = runtime_of(connection).service
-    known = service.authenticate_cached(token)  # no I/O: safe on the event loop
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> TokenHolder | None:
+    """Whose personal token this is, and its scope."""
+    identity = runtime_of(connection).service.identity
+    known = identity.holder_cached(token)  # no I/O: safe on the event loop
     if known is not False:
         return known
-    return await anyio.to_thread.run_sync(service.authenticate, token)
+    return await anyio.to_thread.run_sync(identity.holder, token)
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def refuse_read_scope(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler, who: str) -> None:
+    """A read-scoped token reads (and classifies, which stores nothing); it never changes anything."""
+    if connection.scope.get("method", "GET") in READ_METHODS or handler.opt.get("changes_nothing"):
+        return
+    raise PermissionDeniedException(
+        f"this token of {who} has scope read: it may only read (GET) and classify; "
+        f"{connection.scope.get('method')} {connection.url.path} needs a token of scope full"
+    )
 
 
 async def authenticate_access_token(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Person:
@@ -111,13 +129,17 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
         raise NotAuthorizedException("no credentials: send `Authorization: Bearer <token>`")
     if looks_like_jwt(token):
         person: Person | None = await authenticate_access_token(connection, token)
+        scope = "full"  # the provider's token: what it may do is its person's or service account's roles
     else:
-        person = await authenticate(connection, token)
+        holder = await authenticate(connection, token)
+        person, scope = (holder.person, holder.scope) if holder is not None else (None, "full")
     if person is None:
         raise NotAuthorizedException("the token is unknown, revoked, or its person left the directory")
     connection.scope["user"] = person
     if not isinstance(roles, frozenset | set):
         raise PermissionDeniedException("this route declares no roles; it is closed to everyone")
+    if scope == "read":
+        refuse_read_scope(connection, handler, person.name)
     if not person.roles & roles:
         held = ", ".join(sorted(person.roles)) or "no role"
         allowed = ", ".join(sorted(roles))

@@ -70,7 +70,8 @@ WHY: dict[int, str] = {
     "`errors` names each one.",
     401: "No credentials, or a token that is unknown, revoked or expired "
     "(the `WWW-Authenticate` header says how to authenticate).",
-    403: "Authenticated, but this person may not do this: their roles, or the decision's rules.",
+    403: "Authenticated, but this person may not do this: their roles, the decision's rules, or a token of "
+    "scope read on an operation that changes something.",
     404: "Nothing with this id (or nothing of this kind yet).",
     409: "The current state does not allow this (already decided, not pending, a quorum rule), "
     "or an Idempotency-Key reused with a different body.",

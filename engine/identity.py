@@ -1,4 +1,9 @@
-"""Who is calling: personal API tokens, minted, verified (hashed, constant-time) and revoked."""
+"""Who is calling: personal API tokens, minted, verified (hashed, constant-time) and revoked.
+
+A token has a scope: `full` (whatever its person may do; the default, as every token before scopes
+was) or `read` (GET routes and the classify dry run: for dashboards and scripts that only look).
+The API enforces it (api.auth); the pages never take a read-scoped token to begin a session.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,18 @@ log = logging.getLogger(__name__)
 TOKEN_PREFIX = "drt"
 _tokens = ApiToken.__table__  # type: ignore[attr-defined]
 
+TokenScope = Literal["read", "full"]
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("read", "full")
+DEFAULT_SCOPE: TokenScope = "full"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Who a valid personal token belongs to (as the current policy has them), and what the token allows."""
+
+    person: Person
+    scope: TokenScope
+
 
 class _TokenCache:
     """Verified tokens (id -> person, secret hash) for a few seconds, shared by every service of a process.
@@ -38,20 +55,28 @@ class _TokenCache:
     def __init__(self, seconds: float, capacity: int = 10_000) -> None:
         self.seconds = seconds
         self.capacity = capacity
-        self._entries: dict[tuple[Any, str], tuple[str, str, float, datetime | None]] = {}
+        self._entries: dict[tuple[Any, str], tuple[str, str, float, datetime | None, TokenScope]] = {}
         self._lock = threading.Lock()
 
-    def get(self, url: Any, token_id: str) -> tuple[str, str, datetime | None] | None:
+    def get(self, url: Any, token_id: str) -> tuple[str, str, datetime | None, TokenScope] | None:
         entry = self._entries.get((url, token_id))
         if entry is None or time.monotonic() - entry[2] >= self.seconds:
             return None
-        return entry[0], entry[1], entry[3]
+        return entry[0], entry[1], entry[3], entry[4]
 
-    def put(self, url: Any, token_id: str, person: str, secret_hash: str, expires_at: datetime | None) -> None:
+    def put(
+        self,
+        url: Any,
+        token_id: str,
+        person: str,
+        secret_hash: str,
+        expires_at: datetime | None,
+        scope: TokenScope,
+    ) -> None:
         with self._lock:
             if len(self._entries) >= self.capacity:
                 self._entries.clear()
-            self._entries[(url, token_id)] = (person, secret_hash, time.monotonic(), expires_at)
+            self._entries[(url, token_id)] = (person, secret_hash, time.monotonic(), expires_at, scope)
 
     def forget_token(self, token_id: str) -> None:
         with self._lock:
@@ -82,6 +107,7 @@ class TokenInfo:
     last_used_at: datetime | None
     expires_at: datetime | None
     revoked_at: datetime | None
+    scope: TokenScope
 
     def state(self, now: datetime) -> str:
         if self.revoked_at is not None:
@@ -111,11 +137,19 @@ class Identity:
         self.policies = policies
         self.clock = clock
 
-    def create_token(self, person: str, label: str | None = None, expires_at: datetime | None = None) -> str:
+    def create_token(
+        self,
+        person: str,
+        label: str | None = None,
+        expires_at: datetime | None = None,
+        scope: TokenScope = DEFAULT_SCOPE,
+    ) -> str:
         if person not in self.policies.current.people:
             raise NotFound(f"{person!r} is not in the policy's people directory")
         if expires_at is not None and expires_at <= self.clock():
             raise InvalidInput([FieldError("$.expires_at", "the expiry must be in the future")])
+        if scope not in TOKEN_SCOPES:
+            raise InvalidInput([FieldError("$.scope", f"the scope is read or full, not {scope!r}")])
         token_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         with write_transaction(self.engine) as conn:
             conn.execute(
@@ -126,30 +160,48 @@ class Identity:
                     label=label,
                     created_at=self.clock(),
                     expires_at=expires_at,
+                    scope=scope,
                 )
             )
         return f"{TOKEN_PREFIX}_{token_id}_{secret}"
 
     def authenticate(self, token: str) -> Person | None:
-        known = self.authenticate_cached(token)
+        """The person a valid token belongs to, whatever its scope (see `holder` for the scope too)."""
+        holder = self.holder(token)
+        return holder.person if holder is not None else None
+
+    def authenticate_cached(self, token: str) -> Person | Literal[False] | None:
+        """`authenticate` without touching the database: False when the answer needs a lookup."""
+        holder = self.holder_cached(token)
+        return holder.person if isinstance(holder, TokenHolder) else holder
+
+    def holder(self, token: str) -> TokenHolder | None:
+        """Whose the token is and its scope; None when it is unknown, revoked, expired or its person left."""
+        known = self.holder_cached(token)
         if known is not False:
             return known
-        token_id, secret = token.split("_", 2)[1:]  # well-formed: authenticate_cached checked it
+        token_id, secret = token.split("_", 2)[1:]  # well-formed: holder_cached checked it
         now = self.clock()
         with read_transaction(self.engine) as conn:
             row = conn.execute(
-                select(_tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at, _tokens.c.expires_at).where(
-                    _tokens.c.id == token_id
-                )
-            ).first()
+                select(
+                    _tokens.c.person, _tokens.c.secret_hash, _tokens.c.revoked_at, _tokens.c.expires_at,
+                    _tokens.c.scope,
+                ).where(_tokens.c.id == token_id)
+            ).first()  # fmt: skip
         live = row if row is not None and not row.revoked_at and not _expired(row.expires_at, now) else None
         # Compare even when the id is unknown, so timing says nothing about which ids exist.
         expected = live.secret_hash if live is not None else "0" * 64
         if not hmac.compare_digest(_hash_secret(secret), expected) or live is None:
             return None
-        _TOKENS.put(self.engine.url, token_id, live.person, expected, live.expires_at)
+        _TOKENS.put(self.engine.url, token_id, live.person, expected, live.expires_at, live.scope)
         self._note_use(token_id, now)
-        return self.policies.current.people.get(live.person)
+        return self._holder(live.person, live.scope)
+
+    def _holder(self, name: str, scope: TokenScope) -> TokenHolder | None:
+        # The roles are the current policy's, whatever the cache holds: a directory change applies at once.
+        person = self.policies.current.people.get(name)
+        return TokenHolder(person, scope) if person is not None else None
 
     def _note_use(self, token_id: str, now: datetime) -> None:
         """Record the use, at most once a minute per token in this process (the cached path never writes)."""
@@ -165,19 +217,18 @@ class Identity:
         except SQLAlchemyError as exc:  # bookkeeping: never a reason to refuse a valid token
             log.warning("could not record the use of token %s: %s", token_id, exc)
 
-    def authenticate_cached(self, token: str) -> Person | Literal[False] | None:
-        """`authenticate` without touching the database: False when the answer needs a lookup."""
+    def holder_cached(self, token: str) -> TokenHolder | Literal[False] | None:
+        """`holder` without touching the database: False when the answer needs a lookup."""
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 16:
             return None
         cached = _TOKENS.get(self.engine.url, parts[1])
         if cached is None:
             return False
-        person, expected, expires_at = cached
+        person, expected, expires_at, scope = cached
         if not hmac.compare_digest(_hash_secret(parts[2]), expected) or _expired(expires_at, self.clock()):
             return None
-        # The roles are the current policy's, whatever the cache holds: a directory change applies at once.
-        return self.policies.current.people.get(person)
+        return self._holder(person, scope)
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke one token by its id (the 16 hex characters after `drt_`); NotFound when there is none."""
@@ -199,7 +250,7 @@ class Identity:
         """Tokens, oldest first: the live ones, or every one with `include_dead` (revoked, expired)."""
         query = select(
             _tokens.c.id, _tokens.c.person, _tokens.c.label, _tokens.c.created_at, _tokens.c.last_used_at,
-            _tokens.c.expires_at, _tokens.c.revoked_at,
+            _tokens.c.expires_at, _tokens.c.revoked_at, _tokens.c.scope,
         ).order_by(_tokens.c.created_at, _tokens.c.id)  # fmt: skip
         if person is not None:
             query = query.where(_tokens.c.person == person)

@@ -222,7 +222,8 @@ class DecisionController(Controller):
 
 @post(
     "/classify",
-    opt={"roles": READERS, "body_type": FilingRequest},
+    # A dry run: a read-scoped token may call it too (api.auth).
+    opt={"roles": READERS, "body_type": FilingRequest, "changes_nothing": True},
     sync_to_thread=True,
     tags=["decisions"],
     summary="Dry run: tier, route and explanation; nothing is stored",

@@ -103,16 +103,22 @@ class SignIn(Controller):
     async def login(self, request: Request[Any, Any, Any]) -> Response[Any]:
         form = await _form(request)
         token = form.get("token", "").strip()
-        person = await authenticate(request, token) if token else None
-        if person is None:
+        holder = await authenticate(request, token) if token else None
+        # The pages act with the person's full rights: a read-only token does not open them.
+        error = None
+        if holder is None:
+            error = "That token is unknown or revoked."
+        elif holder.scope == "read":
+            error = "That token is read-only (scope read): it works on the API only; sign in with a full one."
+        if holder is None or error is not None:
             return Template(
                 template_name="login.html.j2",
-                context={"next": _safe_next(form.get("next", "/")), "error": "That token is unknown or revoked.",
+                context={"next": _safe_next(form.get("next", "/")), "error": error,
                          "user": None, "path": "/login", "oidc": oidc_of(request) is not None},
-                status_code=401,
+                status_code=401 if holder is None else 403,
             )  # fmt: skip
         response = Redirect(_safe_next(form.get("next", "/")), status_code=303)
-        await start_session(request, response, person.name, via="token", token_id=token_id_of(token))
+        await start_session(request, response, holder.person.name, via="token", token_id=token_id_of(token))
         return response
 
     @post("/logout", opt={"public": True}, status_code=303)

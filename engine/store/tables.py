@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.columns import JSONType, UTCDateTime
@@ -127,6 +127,7 @@ class ApiToken(SQLModel, table=True):
     """Bearer tokens: only the SHA-256 of the secret part is stored."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("scope IN ('read', 'full')", name="scope_known"),)
 
     id: str = Field(sa_column=Column(String(32), primary_key=True))
     person: str = Field(sa_column=Column(String(100), nullable=False, index=True))
@@ -138,6 +139,8 @@ class ApiToken(SQLModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     #: Written at most once a minute per token and process (engine.identity), so never exact to the second.
     last_used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    #: `full` (what the person may do) or `read` (GET routes and classify only): engine.identity.
+    scope: str = Field(default="full", sa_column=Column(String(10), nullable=False, server_default="full"))
 
 
 class IdempotencyKey(SQLModel, table=True):

@@ -46,7 +46,7 @@ def test_create_says_how_many_others_are_live_and_list_shows_them_without_secret
     listed = run("token", "list", "mei")
     assert listed.exit_code == 0, listed.output
     lines = listed.stdout.strip().splitlines()
-    assert lines[0].split() == ["ID", "PERSON", "LABEL", "CREATED", "LAST", "USED", "EXPIRES", "STATE"]
+    assert lines[0].split() == ["ID", "PERSON", "LABEL", "SCOPE", "CREATED", "LAST", "USED", "EXPIRES", "STATE"]
     assert len(lines) == 4 and all(" mei " in line for line in lines[1:])
     assert "laptop" in listed.stdout and "ci" in listed.stdout and "tomas" not in listed.stdout
     for token in (first, second):
