@@ -55,6 +55,7 @@ from engine.types import (
 )
 from engine.writer import LogWriter
 from policy.compiled import FieldError, Person, Policy
+from policy.identity import with_authority
 
 Clock = Callable[[], datetime]
 
@@ -365,12 +366,3 @@ class Commands:
             self._carry_out(conn, outcome, authority, actor)
 
         self._write(work)
-
-
-def with_authority(actor: Person, data: dict[str, Any]) -> dict[str, Any]:
-    """The event's data, naming the claims behind any role or squad the actor holds from the identity
-    provider rather than the directory ({"tech_pm": "groups=eng-pms"}), so a replay of the log can
-    say on what authority each step was taken. Unchanged for people known by the directory alone."""
-    if not actor.authority:
-        return data
-    return {**data, "authority": dict(actor.authority)}

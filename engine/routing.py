@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from engine.types import Route
 from policy.compiled import Person, Policy, Tier
 
@@ -24,6 +26,26 @@ def route_for(policy: Policy, tier_number: int, filer: str) -> Route:
         roles=list(roles),
         distinct=rule.distinct,
     )
+
+
+def approver_groups(policy: Policy, route: Route) -> list[str]:
+    """The identity provider's groups whose members may sign off this route, in the policy's order.
+
+    Only when the policy lets approver roles come from groups (`identity.approver_roles_from_idp`):
+    members are known only from their claims when they sign in, so anything that lists who may
+    approve names the group beside the directory's people (`route.approvers`).
+    """
+    if route.role is None:
+        return []
+    return groups_giving(policy, route.roles or [route.role])
+
+
+def groups_giving(policy: Policy, roles: Iterable[str]) -> list[str]:
+    identity = policy.identity
+    if not identity.approver_roles_from_idp:
+        return []
+    wanted = frozenset(roles)
+    return [group for group, grant in identity.groups.items() if grant.roles & wanted]
 
 
 def eligibility_refusal(tier: Tier, route: Route, filer: str, actor: Person) -> str | None:

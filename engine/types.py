@@ -153,6 +153,8 @@ class ClassificationView(Struct, kw_only=True):
     attributes: dict[str, Any]
     route: Route
     explanation: Explanation
+    #: Identity-provider groups whose members may also sign off (`route.approvers` lists the directory's people).
+    approver_groups: list[str] = msgspec.field(default_factory=list)
 
 
 class ApprovalView(Struct, kw_only=True):
@@ -193,6 +195,9 @@ class DecisionView(Struct, kw_only=True):
     break_glass_reason: str | None = None
     #: What the quorum still needs, in words (empty when nothing is missing).
     missing: str | None = None
+    #: Identity-provider groups whose members may also sign off, under the policy in force now (their
+    #: members are known only when they sign in; `route.approvers` lists the directory's people).
+    approver_groups: list[str] = msgspec.field(default_factory=list)
 
 
 class EventView(Struct, kw_only=True):

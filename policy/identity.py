@@ -68,6 +68,40 @@ def _with_groups(policy: Policy, person: Person, claims: Mapping[str, Any]) -> P
     return dataclasses.replace(person, roles=frozenset(roles), squad=squad, authority=tuple(authority))
 
 
+def with_authority(actor: Person, data: dict[str, Any]) -> dict[str, Any]:
+    """The event's data, naming the claims behind any role or squad the actor holds from the identity
+    provider rather than the directory ({"tech_pm": "groups=eng-pms"}), so a replay of the log can
+    say on what authority each step was taken. Unchanged for people known by the directory alone."""
+    if not actor.authority:
+        return data
+    return {**data, "authority": dict(actor.authority)}
+
+
+def person_from_authority(policy: Policy, person: Person, authority: Any) -> Person:
+    """The directory's `person` as they acted, from the `authority` an event records: the groups it names
+    give, under `policy`, exactly the roles and squad it records, or UnknownIdentity says why not.
+
+    The replay audit's side of `with_authority`: the provider's claims are not in the log, but the
+    groups that mattered are, and the policy in force says what each gives.
+    """
+    if authority is None:
+        return person
+    identity = policy.identity
+    prefix = f"{identity.groups_claim}="
+    if not isinstance(authority, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.startswith(prefix) for k, v in authority.items()
+    ):
+        raise UnknownIdentity(f"its authority {authority!r} names no `{identity.groups_claim}` claim of this policy")
+    groups = sorted({claim.removeprefix(prefix) for claim in authority.values()})
+    acting = _with_groups(policy, person, {identity.groups_claim: groups})
+    if dict(acting.authority) != authority:
+        given = repr(dict(acting.authority)) if acting.authority else "no role"
+        raise UnknownIdentity(
+            f"it records {authority!r} as its authority, but under the policy in force those groups give {given}"
+        )
+    return acting
+
+
 def service_from_claims(policy: Policy, claims: Mapping[str, Any]) -> Person:
     """A client-credentials caller: a service account when the policy lists its client id."""
     client = claims.get("client_id") or claims.get("azp")

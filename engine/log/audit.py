@@ -50,6 +50,7 @@ from engine.read_model import DECISION_EVENTS, fold
 from engine.reminders import ESCALATION, REMINDER, due_nudge
 from policy import PolicyLoadError, load_policy_text
 from policy.compiled import Person, Policy
+from policy.identity import UnknownIdentity, person_from_authority, with_authority
 
 #: The service itself: the actor of consequences, of the bootstrap and of start-up activations.
 SYSTEM_PERSON = Person(SYSTEM, frozenset({SYSTEM}))
@@ -323,6 +324,7 @@ class Replay:
         actor = SYSTEM_PERSON if body["actor"] == SYSTEM else self.policy.people.get(body["actor"])
         if actor is None:
             raise _Illegitimate(f"seq {seq}: {body['actor']!r} is not in the directory of the policy in force")
+        actor = self._as_recorded(actor, body)
         approving = self.rows.get(data.get("decision_id") or "")
         text = data.get("text")
         assert isinstance(text, str)  # compile checked it
@@ -338,6 +340,7 @@ class Replay:
                 f"seq {seq}: {body['actor']!r} is not in the directory of the policy in force "
                 f"({self.policy.version[:12]}), so they could not act"
             )
+        actor = self._as_recorded(actor, body)
         decision_id = body["decision_id"]
         try:
             command, state, related, grant = self._rebuild(kind, data, decision_id)
@@ -355,6 +358,15 @@ class Replay:
             decision_id=decision_id if kind == "decision_filed" else None,
         )
 
+    def _as_recorded(self, person: Person, body: dict[str, Any]) -> Person:
+        """The person with the roles their identity provider's groups gave them, as the event records
+        (`authority`), when the policy in force gives exactly those for those groups."""
+        assert self.policy is not None
+        try:
+            return person_from_authority(self.policy, person, body["data"].get("authority"))
+        except UnknownIdentity as exc:
+            raise _Illegitimate(f"seq {body['seq']}: {_what(body)} does not stand: {exc}") from exc
+
     def _decide(self, body: dict[str, Any], command: Any, actor: Person, **context: Any) -> None:
         """Decide the command again; its own event must be this one, its consequences the next ones."""
         seq = body["seq"]
@@ -370,7 +382,11 @@ class Replay:
             raise _Illegitimate(
                 f"seq {seq}: the rules cannot decide {_what(body)} ({type(exc).__name__}: {exc})"
             ) from exc
-        planned = list(outcome.events)
+        # The service records the actor's authority in each of their own events (policy.identity.with_authority).
+        planned = [
+            dataclasses.replace(e, data=with_authority(actor, e.data)) if e.actor == actor.name else e
+            for e in outcome.events
+        ]
         if not planned:
             raise _Illegitimate(f"seq {seq}: the rules record nothing for {_what(body)}")
         difference = _difference(planned[0], body)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -15,10 +16,12 @@ from engine.notify.config import SLACK_APP, NotifyConfig
 from engine.notify.slack_app import due_at, slack_rows, update_row
 from engine.review.digest import Digest
 from engine.review.render import digest_markdown
+from engine.routing import approver_groups
 from engine.store.db import write_transaction
 from engine.store.outbox_tables import OutboxMessage
 from engine.store.tables import Decision
 from engine.text_safety import mrkdwn, one_line, plain_text
+from engine.types import Route
 from policy.compiled import Policy
 
 _outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -77,8 +80,15 @@ def _rows(
     policy: Policy,
     config: NotifyConfig,
     now: datetime,
+    route: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     names = sorted(set(recipients))
+    # An approval request also names the groups whose members may sign it (`identity.groups` giving a
+    # route role): no e-mail reaches them, as the service knows them only once they sign in, but the
+    # shared channels and the Slack channel do.
+    groups = approver_groups(policy, msgspec.convert(route, Route)) if route is not None else []
+    if groups:
+        payload = {**payload, "approver_groups": groups}
     rows = []
 
     def row(recipient: str, channel: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -99,7 +109,7 @@ def _rows(
             continue  # the Slack app's own rows: engine.notify.slack_app
         if channel in SHARED_CHANNELS:
             # A webhook or a Slack channel is one place: one message per event, not one per person.
-            if names:
+            if names or groups:
                 rows.append(row("*", channel, {"recipients": names, "email": None}))
             continue
         for name in names:
@@ -107,7 +117,7 @@ def _rows(
             if person is None or not person.email:
                 continue
             rows.append(row(name, channel, {"email": person.email}))
-    return rows + slack_rows(kind, key, names, payload, policy, config, now)
+    return rows + slack_rows(kind, key, names, payload, policy, config, now, groups)
 
 
 #: The sweep's events (engine.reminders) and the kind of message each sends.
@@ -143,6 +153,7 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                     policy,
                     config,
                     event.at,
+                    data["route"],
                 )
             elif event.type in ("approval_recorded", "decision_withdrawn") and data["status"] in (
                 "approved",
@@ -170,7 +181,7 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                 )
             elif event.type in ("decision_proceeded", "decision_amended"):
                 row = conn.execute(
-                    select(_decisions.c.title, _decisions.c.tier, _decisions.c.created_at).where(
+                    select(_decisions.c.title, _decisions.c.tier, _decisions.c.created_at, _decisions.c.route).where(
                         _decisions.c.id == event.decision_id
                     )
                 ).first()
@@ -195,6 +206,7 @@ def make_outbox_hook(config: NotifyConfig) -> Callable[[Connection, list[Appende
                     policy,
                     config,
                     event.at,
+                    row.route if kind == "break_glass" else data["route"],
                 )
             elif event.type in NUDGES:
                 row = conn.execute(
@@ -247,7 +259,14 @@ def enqueue_overdue(engine: Engine, policy: Policy, config: NotifyConfig, now: d
             already = {a["approver"] for a in d["approvals"]}
             recipients = [n for n in d["route"]["approvers"] if n not in already]
             rows += _rows(
-                "overdue", d["id"], recipients, _message("overdue", decision, "system", config), policy, config, now
+                "overdue",
+                d["id"],
+                recipients,
+                _message("overdue", decision, "system", config),
+                policy,
+                config,
+                now,
+                d["route"],
             )
         _insert_ignoring_duplicates(conn, rows)
     return len(rows)

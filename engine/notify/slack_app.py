@@ -7,7 +7,7 @@ and records where it was posted so every later change rewrites all of them (chat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,8 +55,10 @@ def slack_rows(
     policy: Policy,
     config: NotifyConfig,
     now: datetime,
+    groups: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Outbox rows for the Slack app: a DM per person it knows, one channel post for everyone else."""
+    """Outbox rows for the Slack app: a DM per person it knows, one channel post for everyone else,
+    members of approver `groups` included (the service learns who they are only when they sign in)."""
     if SLACK_APP not in config.channels or "decision_id" not in payload:
         return []
     if kind not in REQUEST_KINDS and kind not in OUTCOME_KINDS:
@@ -78,6 +80,8 @@ def slack_rows(
         elif kind in REQUEST_KINDS and config.slack_channel:
             # One post in the channel stands for every approver Slack does not know.
             targets["#" + config.slack_channel] = config.slack_channel
+    if groups and kind in REQUEST_KINDS and config.slack_channel:
+        targets["#" + config.slack_channel] = config.slack_channel
     return [
         _row(f"{kind}:{key}:{recipient}:{SLACK_APP}", kind, recipient, {**base, "channel": channel}, now)
         for recipient, channel in targets.items()

@@ -11,6 +11,7 @@ from engine.classify import Classification
 from engine.lifecycle import state_of
 from engine.log.canonical import parse_at
 from engine.quorum import missing
+from engine.routing import approver_groups
 from engine.types import (
     OPEN_STATUSES,
     ApprovalView,
@@ -97,6 +98,7 @@ def decision_view(policy: Policy, row: Mapping[str, Any]) -> DecisionView:
         superseded_by=row.get("superseded_by"),
         break_glass_reason=row.get("break_glass_reason"),
         missing=missing(route, state_of(row).votes) if row["status"] in OPEN_STATUSES else None,
+        approver_groups=approver_groups(policy, route),
     )
 
 
@@ -128,6 +130,7 @@ def classification_view(policy: Policy, result: Classification, route: Route) ->
         tier_name=name,
         attributes=result.attributes,
         route=route,
+        approver_groups=approver_groups(policy, route),
         explanation=Explanation(
             base_tier=result.base_tier,
             matched_rules=rules,

@@ -127,3 +127,26 @@ def test_the_default_policy_matches_people_by_email() -> None:
     assert not policy.identity.approver_roles_from_idp
     assert person_from_claims(policy, {"email": "dana@example.com"}).name == "dana"
     assert msgspec.json.encode(sorted(policy.identity.services)) == b"[]"
+
+
+def test_the_authority_an_event_records_is_read_back_only_as_the_policy_gives_it() -> None:
+    from policy.identity import person_from_authority
+
+    text = policy_with(
+        "identity:\n  approver_roles_from_idp: true\n  groups:\n    pms: {roles: [tech_pm]}\n"
+        "    ml-atlas: {squad: atlas}\n    audit: {roles: [auditor]}\n"
+    )
+    policy = load_policy_text(text)
+    kim = policy.people["kim"]
+    acting = person_from_authority(policy, kim, {"tech_pm": "groups=pms", "squad": "groups=ml-atlas"})
+    assert acting.roles == {"squad_member", "tech_pm"} and acting.squad == "atlas"
+    assert person_from_authority(policy, kim, None) is kim
+    # A role the named group does not give, a group the policy does not know, a claim of another kind.
+    for forged in ({"tech_pm": "groups=audit"}, {"tech_pm": "groups=admins"}, {"tech_pm": "email=kim@example.com"},
+                   ["tech_pm"]):  # fmt: skip
+        with pytest.raises(UnknownIdentity):
+            person_from_authority(policy, kim, forged)
+    # Under a policy that keeps approver roles to the directory, the same record does not stand.
+    barred = load_policy_text(policy_with("identity:\n  groups:\n    audit: {roles: [auditor]}\n"))
+    with pytest.raises(UnknownIdentity, match="those groups give no role"):
+        person_from_authority(barred, barred.people["kim"], {"tech_pm": "groups=pms"})

@@ -12,6 +12,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from api.oidc.settings import OidcSettings
+from engine.log.audit import audit_database
 from engine.runtime import Runtime, open_runtime
 from tests.oidc.fixture import WEB_CLIENT, OidcProvider, new_key, sign_in_at_provider
 from tests.support import DEFAULT_POLICY
@@ -172,6 +173,8 @@ def test_an_approval_on_a_role_from_a_group_names_that_group_in_the_log(
             assert approval["data"]["authority"] == {"tech_pm": "groups=pms"}
             filed = next(e for e in detail["events"] if e["type"] == "decision_filed")
             assert "authority" not in filed["data"]  # mei acted on the directory's word alone
+            # The replay audit reads the same authority back from the log and finds the approval allowed.
+            assert audit_database(rt.service.engine).ok
     finally:
         rt.close()
 
