@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import ColumnElement, Engine, Select, and_, bindparam, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -19,12 +20,15 @@ from engine.store.db import read_transaction
 from engine.store.delegations import delegators_in_force
 from engine.store.mapping import decision_detail, decision_view, event_view
 from engine.store.rows import decision_row
+from engine.store.search import matching_seqs, search_terms
 from engine.store.tables import Decision, Delegation, Event
 from engine.types import (
     OPEN_STATUSES,
     DecisionDetail,
     DecisionFilter,
     DecisionPage,
+    DecisionSort,
+    DecisionView,
     DelegationView,
     InboxItem,
     InboxPage,
@@ -95,15 +99,37 @@ class Queries:
             )
         return decision_detail(policy, row, [event_view(dict(e)) for e in events])
 
-    def list_decisions(self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50) -> DecisionPage:
+    def list_decisions(
+        self, filters: DecisionFilter, cursor: str | None = None, limit: int = 50, sort: DecisionSort = "newest"
+    ) -> DecisionPage:
         policy = self.policies.current
-        query = list_query(filters, _decode_cursor(cursor) if cursor is not None else None, limit + 1)
+        query = list_query(
+            filters, _decode_list_cursor(sort, cursor) if cursor is not None else None, limit + 1, sort,
+            self.engine.dialect.name,
+        )  # fmt: skip
         with read_transaction(self.engine) as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1]["filed_seq"]) if more and rows else None
+        next_cursor = _encode_list_cursor(sort, rows[-1]) if more and rows else None
         return DecisionPage(items=[decision_view(policy, r) for r in rows], next_cursor=next_cursor)
+
+    def iter_decisions(
+        self, filters: DecisionFilter, sort: DecisionSort = "newest", batch: int = 1000
+    ) -> Iterator[DecisionView]:
+        """Every decision the filters match, in `sort` order, one short read transaction per batch.
+        The first batch is read now, so a refused filter raises here rather than mid-stream."""
+        first = self.list_decisions(filters, None, batch, sort)
+
+        def rest() -> Iterator[DecisionView]:
+            page = first
+            while True:
+                yield from page.items
+                if page.next_cursor is None:
+                    return
+                page = self.list_decisions(filters, page.next_cursor, batch, sort)
+
+        return rest()
 
     def inbox(self, actor: Person, cursor: str | None = None, limit: int = 50) -> InboxPage:
         """What waits on me (or on someone whose sign-off I hold by delegation), oldest first, a page at a time.
@@ -214,8 +240,15 @@ def _unindexed_sqlite(element: _Unindexed, compiler: Any, **kw: Any) -> str:
     return f"+{compiler.process(element.column, **kw)}"
 
 
-def list_query(filters: DecisionFilter, before_seq: int | None, limit: int) -> Select[Any]:
-    """A page of the list, newest first: each filter column has an index (column, filed_seq), so the
+def list_query(
+    filters: DecisionFilter,
+    after: int | list[Any] | None,
+    limit: int,
+    sort: DecisionSort = "newest",
+    dialect: str = "sqlite",
+) -> Select[Any]:
+    """A page of the list in `sort` order after the keyset values `after` (for newest first, the filing seq
+    before which the page starts). Newest first, each filter column has an index (column, filed_seq), so the
     page is read off it in order (migration 0013_read_indexes; tests/engine/test_read_plans.py)."""
     conditions = []
     for column in ("status", "tier", "category", "squad", "filed_by"):
@@ -226,9 +259,14 @@ def list_query(filters: DecisionFilter, before_seq: int | None, limit: int) -> S
         conditions.append(_decisions.c.created_at >= filters.since)
     if filters.until is not None:
         conditions.append(_decisions.c.created_at < filters.until)
-    if before_seq is not None:
-        conditions.append(_decisions.c.filed_seq < before_seq)
-    query = select(*_VIEW_COLUMNS).order_by(_decisions.c.filed_seq.desc()).limit(limit)
+    if filters.q is not None:
+        if not search_terms(filters.q):
+            raise InvalidInput([FieldError("$.query.q", "give at least one word to search for")])
+        conditions.append(matching_seqs(dialect, filters.q))  # type: ignore[arg-type]
+    keys = _SORT_KEYS[sort]
+    if after is not None:
+        conditions.append(_after(keys, [after] if isinstance(after, int) else after))
+    query = select(*_VIEW_COLUMNS).order_by(*(c.desc() if down else c.asc() for c, down in keys)).limit(limit)
     return query.where(and_(*conditions)) if conditions else query
 
 
@@ -261,6 +299,62 @@ def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | No
 
 def _encode_cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+#: Each sort as (column, descending) keys; the last is always the unique filed_seq, so pages never overlap.
+_SORT_KEYS: dict[str, list[tuple[Any, bool]]] = {
+    "newest": [(_decisions.c.filed_seq, True)],
+    "oldest": [(_decisions.c.filed_seq, False)],
+    "tier": [(_decisions.c.tier, True), (_decisions.c.filed_seq, True)],
+    "title": [(_decisions.c.title, False), (_decisions.c.filed_seq, True)],
+}
+
+
+def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order of `keys` (keyset pagination, mixed directions)."""
+    clauses = []
+    for i, (column, down) in enumerate(keys):
+        equal = [keys[j][0] == values[j] for j in range(i)]
+        beyond = column < values[i] if down else column > values[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+def _encode_list_cursor(sort: str, row: dict[str, Any]) -> str:
+    if sort == "newest":  # the form this service has always issued
+        raw = f"s{row['filed_seq']}"
+    else:
+        raw = "k" + msgspec.json.encode([sort, *(row[c.name] for c, _ in _SORT_KEYS[sort])]).decode()
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_list_cursor(sort: str, cursor: str) -> list[Any]:
+    refused = InvalidInput([FieldError("$.query.cursor", "not a cursor this service issued for this sort")])
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise refused from exc
+    if sort == "newest":
+        if not raw.startswith("s") or not raw[1:].isdigit():
+            raise refused
+        values: list[Any] = [int(raw[1:])]
+    else:
+        try:
+            decoded = msgspec.json.decode(raw[1:]) if raw.startswith("k") else None
+        except msgspec.DecodeError as exc:
+            raise refused from exc
+        if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
+            raise refused
+        values = decoded[1:]
+        types = {"tier": int, "title": str, "filed_seq": int}
+        if len(values) != len(_SORT_KEYS[sort]) or any(
+            type(v) is not types[c.name] for v, (c, _) in zip(values, _SORT_KEYS[sort], strict=True)
+        ):
+            raise refused
+    if any(isinstance(v, int) and not 0 <= v <= 2**63 - 1 for v in values):
+        # BIGINT columns: anything larger was never issued, and PostgreSQL would fail on it
+        raise refused
+    return values
 
 
 def _decode_cursor(cursor: str) -> int:

@@ -62,6 +62,7 @@ class DecisionService:
         self.revoke_delegation = self.commands.revoke_delegation
         self.get = self.queries.get
         self.list_decisions = self.queries.list_decisions
+        self.iter_decisions = self.queries.iter_decisions
         self.inbox = self.queries.inbox
         self.may_approve = self.queries.may_approve
         self.delegations = self.queries.delegations

@@ -223,6 +223,13 @@ class DecisionFilter(Struct, kw_only=True):
     filed_by: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: Free text: every word must occur in the title, the rationale or a comment (stemmed).
+    q: str | None = None
+
+
+#: Orders of a decisions list: filed newest or oldest first, highest tier first, or title A-Z.
+DecisionSort = Literal["newest", "oldest", "tier", "title"]
+DECISION_SORTS: tuple[DecisionSort, ...] = ("newest", "oldest", "tier", "title")
 
 
 class DecisionPage(Struct, kw_only=True):

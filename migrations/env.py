@@ -7,9 +7,15 @@ from sqlmodel import SQLModel
 
 import engine.store.tables  # noqa: F401  (every model must be imported before autogenerate)
 from engine.store.db import create_db_engine, database_url_from_env
+from engine.store.search import SEARCH_TABLES
 
 config = context.config
 target_metadata = SQLModel.metadata
+
+
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    # The search index is the database's own (FTS5, tsvector): created by SQL, not by a model.
+    return not (type_ == "table" and name in SEARCH_TABLES)
 
 
 def _url() -> str:
@@ -18,7 +24,12 @@ def _url() -> str:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True, compare_type=True
+        url=_url(),
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -43,6 +54,7 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -10,7 +10,8 @@ import click
 
 from api.cli.common import Context, echo_json, pass_context, person_named
 from api.cli.root import main
-from engine.types import DecisionFilter, DecisionView, Status, Verdict, VerdictRequest
+from engine.decision_export import decisions_csv
+from engine.types import DECISION_SORTS, DecisionFilter, DecisionSort, DecisionView, Status, Verdict, VerdictRequest
 
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 
@@ -61,15 +62,28 @@ def show(obj: Context, decision_id: str, fmt: str) -> None:
 @click.option("--filed-by", default=None)
 @click.option("--since", type=click.DateTime(), default=None, help="Filed at or after (UTC)")
 @click.option("--until", type=click.DateTime(), default=None, help="Filed before (UTC)")
+@click.option("--search", "q", default=None, help="Words in the title, rationale or comments (all of them)")
+@click.option("--sort", type=click.Choice(DECISION_SORTS), default="newest", show_default=True)
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
 @click.option("--cursor", default=None, help="The next_cursor of the previous page")
-@_FORMAT
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "csv"]),
+    default="text",
+    show_default=True,
+    help="csv: every match, one row per decision (GET /v1/decisions/export), no paging",
+)
 @pass_context
-def list_decisions(obj: Context, fmt: str, cursor: str | None, limit: int, **filters: Any) -> None:
-    """Decisions, newest first, with the filters of GET /v1/decisions."""
+def list_decisions(obj: Context, fmt: str, cursor: str | None, limit: int, sort: DecisionSort, **filters: Any) -> None:
+    """Decisions, newest first, with the filters, search and sorts of GET /v1/decisions."""
     flt = DecisionFilter(**{**filters, "since": _utc(filters["since"]), "until": _utc(filters["until"])})
     with obj.runtime() as rt:
-        page = rt.service.list_decisions(flt, cursor, limit)
+        if fmt == "csv":
+            for chunk in decisions_csv(rt.service.iter_decisions(flt, sort)):
+                click.echo(chunk, nl=False)  # bytes: written as they are
+            return
+        page = rt.service.list_decisions(flt, cursor, limit, sort)
     if fmt == "json":
         echo_json(page)
         return
@@ -79,7 +93,8 @@ def list_decisions(obj: Context, fmt: str, cursor: str | None, limit: int, **fil
         click.echo(f"{d.id}  tier {d.tier}  {d.status:<24} {d.category:<20} {d.filed_by:<10} {_when(d.created_at)}  "
                    f"{d.title}")  # fmt: skip
     if page.next_cursor:
-        click.echo(f"more: decisions list --cursor {page.next_cursor}", err=True)
+        sorted_by = f" --sort {sort}" if sort != "newest" else ""
+        click.echo(f"more: decisions list{sorted_by} --cursor {page.next_cursor}", err=True)
 
 
 def _verdict(obj: Context, decision_id: str, actor: str, verdict: Verdict, reason: str | None) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
+from litestar.response import Stream
 
 from api.auth import DECIDERS, FILERS, READERS, runtime_of
 from api.openapi import problems
 from api.params import InstantQuery, instant_param
+from engine.decision_export import decisions_csv
+from engine.store.search import MAX_QUERY
 from engine.types import (
     AmendRequest,
     ClassificationView,
@@ -21,6 +24,7 @@ from engine.types import (
     DecisionDetail,
     DecisionFilter,
     DecisionPage,
+    DecisionSort,
     DecisionView,
     FilingRequest,
     GateView,
@@ -43,6 +47,42 @@ def _idempotency_key(value: str | None) -> str | None:
             extra=[{"key": "Idempotency-Key", "source": "header", "message": "1-200 printable ASCII characters"}],
         )
     return value
+
+
+SearchQuery = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=MAX_QUERY,
+        description="Words that must all occur in the title, the rationale or a comment (stemmed, any case)",
+    ),
+]
+SortQuery = Annotated[
+    DecisionSort,
+    QueryParameter(description="newest or oldest filed first, highest tier first, or title A-Z"),
+]
+
+
+def _filters(
+    status: Status | None,
+    tier: int | None,
+    category: str | None,
+    squad: str | None,
+    filed_by: str | None,
+    since: str | None,
+    until: str | None,
+    q: str | None,
+) -> DecisionFilter:
+    return DecisionFilter(
+        status=status,
+        tier=tier,
+        category=category,
+        squad=squad,
+        filed_by=filed_by,
+        since=instant_param("since", since),
+        until=instant_param("until", until),
+        q=q,
+    )
 
 
 class DecisionController(Controller):
@@ -93,8 +133,10 @@ class DecisionController(Controller):
         "/",
         opt={"roles": READERS},
         sync_to_thread=True,
-        summary="List decisions, newest first",
-        description="Filters combine with AND. Page with `cursor`: each page names the next one.",
+        summary="List and search decisions, newest first",
+        description="Filters combine with AND; `q` searches titles, rationales and comments (every word, "
+        "stemmed). `since`/`until` bound the filing time. Page with `cursor`: each page names the next one, "
+        "for the same filters and `sort`.",
         responses=problems(422),
     )
     def list_decisions(
@@ -107,19 +149,54 @@ class DecisionController(Controller):
         filed_by: FromQuery[str | None] = None,
         since: InstantQuery = None,
         until: InstantQuery = None,
+        q: SearchQuery = None,
+        sort: SortQuery = "newest",
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> DecisionPage:
-        filters = DecisionFilter(
-            status=status,
-            tier=tier,
-            category=category,
-            squad=squad,
-            filed_by=filed_by,
-            since=instant_param("since", since),
-            until=instant_param("until", until),
+        filters = _filters(status, tier, category, squad, filed_by, since, until, q)
+        return runtime_of(request).service.list_decisions(filters, cursor, limit, sort)
+
+    @get(
+        "/export",
+        opt={"roles": READERS},
+        sync_to_thread=True,
+        summary="Export decisions as CSV, streamed: one row per decision",
+        description="The filters and `sort` of the list, without paging. Columns: id, title, category, tier, "
+        "status, filer, squad, filed, decided (UTC), approvers (`name` or `delegate for delegator`, `; ` "
+        "between). Spreadsheet-safe: a cell that would start a formula starts with `'`.",
+        responses={
+            200: ResponseSpec(
+                str,
+                media_type="text/csv",
+                description="A header row, then one row per decision, as an attachment.",
+                generate_examples=False,
+            ),
+            **problems(422),
+        },
+    )
+    def export(
+        self,
+        request: Request[Any, Any, Any],
+        format: FromQuery[Literal["csv"]] = "csv",
+        status: FromQuery[Status | None] = None,
+        tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
+        category: FromQuery[str | None] = None,
+        squad: FromQuery[str | None] = None,
+        filed_by: FromQuery[str | None] = None,
+        since: InstantQuery = None,
+        until: InstantQuery = None,
+        q: SearchQuery = None,
+        sort: SortQuery = "newest",
+    ) -> Stream:
+        filters = _filters(status, tier, category, squad, filed_by, since, until, q)
+        # The first rows are read here: a refused filter is a 4xx before the 200 and the first byte.
+        views = runtime_of(request).service.iter_decisions(filters, sort)
+        return Stream(
+            decisions_csv(views),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="decisions.csv"'},
         )
-        return runtime_of(request).service.list_decisions(filters, cursor, limit)
 
     @get(
         "/{decision_id:str}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -21,19 +21,22 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 
-from api.auth import AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
+from api.auth import APPROVERS, AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
 from api.controllers.log import MEDIA as EXPORT_MEDIA
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.oidc import oidc_of, site_url
 from api.web.session import current_session, end_session, start_session
+from engine.decision_export import decisions_csv
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from engine.log.audit import audit_and_remember, latest_audit
 from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_before_export
 from engine.log.export import ExportFilter, export_lines
 from engine.sessions import token_id_of
+from engine.store.search import MAX_QUERY, search_terms
 from engine.types import (
     CommentRequest,
     DecisionFilter,
+    DecisionSort,
     FilingRequest,
     ProceedRequest,
     VerdictRequest,
@@ -143,12 +146,39 @@ class Pages(Controller):
     path = ""
     include_in_schema = False
 
-    @page("/", opt={"roles": EVERYONE}, sync_to_thread=False)
-    def home(self, request: Request[Any, Any, Any]) -> Redirect:
+    @page("/", opt={"roles": EVERYONE}, sync_to_thread=True)
+    def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Each role lands where its work is: approvers on their inbox, auditors on the audit page, a squad
+        member on her own open filings and whatever waits on her (a delegated sign-off)."""
         person: Person = request.user
-        if person.roles & DECIDERS:
+        if person.roles & APPROVERS or "admin" in person.roles:
             return Redirect("/inbox", status_code=303)
-        return Redirect("/audit" if person.roles & AUDITORS else "/decisions", status_code=303)
+        if person.roles & AUDITORS:
+            return Redirect("/audit", status_code=303)
+        if not person.roles & FILERS:
+            return Redirect("/decisions", status_code=303)
+        runtime = runtime_of(request)
+        policy = runtime.policies.current
+        service = runtime.service
+        mine = [
+            d
+            for status in ("proceeded_pending_review", "pending")
+            for d in service.list_decisions(DecisionFilter(filed_by=person.name, status=status), None, 200).items  # type: ignore[arg-type]
+        ]
+        recent = [
+            d for d in service.list_decisions(DecisionFilter(filed_by=person.name), None, 20).items
+            if d.status not in ("pending", "proceeded_pending_review")
+        ][:5]  # fmt: skip
+        waiting = service.inbox(person, None, 50).items  # oldest first: the longest wait on top
+        return _page(
+            request,
+            "home.html.j2",
+            mine=sorted(mine, key=lambda d: d.created_at),
+            recent=recent,
+            waiting=[{"item": i, "waited": _waited(i.waiting_seconds)} for i in waiting],
+            when=lambda d: _local(policy, d),
+            message=request.query_params.get("message"),
+        )
 
     # -- inbox ------------------------------------------------------------------------------------
 
@@ -184,39 +214,45 @@ class Pages(Controller):
     @page("/decisions", opt={"roles": EVERYONE}, sync_to_thread=True)
     def decisions(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
-        q = request.query_params
-        errors: list[str] = []
-        tier = q.get("tier") or None
-        if tier is not None and tier not in {"1", "2", "3"}:
-            errors.append("tier must be 1, 2 or 3")
-            tier = None
-        status = q.get("status") or None
-        if status is not None and status not in STATUSES:
-            errors.append(f"unknown status {status}")
-            status = None
-        filters = DecisionFilter(
-            status=status,  # type: ignore[arg-type]
-            tier=int(tier) if tier else None,
-            category=q.get("category") or None,
-            squad=q.get("squad") or None,
-            filed_by=q.get("filed_by") or None,
-        )
+        filters, sort, errors, query = _list_filters(request)
         try:
-            page = runtime.service.list_decisions(filters, q.get("cursor") or None, 50)
+            page = runtime.service.list_decisions(filters, request.query_params.get("cursor") or None, 50, sort)
         except InvalidInput as exc:
-            errors.append(str(exc))
-            page = runtime.service.list_decisions(filters, None, 50)
+            errors.extend(e.message for e in exc.errors)
+            if filters.q is not None and not search_terms(filters.q):
+                filters = msgspec.structs.replace(filters, q=None)
+            page = runtime.service.list_decisions(filters, None, 50, sort)
         policy = runtime.policies.current
         return _page(
             request,
             "decisions.html.j2",
             page=page,
             filters=filters,
+            sort=sort,
+            sorts=SORTS,
             statuses=STATUSES,
             errors=errors,
             squads=sorted({p.squad for p in policy.people.values() if p.squad}),
             when=lambda d: _local(policy, d),
-            query={k: v for k, v in q.items() if k != "cursor" and v},
+            query=query,
+            dates={k: request.query_params.get(k, "") for k in ("from", "to")},
+            cursor=request.query_params.get("cursor"),
+        )
+
+    @page("/decisions/export", opt={"roles": EVERYONE}, sync_to_thread=True)
+    def decisions_export(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """The list's current filters and order as CSV (what GET /v1/decisions/export gives over the API)."""
+        filters, sort, errors, _ = _list_filters(request)
+        if errors:
+            return Redirect(f"/decisions?{urlencode(request.query_params.dict(), doseq=True)}", status_code=303)
+        try:
+            views = runtime_of(request).service.iter_decisions(filters, sort)
+        except InvalidInput:
+            return Redirect(f"/decisions?{urlencode(request.query_params.dict(), doseq=True)}", status_code=303)
+        return Stream(
+            decisions_csv(views),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="decisions.csv"'},
         )
 
     @page("/decisions/{decision_id:str}", opt={"roles": EVERYONE}, sync_to_thread=True)
@@ -395,6 +431,59 @@ class Pages(Controller):
             media_type=EXPORT_MEDIA[fmt],
             headers={"Content-Disposition": f'attachment; filename="decision-log.{fmt}"'},
         )
+
+
+SORTS: dict[str, str] = {
+    "newest": "Newest first",
+    "oldest": "Oldest first",
+    "tier": "Highest tier first",
+    "title": "Title A to Z",
+}
+
+
+def _list_filters(request: Request[Any, Any, Any]) -> tuple[DecisionFilter, DecisionSort, list[str], dict[str, str]]:
+    """The decisions list's filters from its query string; what was refused, in words; the query to keep."""
+    q = request.query_params
+    tz = runtime_of(request).policies.current.timezone
+    errors: list[str] = []
+    tier = q.get("tier") or None
+    if tier is not None and tier not in {"1", "2", "3"}:
+        errors.append("tier must be 1, 2 or 3")
+        tier = None
+    status = q.get("status") or None
+    if status is not None and status not in STATUSES:
+        errors.append(f"unknown status {status}")
+        status = None
+    sort = q.get("sort") or "newest"
+    if sort not in SORTS:
+        errors.append(f"unknown order {sort}")
+        sort = "newest"
+    bounds: dict[str, datetime | None] = {}
+    for name, label, shift in (("from", "Filed from", 0), ("to", "Filed to", 1)):
+        raw = q.get(name) or ""
+        bounds[name] = None
+        if raw:
+            try:
+                day = date.fromisoformat(raw) + timedelta(days=shift)  # "to" includes its whole day
+                bounds[name] = datetime.combine(day, time(), tz).astimezone(UTC)
+            except ValueError:
+                errors.append(f"{label}: {raw!r} is not a date (YYYY-MM-DD)")
+    text = (q.get("q") or "").strip()
+    if len(text) > MAX_QUERY:
+        errors.append(f"search for at most {MAX_QUERY} characters")
+        text = ""
+    filters = DecisionFilter(
+        status=status,  # type: ignore[arg-type]
+        tier=int(tier) if tier else None,
+        category=q.get("category") or None,
+        squad=q.get("squad") or None,
+        filed_by=q.get("filed_by") or None,
+        since=bounds["from"],
+        until=bounds["to"],
+        q=text or None,
+    )
+    query = {k: v for k, v in q.items() if k != "cursor" and v}
+    return filters, sort, errors, query  # type: ignore[return-value]
 
 
 def _body(kind: type[B], **values: Any) -> tuple[B | None, str]:

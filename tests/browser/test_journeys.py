@@ -107,5 +107,6 @@ def test_keyboard_reaches_the_sign_in_form(server: Server, chromium: Any) -> Non
     page.keyboard.press("Shift+Tab")
     page.keyboard.type(server.tokens["jon"])
     page.keyboard.press("Enter")
-    page.wait_for_url("**/inbox")
-    assert "What waits on me" in page.content()
+    page.wait_for_url(server.url + "/")
+    # A squad member lands on her own filings and what waits on her, not on an approver's inbox.
+    assert "Your open filings" in page.content() and "What waits on you" in page.content()

@@ -60,3 +60,12 @@ def test_file_show_approve_and_list_as_the_api_would(run: Callable[..., Result])
     assert "no decisions match" in run("list", "--category", "nothing").stderr
     assert run("show", "D-nope").exit_code == 1
     assert run("list", "--status", "nonsense").exit_code == 2
+    # Search, sort and the flat CSV export, as over the API.
+    assert [d["id"] for d in json.loads(run("list", "--search", "loosen", "--format", "json").stdout)["items"]] == [
+        pending
+    ]
+    titled = run("list", "--sort", "title", "--limit", "1")
+    assert "decisions list --sort title --cursor" in titled.stderr
+    exported = run("list", "--status", "approved", "--format", "csv").stdout.splitlines()
+    assert exported[0] == "id,title,category,tier,status,filer,squad,filed,decided,approvers"
+    assert len(exported) == 2 and exported[1].startswith(pending) and exported[1].endswith(",tomas")
