@@ -55,9 +55,15 @@ def _row(d: DigestDecision, digest: Digest) -> str:
     ttd = f"{d.time_to_decision_hours} h" if d.time_to_decision_hours is not None else ""
     waited = f"{d.waiting_hours} h" if d.waiting_hours is not None else ""
     return (
-        f"| {d.id} | {_cell(d.title)} | {_cell(d.category)} | {_cell(d.squad)} | {d.status} {flags} | "
-        f"{_cell(d.filed_by)} | {_cell(', '.join(d.approvers))} | {ttd or waited} |"
+        f"| {_cell(d.title)} | {_cell(d.category)} | {_cell(d.squad)} | {d.status} {flags} | "
+        f"{_cell(d.filed_by)} | {_cell(', '.join(d.approvers))} | {ttd or waited} | {d.id} |"
     )
+
+
+def earlier_pending(d: Digest) -> list[DigestDecision]:
+    """What still waits and was not filed in this window: the rows the tier sections above do not list."""
+    above = {x.id for section in d.sections for x in section.decisions}
+    return [x for x in d.pending if x.id not in above]
 
 
 def _baseline_line(d: Digest) -> list[str]:
@@ -90,7 +96,7 @@ def digest_markdown(d: Digest) -> str:
         "- By squad: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_squad.items()) or "none"),
         "",
     ]
-    header = "| id | title | category | squad | status | filer | signed by | time to decision / waiting |"
+    header = "| title | category | squad | status | filer | signed by | time to decision / waiting | id |"
     rule = "|---|---|---|---|---|---|---|---|"
     for section in d.sections:
         here = " (reviewed in this meeting)" if section.reviewed_here else ""
@@ -99,8 +105,9 @@ def digest_markdown(d: Digest) -> str:
             lines += [header, rule, *(_row(x, d) for x in section.decisions), ""]
         else:
             lines += ["None filed in this window.", ""]
-    lines += ["## Still waiting", ""]
-    lines += [header, rule, *(_row(x, d) for x in d.pending), ""] if d.pending else ["Nothing is waiting.", ""]
+    earlier = earlier_pending(d)
+    lines += ["## Still waiting from earlier windows", "", _waiting_note(d, earlier), ""]
+    lines += [header, rule, *(_row(x, d) for x in earlier), ""] if earlier else []
     lines += ["## Escalation trend", "", "| window | tier 1 | tier 2 | tier 3 |", "|---|---|---|---|"]
     lines += [f"| {p.window_start.isoformat()} | {p.tier1} | {p.tier2} | {p.tier3} |" for p in d.trend]
     lines += [
@@ -117,42 +124,81 @@ def digest_markdown(d: Digest) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _waiting_note(d: Digest, earlier: list[DigestDecision]) -> str:
+    here = len(d.pending) - len(earlier)
+    listed = f"{here} filed in this window still wait{'s' if here == 1 else ''} (listed above)" if here else ""
+    if not earlier:
+        return f"Nothing from earlier windows waits; {listed}." if listed else "Nothing is waiting."
+    return f"{len(earlier)} filed before this window" + (f"; {listed}" if listed else "") + "."
+
+
 def _pct(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate * 100:.1f}%"
 
 
-def trend_svg(points: list[TrendPoint], width: int = 480, height: int = 140) -> str:
-    """A stacked bar per window (tier 1 green, 2 amber, 3 red); plain SVG, no script."""
+def trend_svg(points: list[TrendPoint], width: int = 480, height: int = 150) -> str:
+    """A stacked bar per window (tier 1 green, 2 amber, 3 red) with its total above it, a y axis with whole
+    counts and gridlines, and each window's start date below; plain SVG, no script."""
     if not points:
         return ""
-    top = max((p.tier1 + p.tier2 + p.tier3) for p in points) or 1
-    bar = width / len(points)
-    colours = ("#1e7a3c", "#c58a00", "#b3261e")
+    totals = [p.tier1 + p.tier2 + p.tier3 for p in points]
+    ticks = _nice_ticks(max(totals))
+    top = ticks[-1]
+    left, pad_top, bottom = 28, 14, 18
+    plot_w, plot_h = width - left, height - pad_top - bottom
+    bar = plot_w / len(points)
+    colours = ("#1e7a3c", "#8a5a00", "#b3261e")
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height + 20}" width="100%" '
-        f'role="img" aria-label="Decisions filed per window, by tier">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'aria-label="Decisions filed per window, by tier: '
+        + "; ".join(f"{p.window_start.isoformat()} {t}" for p, t in zip(points, totals, strict=True))
+        + '">'
     ]
-    for i, p in enumerate(points):
-        y = float(height)
+    for tick in ticks:
+        y = pad_top + plot_h - plot_h * tick / top
+        parts.append(f'<line x1="{left}" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9dee3" stroke-width="1"/>')
+        parts.append(
+            f'<text x="{left - 4}" y="{y + 3.5:.1f}" font-size="10" text-anchor="end" fill="#5b6570">{tick}</text>'
+        )
+    for i, (p, total) in enumerate(zip(points, totals, strict=True)):
+        x = left + i * bar
+        y = float(pad_top + plot_h)
         for value, colour in zip((p.tier1, p.tier2, p.tier3), colours, strict=True):
-            h = height * value / top
+            h = plot_h * value / top
             y -= h
             if value:
                 parts.append(
-                    f'<rect x="{i * bar + 4:.1f}" y="{y:.1f}" width="{bar - 8:.1f}" height="{h:.1f}" fill="{colour}">'
+                    f'<rect x="{x + 4:.1f}" y="{y:.1f}" width="{bar - 8:.1f}" height="{h:.1f}" fill="{colour}">'
                     f"<title>{p.window_start.isoformat()}: {value}</title></rect>"
                 )
         parts.append(
-            f'<text x="{i * bar + bar / 2:.1f}" y="{height + 14}" font-size="10" text-anchor="middle">'
+            f'<text x="{x + bar / 2:.1f}" y="{y - 3:.1f}" font-size="10" text-anchor="middle" '
+            f'font-weight="bold">{total}</text>'
+        )
+        parts.append(
+            f'<text x="{x + bar / 2:.1f}" y="{height - 4}" font-size="10" text-anchor="middle">'
             f"{p.window_start.strftime('%d %b')}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
+def _nice_ticks(top: int) -> list[int]:
+    """Whole-number axis values from 0 to a ceiling >= top, at most five, stepping 1, 2, 5, 10, 20, 50..."""
+    top = max(top, 1)
+    step = 1
+    while -(-top // step) > 4:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return list(range(0, -(-top // step) * step + 1, step))
+
+
 def digest_html(d: Digest, standalone: bool = True) -> str:
     template = _env.get_template("digest.html.j2")
-    return template.render(d=d, chart=trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct)
+    earlier = earlier_pending(d)
+    return template.render(
+        d=d, chart=trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct,
+        earlier=earlier, waiting_note=_waiting_note(d, earlier),
+    )  # fmt: skip
 
 
 def render_digest(d: Digest, fmt: str) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -186,3 +187,32 @@ def test_trend_and_comparison_count_each_decision_at_its_tier_as_of_the_window_e
         (date(2026, 2, 23), 2, 0),
         (date(2026, 3, 2), 0, 0),
     ]
+
+
+def test_each_row_once_ids_out_of_the_way_and_a_chart_with_axis_values(runtime: Runtime, clock: ManualClock) -> None:
+    _at(clock, "2026-02-25T10:00")
+    earlier = _file(runtime, "ravi", "pipeline", {"risk_score": 90}, "sampler from last week")
+    _at(clock, "2026-03-03T10:00")
+    this_week = _file(runtime, "jon", "pipeline", {"risk_score": 80}, "dedup stage")
+    for i in range(6):
+        _file(runtime, "mei", "quality_threshold", {"deviation_pct": 1.0}, f"small deviation {i}")
+    _at(clock, "2026-03-10T09:00")
+    d = runtime.reviews.digest("weekly", date(2026, 3, 4))
+    assert {x.id for x in d.pending} == {earlier, this_week}
+    html = render_digest(d, "html").decode()
+    # "Still waiting" lists only what the tier sections above do not: nothing is shown twice.
+    assert html.count(f'<tr data-decision="{this_week}">') == 1
+    assert html.count(f'<tr data-decision="{earlier}">') == 1
+    still = html[html.index("Still waiting from earlier windows") :]
+    assert earlier in still and this_week not in still
+    assert "1 filed before this window; 1 filed in this window still waits (listed above)." in still
+    # Ids stay in links and attributes, out of the text a reader scans.
+    visible = re.sub(r"<[^>]+>", " ", html)
+    assert this_week not in visible and earlier not in visible
+    # The trend chart carries its numbers: whole-count y-axis values and each window's total.
+    chart = html[html.index("<svg") : html.index("</svg>")]
+    assert re.findall(r'text-anchor="end" fill="#5b6570">(\d+)<', chart) == ["0", "2", "4", "6", "8"]
+    assert re.search(r'font-weight="bold">7</text>[^<]*<text[^>]*>02 Mar<', chart)  # this week: 1 + 6 filed
+    md = render_digest(d, "md").decode()
+    assert md.count(f"| {this_week} |") == 1 and md.count(f"| {earlier} |") == 1
+    assert "| title | category |" in md
