@@ -33,6 +33,7 @@ from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_
 from engine.log.export import ExportFilter, export_lines
 from engine.sessions import token_id_of
 from engine.store.search import MAX_QUERY, search_terms
+from engine.text_safety import one_line
 from engine.types import (
     CommentRequest,
     DecisionFilter,
@@ -506,7 +507,7 @@ async def _act(
     request: Request[Any, Any, Any], decision_id: str, fn: Callable[..., Any], body: Any, done: str, back: str | None
 ) -> Redirect:
     try:
-        await _call(fn, request.user, decision_id, body)
+        view = await _call(fn, request.user, decision_id, body)
     except InvalidInput as exc:
         return _back(decision_id, error="; ".join(e.message for e in exc.errors))
     except NotFound as exc:
@@ -514,7 +515,8 @@ async def _act(
     except DomainError as exc:
         # Refused on the merits (not on the route, already decided, own decision): say so on the page.
         return _back(decision_id, error=str(exc))
-    return _back(decision_id, message=f"{decision_id}: {done}", back=back)
+    # Confirmed by title (what the person read and acted on); the id stays in the address.
+    return _back(decision_id, message=f"“{one_line(view.title)}”: {done}", back=back)
 
 
 async def _preview(request: Request[Any, Any, Any], form: dict[str, str]) -> Template:

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import anyio.to_thread
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 
@@ -104,11 +104,12 @@ class Steps(Controller):
         return self._amend_page(request, decision_id, None, {}, [])
 
     @post("/decisions/{decision_id:str}/amend", opt={"roles": FILERS}, status_code=303)
-    async def amend(self, request: Request[Any, Any, Any], decision_id: str) -> Any:
+    async def amend(self, request: Request[Any, Any, Any], decision_id: str) -> Response[Any]:
+        # Annotated as a Response: with `Any`, Litestar sent the re-rendered page as application/json.
         form = await _form(request)
         return await anyio.to_thread.run_sync(self._amend, request, decision_id, form)
 
-    def _amend(self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str]) -> Any:
+    def _amend(self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str]) -> Response[Any]:
         runtime = runtime_of(request)
         try:
             category = runtime.service.get(decision_id).category

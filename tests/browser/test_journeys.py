@@ -11,18 +11,9 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import Server, shot
+from tests.browser.conftest import sign_in as _sign_in
 
 pytestmark = pytest.mark.browser
-
-
-def _sign_in(chromium: Any, server: Server, who: str, width: int = 1280) -> Any:
-    context = chromium.new_context(base_url=server.url, viewport={"width": width, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("Token").fill(server.tokens[who])
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    return page
 
 
 def test_file_approve_audit_digest(server: Server, chromium: Any) -> None:
@@ -101,6 +92,7 @@ def test_file_approve_audit_digest(server: Server, chromium: Any) -> None:
 def test_keyboard_reaches_the_sign_in_form(server: Server, chromium: Any) -> None:
     page = chromium.new_page(base_url=server.url)
     page.goto("/login")
+    shot(page, "00-sign-in")
     assert page.evaluate("document.activeElement.id") == "token"  # autofocus: type straight away
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Sign in"

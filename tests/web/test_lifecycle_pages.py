@@ -47,6 +47,7 @@ def test_amend_previews_the_new_tier_and_warns_before_dismissing_approvals(brows
         {"title": "Two PMs", "attr.change": "pricing", "reason": "pricing too", "action": "preview"},
     )
     assert preview.status_code == 200 and "tier 3" in preview.text
+    assert preview.headers["content-type"].startswith("text/html")  # a page a browser renders, not JSON
     assert runtime.service.get(filed.id).attributes == {"change": "term"}  # a preview writes nothing
     done = browser.submit(
         f"/decisions/{filed.id}/amend",
