@@ -1,7 +1,7 @@
 """free-text search over decisions: SQLite FTS5, PostgreSQL tsvector + GIN, kept by triggers, backfilled
 
-Revision ID: 0014_search
-Revises: 0013_read_indexes
+Revision ID: 0016_search
+Revises: 0015_token_scope
 Create Date: 2026-12-01 04:00:00
 """
 
@@ -11,8 +11,8 @@ from alembic import op
 
 from engine.store.search import drop_search, install_search
 
-revision: str = "0014_search"
-down_revision: str | None = "0013_read_indexes"
+revision: str = "0016_search"
+down_revision: str | None = "0015_token_scope"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
