@@ -86,6 +86,32 @@ def _local(policy: Policy, moment: datetime | None) -> str:
     return moment.astimezone(policy.timezone).strftime("%a %d %b %Y, %H:%M %Z")
 
 
+def _excerpt(text: str | None, limit: int = 220) -> str:
+    """The first words of a rationale on one line, cut at a word before `limit` characters."""
+    if not text:
+        return ""
+    line = one_line(text)
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+
+
+def _why(view: Any) -> str:
+    """Why this tier, from the classifier's own explanation: the rules that raised it, else the base tier."""
+    raising = [r for r in view.explanation.matched_rules if r.tier > view.explanation.base_tier]
+    if not view.explanation.known_category:
+        return "the policy does not know this category, so it fails closed"
+    if not raising:
+        return f"the base tier of {view.category}"
+    return "; ".join(r.description or r.id for r in raising)
+
+
+def _category_words(policy: Policy, name: str) -> str:
+    category = policy.categories.get(name)
+    label = getattr(category, "label", None) if category is not None else None
+    return str(label or name.replace("_", " "))
+
+
 def _waited(seconds: float) -> str:
     hours = int(seconds // 3600)
     return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(seconds % 3600 // 60)}m"
@@ -197,7 +223,11 @@ class Pages(Controller):
                 "item": i,
                 "waited": _waited(i.waiting_seconds),
                 "due": _local(policy, i.due_at),
+                "due_short": i.due_at.astimezone(policy.timezone).strftime("%d %b %H:%M") if i.due_at else "",
                 "filed": _local(policy, i.decision.created_at),
+                "category": _category_words(policy, i.decision.category),
+                "excerpt": _excerpt(i.decision.rationale),
+                "why": _why(i.decision),
             }
             for i in page.items
         ]

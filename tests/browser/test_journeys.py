@@ -52,7 +52,7 @@ def test_file_approve_audit_digest(server: Server, chromium: Any) -> None:
     # The director finds it in the inbox and approves it.
     dana = _sign_in(chromium, server, "dana")
     dana.goto("/inbox")
-    row = dana.locator(f'tr[data-decision="{decision_id}"]')
+    row = dana.locator(f'[data-decision="{decision_id}"]')
     assert row.count() == 1
     shot(dana, "04-inbox-director")
     row.get_by_role("button", name="Approve").click()

@@ -124,7 +124,7 @@ def test_a_director_signs_in_through_the_provider_and_approves(oidc_server: Oidc
 
     # Back on our site, signed in, where the sign-in began.
     page.wait_for_url(f"{oidc_server.url}/inbox")
-    row = page.locator(f'tr[data-decision="{decision_id}"]')
+    row = page.locator(f'[data-decision="{decision_id}"]')
     assert row.count() == 1
     shot(page, "oidc-02-inbox-after-sign-in")
     row.get_by_role("button", name="Approve").click()

@@ -213,6 +213,33 @@ def test_the_decision_page_fits_390px(server: Server, chromium: Chromium) -> Non
     shot(phone, "roles-52-decision-phone")
 
 
+def test_an_inbox_item_is_compact_at_390px_with_its_facts_in_view(server: Server, chromium: Chromium) -> None:
+    mei = sign_in(chromium, server, "mei")
+    filed = _file(mei, "pipeline", "Phone-sized check of the inbox item height", {"Risk score": "66"},
+                  "A rationale long enough to need more than one line on a phone, so the excerpt is clamped "
+                  "to a couple of lines and the item stays short while the facts stay in view.")  # fmt: skip
+    phone = sign_in(chromium, server, "tomas", width=390, height=844)
+    phone.goto("/inbox")
+    item = phone.locator(f'[data-decision="{filed}"]')
+    text = item.inner_text()
+    assert "Rationale: A rationale long enough" in text
+    assert "Why tier 2: pipeline change above the risk threshold" in text
+    assert "Quorum: needs 1 more approval" in text
+    box = item.bounding_box()
+    assert box is not None
+    print(f"inbox item at 390 px: {box['height']:.0f} px tall")
+    shot(phone, "roles-51-inbox-phone")
+    assert box["height"] < 240, f"an inbox item is {box['height']:.0f} px tall at 390 px"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    # Rejecting takes a reason, one keypress away; the confirmation names the title.
+    item.get_by_text("Reject…").click()
+    item.get_by_label(re.compile("Reason for rejecting")).fill("not with this sample size")
+    shot(phone, "roles-53-inbox-phone-reject-open")
+    item.get_by_role("button", name="Reject Phone-sized check of the inbox item height").click()
+    phone.wait_for_url("**/inbox?message=*")
+    assert "Phone-sized check of the inbox item height" in phone.get_by_role("status").inner_text()
+
+
 def test_the_axe_check_fails_on_a_serious_violation(server: Server, chromium: Chromium) -> None:
     """The harness itself: an image without alternative text (critical) on a real page fails the check."""
     from tests.browser.conftest import accessibility
