@@ -151,5 +151,7 @@ def test_a_service_account_reaches_classify_reading_and_the_gate_only() -> None:
         ("GET", "/v1/decisions"),
         ("GET", "/v1/decisions/{decision_id:str}"),
         ("GET", "/v1/decisions/{decision_id:str}/gate"),
+        # The flat CSV export is the list in another format: reading, with the list's filters.
+        ("GET", "/v1/decisions/export"),
         ("GET", "/v1/me"),
     }
