@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -69,6 +71,14 @@ def _moment(at: str) -> datetime:
 
 
 _encode = msgspec.json.Encoder().encode
+#: status, filed_by, tier, route, category, squad, supersedes, known_category, candidate version.
+_Closed = tuple[str, str, int, Route, str, str | None, str | None, bool, str | None]
+#: Events that, closing a decision, change nothing of what `_close` keeps but its status (an
+#: amendment can change the tier and route; a supersession only ever meets a closed decision).
+_CLOSING_AS_FILED = frozenset({"decision_filed", "approval_recorded", "decision_withdrawn"})
+_intern = sys.intern
+#: A closed decision's attributes, unless it is a `policy` decision: shared, and read-only.
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
 class AuditResult(msgspec.Struct, kw_only=True):
@@ -231,8 +241,8 @@ class Replay:
         self._grants: tuple[Grant, ...] = ()
         #: Each open decision's read-model row, as the fold leaves it (a closed one moves to `closed`).
         self.rows: dict[str, dict[str, Any]] = {}
-        #: Each closed decision's state, compact: what the rules still read of it (see `_closed`).
-        self.closed: dict[str, DecisionState] = {}
+        #: Each closed decision, compact: what the rules still read of it (see `_close`, `closed_state`).
+        self.closed: dict[str, _Closed] = {}
         self._routes: dict[bytes, Route] = {}
         self._pending: _Pending | None = None
         self._candidates = _Candidates(self.upcoming)
@@ -415,7 +425,26 @@ class Replay:
         row = self.rows.get(decision_id)
         if row is not None:
             return state_of(row)
-        return self.closed.get(decision_id)
+        return self.closed_state(decision_id)
+
+    def closed_state(self, decision_id: str) -> DecisionState | None:
+        """The rules' view of a closed decision (None: it is open, or was never filed)."""
+        closed = self.closed.get(decision_id)
+        if closed is None:
+            return None
+        status, filed_by, tier, route, category, squad, supersedes, known_category, candidate = closed
+        return DecisionState(
+            id=decision_id,
+            status=status,
+            filed_by=filed_by,
+            tier=tier,
+            route=route,
+            attributes={"candidate_version": candidate} if candidate is not None else _NO_ATTRIBUTES,
+            category=category,
+            squad=squad,
+            supersedes=supersedes,
+            known_category=known_category,
+        )
 
     def _rebuild(self, kind: str, data: dict[str, Any], decision_id: Any) -> tuple[Any, Any, Any, Any]:
         """The command an event records, and the state it was decided on: (command, state, related, grant)."""
@@ -478,39 +507,39 @@ class Replay:
             command = Proceed(reason=data["reason"])
         return command, state, related, None
 
-    def _closed(self, row: dict[str, Any]) -> DecisionState:
-        """What the rules still read of a closed decision, and nothing else: memory then grows with the
-        open decisions, plus a few hundred bytes per closed one, not with every event of its history.
+    def _close(self, decision_id: str, status: str, filed_by: str, data: Mapping[str, Any]) -> None:
+        """Keep what the rules still read of a closed decision, and nothing else: memory then grows with
+        the open decisions, plus a few hundred bytes per closed one, not with every event of its history.
 
         A closed decision can still be commented on, superseded (resolved or approved), named by
         the activation its approval caused, or refused anything else; for those the rules read its
         id, status, filer, squad, tier and route (who could have approved it), category, whether
         the category was known, what it supersedes, and a `policy` decision's candidate version.
         Its content, approvals and hash are never read again (an amendment is refused on the
-        status before the content: engine.lifecycle.refuse_amendment).
+        status before the content: engine.lifecycle.refuse_amendment). `data` is its read-model row,
+        or the filing that closed it at once: the same keys.
         """
-        key = _encode(row["route"])  # closed decisions share a few routes: one Route each
+        key = _encode(data["route"])  # closed decisions share a few routes: one Route each
         route = self._routes.get(key)
         if route is None:
-            route = self._routes[key] = route_of(row)
-        candidate = row["attributes"].get("candidate_version") if row["category"] == POLICY_CATEGORY else None
-        return DecisionState(
-            id=row["id"],
-            status=row["status"],
-            filed_by=row["filed_by"],
-            tier=row["tier"],
-            route=route,
-            attributes={"candidate_version": candidate} if candidate is not None else {},
-            category=row["category"],
-            squad=row["squad"],
-            supersedes=row["supersedes"],
-            known_category=row["known_category"],
+            route = self._routes[key] = route_of(data)
+        category, squad = data["category"], data["squad"]
+        self.closed[decision_id] = (
+            _intern(status),
+            _intern(filed_by),
+            data["tier"],
+            route,
+            _intern(category),
+            _intern(squad) if isinstance(squad, str) else squad,
+            data.get("supersedes"),
+            data["known_category"],
+            data["attributes"].get("candidate_version") if category == POLICY_CATEGORY else None,
         )
 
     def _apply_closed(self, decision_id: str, kind: str, data: dict[str, Any]) -> None:
         """The read model's fold for what the rules allow on a closed decision (a comment, a supersession)."""
         if kind == "decision_superseded":
-            self.closed[decision_id] = dataclasses.replace(self.closed[decision_id], status=data["status"])
+            self.closed[decision_id] = (data["status"], *self.closed[decision_id][1:])  # type: ignore[assignment]
         elif kind != "comment_added":
             raise ValueError(f"decision {decision_id} is closed; no {kind} applies to it")
 
@@ -527,16 +556,28 @@ class Replay:
                 if decision_id in self.closed:
                     self._apply_closed(decision_id, kind, data)
                     return
+                status = data.get("status")
+                if status in FINAL_STATUSES and kind in _CLOSING_AS_FILED:
+                    # The rules gave exactly this data (compared key by key); of what the fold would
+                    # change, a closed decision keeps only the status. Most decisions end this way.
+                    if kind == "decision_filed":
+                        self._close(decision_id, status, body["actor"], data)
+                        return
+                    previous = self.rows.pop(decision_id, None)
+                    if previous is not None:
+                        self._nudged.pop(decision_id, None)
+                        self._close(decision_id, status, previous["filed_by"], previous)
+                        return
                 row = fold(self.rows.get(decision_id), body)
                 assert row is not None
+                if row["status"] in FINAL_STATUSES:
+                    self.rows.pop(decision_id, None)
+                    self._nudged.pop(decision_id, None)
+                    self._close(decision_id, row["status"], row["filed_by"], row)
+                else:
+                    self.rows[decision_id] = row
             except (KeyError, ValueError, TypeError) as exc:
                 raise _Illegitimate(f"seq {body['seq']}: the event does not apply to its decision: {exc}") from exc
-            if row["status"] in FINAL_STATUSES:
-                self.rows.pop(decision_id, None)
-                self._nudged.pop(decision_id, None)
-                self.closed[decision_id] = self._closed(row)
-            else:
-                self.rows[decision_id] = row
         elif kind == "delegation_granted":
             self._grant(
                 Grant(

@@ -129,12 +129,16 @@ def test_the_replay_keeps_full_rows_only_for_open_decisions(runtime: Runtime) ->
     replay = Replay(json.loads(r["body"]) for r in rows(runtime))
     assert replay.run().ok
     assert set(replay.rows) == {ids["pending"], ids["after"]}
-    closed = replay.closed
+    closed = {decision_id: replay.closed_state(decision_id) for decision_id in replay.closed}
     assert {ids["approved"], ids["superseding"], ids["rejected"], ids["withdrawn"], ids["policy"]} <= set(closed)
-    assert closed[ids["approved"]].status == "superseded" and closed[ids["approved"]].content == {}
-    assert closed[ids["policy"]].attributes == {"candidate_version": runtime.policies.current.version}
+    approved, policy = closed[ids["approved"]], closed[ids["policy"]]
+    assert approved is not None and policy is not None
+    assert approved.status == "superseded" and approved.content == {} and approved.filed_by == "mei"
+    assert policy.status == "approved" and policy.category == "policy"
+    assert policy.attributes == {"candidate_version": runtime.policies.current.version}
     # Closed decisions share their routes: one object per distinct route.
-    assert len({id(s.route) for s in closed.values()}) == len({repr(s.route) for s in closed.values()})
+    routes = [s.route for s in closed.values() if s is not None]
+    assert len({id(r) for r in routes}) == len({repr(r) for r in routes})
 
 
 def test_the_filer_approving_her_own_decision_is_named(runtime: Runtime) -> None:
