@@ -4,10 +4,12 @@
 command event is rebuilt into the command it records and decided again by the very rules the
 service runs (`engine.lifecycle.decide`), with the state and authority as they stood at that
 event's `at`: the policy in force (each activation carries the policy's full text; its
-`people` is the directory), the delegations granted and not revoked, and the decisions as the
-read model's pure fold left them. The events the rules return must be exactly the events
-logged, consequences included. The first step that was refused, or that the rules would have
-recorded differently, is named with its seq and a sentence.
+`people` is the directory, with the roles an event's `authority` says identity-provider claims
+gave, where that policy's `identity` section gives them), the delegations granted and not
+revoked, and the decisions as the read model's pure fold left them (a closed decision kept as
+only what the rules still read of it, so memory follows the open decisions). The events the
+rules return must be exactly the events logged, consequences included. The first step that was
+refused, or that the rules would have recorded differently, is named with its seq and a sentence.
 
 Integrity is `log verify`'s job: the audit reads bodies as they are (it checks only that the
 seqs are contiguous), so a complete check runs both.
