@@ -339,3 +339,27 @@ def test_what_is_missing_in_words() -> None:
     only_role = Route(tier=3, role="director", count=1, exclude_filer=True, approvers=[])
     assert route_roles(only_role) == ["director"]
     assert missing(only_role, ()) == "needs 1 more approval(s) by a director"
+
+
+def test_a_vote_without_a_squad_counts_for_no_squad() -> None:
+    """distinct: squad — an approver the directory gives no squad adds no squad to the count."""
+    route = _route(TWO_SQUADS)
+    squadless = (Vote("ann", "tech_pm", None), Vote("priya", "tech_pm", "atlas"))
+    assert not satisfied(route, squadless)
+    assert missing(route, squadless) == (
+        "needs 1 more approval(s) by a tech_pm from a squad not yet counted (counted: atlas)"
+    )
+    assert satisfied(route, (*squadless, Vote("tomas", "tech_pm", "nucleus")))
+
+
+def test_a_vote_skipped_for_its_squad_does_not_use_up_its_people() -> None:
+    """A vote that adds nothing (its squad is counted) leaves its approver free to count later, for
+    another principal: tess's own vote repeats nucleus, her signature for priya brings atlas."""
+    route = _route(TWO_SQUADS)
+    votes = (
+        Vote("tomas", "tech_pm", "nucleus"),
+        Vote("tess", "tech_pm", "nucleus"),
+        Vote("priya", "tech_pm", "atlas", "tess"),
+    )
+    assert satisfied(route, votes)
+    assert missing(route, votes) is None
