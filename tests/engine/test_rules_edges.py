@@ -163,6 +163,18 @@ def test_a_route_keeps_every_role_and_what_the_approvals_must_differ_in() -> Non
     assert (squad.role, squad.count, squad.approvers, squad.roles) == (None, 0, [], [])
 
 
+def test_a_route_that_lets_the_filer_approve_lists_the_filer() -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        "approvers: {role: director, count: 1, exclude_filer: true}",
+        "approvers: {role: director, count: 1, exclude_filer: false}",
+    )
+    policy = load_policy_text(text, "lenient.yaml")
+    route = route_for(policy, 3, "dana")
+    assert route.exclude_filer is False
+    assert route.approvers == ["dana"]  # she filed it, and may approve it
+    assert route_for(load_policy_text(DEFAULT_POLICY.read_text(encoding="utf-8")), 3, "dana").approvers == []
+
+
 def test_eligibility_names_the_roles_a_tier_needs() -> None:
     route = _route(MIXED)
     assert eligibility_refusal(MIXED, route, "mei", PM_NUCLEUS) is None  # the second role counts too
