@@ -185,6 +185,10 @@ def test_eligibility_names_the_roles_a_tier_needs() -> None:
     )
     nobody = Person("x", frozenset(), None)
     assert "x holds no role" in (eligibility_refusal(MIXED, route, "mei", nobody) or "")
+    two_roles = Person("ann", frozenset({"squad_member", "auditor"}), None)
+    assert eligibility_refusal(MIXED, route, "mei", two_roles) == (
+        "tier 3 (Director and PM) needs a director or tech_pm to sign off; ann holds auditor, squad_member"
+    )
     lenient = msgspec.structs.replace(route, exclude_filer=False)
     assert eligibility_refusal(MIXED, lenient, "tomas", PM_NUCLEUS) is None
 
