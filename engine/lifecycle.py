@@ -74,6 +74,11 @@ class Transition:
     status: str
 
 
+def route_of(row: Mapping[str, Any]) -> Route:
+    """A decision row's route (stored as plain JSON)."""
+    return msgspec.convert(row["route"], Route)
+
+
 def state_of(row: Mapping[str, Any]) -> DecisionState:
     """The lifecycle's view of a decision row (the read model's `fold` output)."""
     current = content_hash(row)
@@ -87,7 +92,7 @@ def state_of(row: Mapping[str, Any]) -> DecisionState:
         status=row["status"],
         filed_by=row["filed_by"],
         tier=row["tier"],
-        route=msgspec.convert(row["route"], Route),
+        route=route_of(row),
         votes=tuple(votes),
         attributes=row["attributes"],
         read_fields=frozenset(f for m in row["matched_rules"] for f in m.get("reads", [])),
@@ -305,10 +310,9 @@ def classified(policy: Policy, category: str, attributes: Mapping[str, Any]) -> 
 
 
 def matched_rules(policy: Policy, category: str, result: Any) -> list[dict[str, Any]]:
-    spec = policy.categories.get(category)
-    reads = {r.id: sorted(r.reads) for r in spec.rules} if spec is not None else {}
+    reads = policy.rule_reads(category)
     return [
-        {"id": r.id, "tier": r.tier, "description": r.description, "reads": reads.get(r.id, [])}
+        {"id": r.id, "tier": r.tier, "description": r.description, "reads": list(reads.get(r.id, ()))}
         for r in result.matched_rules
     ]
 
@@ -649,6 +653,18 @@ def comment(state: DecisionState, actor: Person, text: str) -> Transition:
     return Transition(event_type="comment_added", data={"text": text}, status=state.status)
 
 
+def refuse_amendment(state: DecisionState, actor: Person) -> None:
+    """Only the filer amends, and only while the decision is pending (checked before the new content)."""
+    if actor.name != state.filed_by:
+        raise Forbidden(f"only the filer ({state.filed_by}) may amend this decision")
+    if state.status in FINAL_STATUSES:
+        raise Conflict(
+            f"decision {state.id} is {state.status}: it cannot be amended; file a new decision that supersedes it"
+        )
+    if state.status != "pending":
+        raise Conflict(f"decision {state.id} already proceeded under break-glass; it can only be ratified or rejected")
+
+
 def amend(
     state: DecisionState,
     actor: Person,
@@ -663,14 +679,7 @@ def amend(
     An approval binds to the content it approved: it is carried only when nothing changed but
     attributes the policy declares immaterial (`material: false`) and the tier and route stay.
     """
-    if actor.name != state.filed_by:
-        raise Forbidden(f"only the filer ({state.filed_by}) may amend this decision")
-    if state.status in FINAL_STATUSES:
-        raise Conflict(
-            f"decision {state.id} is {state.status}: it cannot be amended; file a new decision that supersedes it"
-        )
-    if state.status != "pending":
-        raise Conflict(f"decision {state.id} already proceeded under break-glass; it can only be ratified or rejected")
+    refuse_amendment(state, actor)
     old_attributes = state.content.get("attributes", state.attributes) or {}
     new_attributes = new_content.get("attributes") or {}
     changed_fields = {
@@ -703,8 +712,8 @@ def amend(
 def _amend(
     command: Amend, actor: Person, authority: Authority, state: DecisionState, related: DecisionState | None
 ) -> Outcome:
-    if actor.name != state.filed_by:
-        raise Forbidden(f"only the filer ({state.filed_by}) may amend this decision")
+    # Who and when first: a closed decision cannot be amended, whatever the new content says.
+    refuse_amendment(state, actor)
     policy = authority.policy
     content = dict(state.content)
     if command.title is not None:

@@ -14,9 +14,8 @@ def route_for(policy: Policy, tier_number: int, filer: str) -> Route:
         return Route(tier=tier_number, role=None, count=0, exclude_filer=False, approvers=[])
     rule = tier.approvers
     roles = rule.all_roles
-    approvers = sorted(
-        p.name for p in policy.people_with_any_role(roles) if not (rule.exclude_filer and p.name == filer)
-    )
+    names = policy.approver_names(roles)  # sorted, so the filtered list is too
+    approvers = [name for name in names if name != filer] if rule.exclude_filer else list(names)
     return Route(
         tier=tier_number,
         role=rule.role,

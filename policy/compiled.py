@@ -260,6 +260,15 @@ class Policy:
     classifiers: Mapping[str, Callable[[Mapping[str, Any]], Classification]] = field(
         init=False, compare=False, repr=False
     )
+    #: Names of the people holding any of a tuple of roles, sorted, by that tuple (see approver_names).
+    _approver_names: dict[tuple[str, ...], tuple[str, ...]] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
+
+    #: Each category's rules' `reads`, sorted, by rule id (see rule_reads).
+    _rule_reads: dict[str, dict[str, tuple[str, ...]]] = field(
+        init=False, compare=False, repr=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         found = {name: c.classifier for name, c in self.categories.items() if c.classifier is not None}
@@ -275,3 +284,21 @@ class Policy:
 
     def people_with_any_role(self, roles: tuple[str, ...]) -> list[Person]:
         return [p for p in self.people.values() if p.roles.intersection(roles)]
+
+    def rule_reads(self, category: str) -> Mapping[str, tuple[str, ...]]:
+        """The attribute names each rule of `category` reads, sorted, by rule id (empty: no such category)."""
+        reads = self._rule_reads.get(category)
+        if reads is None:
+            spec = self.categories.get(category)
+            reads = {r.id: tuple(sorted(r.reads)) for r in spec.rules} if spec is not None else {}
+            self._rule_reads[category] = reads
+        return reads
+
+    def approver_names(self, roles: tuple[str, ...]) -> tuple[str, ...]:
+        """The sorted names of `people_with_any_role(roles)`, worked out once per policy and tuple of
+        roles (a policy's directory never changes: a new directory is a new policy version)."""
+        names = self._approver_names.get(roles)
+        if names is None:
+            names = tuple(sorted(p.name for p in self.people_with_any_role(roles)))
+            self._approver_names[roles] = names
+        return names

@@ -19,6 +19,7 @@ from engine.store.db import read_transaction
 from engine.store.tables import Decision, Event
 from engine.types import OPEN_STATUSES
 from policy.compiled import Person, Policy
+from policy.identity import with_authority
 
 _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
@@ -51,7 +52,9 @@ class Effect:
             outcome = lifecycle.decide(command, actor, authority)
             [planned] = outcome.events
             [event] = self.service.writer.append(
-                conn, [NewEvent(planned.type, planned.actor, None, planned.data)], at=authority.now
+                conn,
+                [NewEvent(planned.type, planned.actor, None, with_authority(actor, planned.data))],
+                at=authority.now,
             )
             conn.execute(
                 insert(_baseline),

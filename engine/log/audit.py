@@ -4,10 +4,12 @@
 command event is rebuilt into the command it records and decided again by the very rules the
 service runs (`engine.lifecycle.decide`), with the state and authority as they stood at that
 event's `at`: the policy in force (each activation carries the policy's full text; its
-`people` is the directory), the delegations granted and not revoked, and the decisions as the
-read model's pure fold left them. The events the rules return must be exactly the events
-logged, consequences included. The first step that was refused, or that the rules would have
-recorded differently, is named with its seq and a sentence.
+`people` is the directory, with the roles an event's `authority` says identity-provider claims
+gave, where that policy's `identity` section gives them), the delegations granted and not
+revoked, and the decisions as the read model's pure fold left them (a closed decision kept as
+only what the rules still read of it, so memory follows the open decisions). The events the
+rules return must be exactly the events logged, consequences included. The first step that was
+refused, or that the rules would have recorded differently, is named with its seq and a sentence.
 
 Integrity is `log verify`'s job: the audit reads bodies as they are (it checks only that the
 seqs are contiguous), so a complete check runs both.
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 import msgspec
@@ -28,11 +32,13 @@ from sqlalchemy import Engine
 
 from engine.errors import DomainError
 from engine.lifecycle import (
+    POLICY_CATEGORY,
     SYSTEM,
     Activate,
     Amend,
     Authority,
     Comment,
+    DecisionState,
     Delegate,
     File,
     GiveVerdict,
@@ -43,11 +49,13 @@ from engine.lifecycle import (
     RevokeDelegation,
     Withdraw,
     decide,
+    route_of,
     state_of,
 )
 from engine.log.canonical import BODY_KEYS, parse_at
 from engine.read_model import DECISION_EVENTS, fold
 from engine.reminders import ESCALATION, REMINDER, due_nudge
+from engine.types import FINAL_STATUSES, Route
 from policy import PolicyLoadError, load_policy_text
 from policy.compiled import Person, Policy
 from policy.identity import UnknownIdentity, person_from_authority, with_authority
@@ -62,6 +70,17 @@ def _moment(at: str) -> datetime:
     if type(at) is not str or len(at) != 27 or at[-1] != "Z":
         return parse_at(at)  # raises with the reason
     return datetime.fromisoformat(at)
+
+
+_encode = msgspec.json.Encoder().encode
+#: status, filed_by, tier, route, category, squad, supersedes, known_category, candidate version.
+_Closed = tuple[str, str, int, Route, str, str | None, str | None, bool, str | None]
+#: Events that, closing a decision, change nothing of what `_close` keeps but its status (an
+#: amendment can change the tier and route; a supersession only ever meets a closed decision).
+_CLOSING_AS_FILED = frozenset({"decision_filed", "approval_recorded", "decision_withdrawn"})
+_intern = sys.intern
+#: A closed decision's attributes, unless it is a `policy` decision: shared, and read-only.
+_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 
 class AuditResult(msgspec.Struct, kw_only=True):
@@ -222,8 +241,11 @@ class Replay:
         #: Every delegation granted so far (revoked ones marked), by id; `_grants` is their tuple.
         self.grants: dict[str, Grant] = {}
         self._grants: tuple[Grant, ...] = ()
-        #: Every decision's read-model row, as the fold leaves it.
+        #: Each open decision's read-model row, as the fold leaves it (a closed one moves to `closed`).
         self.rows: dict[str, dict[str, Any]] = {}
+        #: Each closed decision, compact: what the rules still read of it (see `_close`, `closed_state`).
+        self.closed: dict[str, _Closed] = {}
+        self._routes: dict[bytes, Route] = {}
         self._pending: _Pending | None = None
         self._candidates = _Candidates(self.upcoming)
         #: Reminder and escalation marks already logged, by decision (engine.reminders).
@@ -301,16 +323,19 @@ class Replay:
     def _nudge(self, body: dict[str, Any]) -> None:
         """The reminder sweep's events: exactly the ones the policy in force owed at that time, once each."""
         seq, data = body["seq"], body["data"]
-        row = self.rows.get(body["decision_id"] or "")
+        decision_id = body["decision_id"] or ""
+        mark = data.get("mark")
+        not_owed = f"seq {seq}: {body['type']} {mark!r} of {decision_id} was not owed under the policy in force"
+        if decision_id in self.closed:  # the sweep owes a closed decision nothing (engine.reminders.due_nudge)
+            raise _Illegitimate(not_owed)
+        row = self.rows.get(decision_id)
         if body["actor"] != SYSTEM or row is None or self.policy is None:
             raise _Illegitimate(f"seq {seq}: {body['type']} is the sweep's (actor system), about a filed decision")
         tier = self.policy.tiers.get(row["tier"])
         sent = self._nudged.setdefault(row["id"], set())
         nudge = due_nudge(row, tier, self.policy, parse_at(body["at"]), sent) if tier is not None else None
         if nudge is None or nudge.type != body["type"] or nudge.data != data:
-            raise _Illegitimate(
-                f"seq {seq}: {body['type']} {data.get('mark')!r} of {row['id']} was not owed under the policy in force"
-            )
+            raise _Illegitimate(not_owed)
         sent.add(nudge.mark)
 
     def _activation(self, body: dict[str, Any]) -> None:
@@ -325,10 +350,10 @@ class Replay:
         if actor is None:
             raise _Illegitimate(f"seq {seq}: {body['actor']!r} is not in the directory of the policy in force")
         actor = self._as_recorded(actor, body)
-        approving = self.rows.get(data.get("decision_id") or "")
+        approving = self._state(data.get("decision_id"))
         text = data.get("text")
         assert isinstance(text, str)  # compile checked it
-        self._decide(body, Activate(policy.version, text), actor, related=state_of(approving) if approving else None)
+        self._decide(body, Activate(policy.version, text), actor, related=approving)
 
     def _command(self, body: dict[str, Any]) -> None:
         seq, kind, data = body["seq"], body["type"], body["data"]
@@ -395,16 +420,38 @@ class Replay:
         if len(planned) > 1:
             self._pending = _Pending(seq, deque(planned[1:]))
 
-    def _row(self, decision_id: Any) -> dict[str, Any]:
-        row = self.rows.get(decision_id) if isinstance(decision_id, str) else None
-        if row is None:
-            raise ValueError(f"decision {decision_id} was never filed")
-        return row
+    def _state(self, decision_id: Any) -> DecisionState | None:
+        """The rules' view of a decision as it stands, open or closed; None if it was never filed."""
+        if not isinstance(decision_id, str):
+            return None
+        row = self.rows.get(decision_id)
+        if row is not None:
+            return state_of(row)
+        return self.closed_state(decision_id)
+
+    def closed_state(self, decision_id: str) -> DecisionState | None:
+        """The rules' view of a closed decision (None: it is open, or was never filed)."""
+        closed = self.closed.get(decision_id)
+        if closed is None:
+            return None
+        status, filed_by, tier, route, category, squad, supersedes, known_category, candidate = closed
+        return DecisionState(
+            id=decision_id,
+            status=status,
+            filed_by=filed_by,
+            tier=tier,
+            route=route,
+            attributes={"candidate_version": candidate} if candidate is not None else _NO_ATTRIBUTES,
+            category=category,
+            squad=squad,
+            supersedes=supersedes,
+            known_category=known_category,
+        )
 
     def _rebuild(self, kind: str, data: dict[str, Any], decision_id: Any) -> tuple[Any, Any, Any, Any]:
         """The command an event records, and the state it was decided on: (command, state, related, grant)."""
         if kind == "decision_filed":
-            if decision_id in self.rows:
+            if decision_id in self.rows or decision_id in self.closed:
                 raise ValueError(f"decision {decision_id} was already filed")
             supersedes = data.get("supersedes")
             command: Any = File(
@@ -416,8 +463,7 @@ class Replay:
                 links=tuple(data["links"]),
                 supersedes=supersedes,
             )
-            old = self.rows.get(supersedes) if isinstance(supersedes, str) else None
-            return command, None, state_of(old) if old is not None else None, None
+            return command, None, self._state(supersedes), None
         if kind == "delegation_granted":
             command = Delegate(
                 delegation_id=data["delegation_id"],
@@ -445,9 +491,10 @@ class Replay:
             )
         if kind not in DECISION_EVENTS or kind == "decision_superseded":
             raise ValueError(f"no command records a {kind} event on its own")
-        row = self._row(decision_id)
-        old = self.rows.get(row["supersedes"]) if row.get("supersedes") else None
-        related = state_of(old) if old is not None else None
+        state = self._state(decision_id)
+        if state is None:
+            raise ValueError(f"decision {decision_id} was never filed")
+        related = self._state(state.supersedes) if state.supersedes else None
         if kind == "approval_recorded":
             command = GiveVerdict(verdict=data["verdict"], reason=data["reason"], channel=data.get("channel"))
         elif kind == "decision_withdrawn":
@@ -460,7 +507,43 @@ class Replay:
             command = Comment(text=data["text"])
         else:
             command = Proceed(reason=data["reason"])
-        return command, state_of(row), related, None
+        return command, state, related, None
+
+    def _close(self, decision_id: str, status: str, filed_by: str, data: Mapping[str, Any]) -> None:
+        """Keep what the rules still read of a closed decision, and nothing else: memory then grows with
+        the open decisions, plus a few hundred bytes per closed one, not with every event of its history.
+
+        A closed decision can still be commented on, superseded (resolved or approved), named by
+        the activation its approval caused, or refused anything else; for those the rules read its
+        id, status, filer, squad, tier and route (who could have approved it), category, whether
+        the category was known, what it supersedes, and a `policy` decision's candidate version.
+        Its content, approvals and hash are never read again (an amendment is refused on the
+        status before the content: engine.lifecycle.refuse_amendment). `data` is its read-model row,
+        or the filing that closed it at once: the same keys.
+        """
+        key = _encode(data["route"])  # closed decisions share a few routes: one Route each
+        route = self._routes.get(key)
+        if route is None:
+            route = self._routes[key] = route_of(data)
+        category, squad = data["category"], data["squad"]
+        self.closed[decision_id] = (
+            _intern(status),
+            _intern(filed_by),
+            data["tier"],
+            route,
+            _intern(category),
+            _intern(squad) if isinstance(squad, str) else squad,
+            data.get("supersedes"),
+            data["known_category"],
+            data["attributes"].get("candidate_version") if category == POLICY_CATEGORY else None,
+        )
+
+    def _apply_closed(self, decision_id: str, kind: str, data: dict[str, Any]) -> None:
+        """The read model's fold for what the rules allow on a closed decision (a comment, a supersession)."""
+        if kind == "decision_superseded":
+            self.closed[decision_id] = (data["status"], *self.closed[decision_id][1:])  # type: ignore[assignment]
+        elif kind != "comment_added":
+            raise ValueError(f"decision {decision_id} is closed; no {kind} applies to it")
 
     def _grant(self, grant: Grant) -> None:
         self.grants[grant.id] = grant
@@ -470,8 +553,31 @@ class Replay:
         """What the accepted event changes in force: a decision's row, a delegation, the policy."""
         kind, data = body["type"], body["data"]
         if kind in DECISION_EVENTS:
+            decision_id = body["decision_id"]
             try:
-                self.rows[body["decision_id"]] = fold(self.rows.get(body["decision_id"]), body)  # type: ignore[assignment]
+                if decision_id in self.closed:
+                    self._apply_closed(decision_id, kind, data)
+                    return
+                status = data.get("status")
+                if status in FINAL_STATUSES and kind in _CLOSING_AS_FILED:
+                    # The rules gave exactly this data (compared key by key); of what the fold would
+                    # change, a closed decision keeps only the status. Most decisions end this way.
+                    if kind == "decision_filed":
+                        self._close(decision_id, status, body["actor"], data)
+                        return
+                    previous = self.rows.pop(decision_id, None)
+                    if previous is not None:
+                        self._nudged.pop(decision_id, None)
+                        self._close(decision_id, status, previous["filed_by"], previous)
+                        return
+                row = fold(self.rows.get(decision_id), body)
+                assert row is not None
+                if row["status"] in FINAL_STATUSES:
+                    self.rows.pop(decision_id, None)
+                    self._nudged.pop(decision_id, None)
+                    self._close(decision_id, row["status"], row["filed_by"], row)
+                else:
+                    self.rows[decision_id] = row
             except (KeyError, ValueError, TypeError) as exc:
                 raise _Illegitimate(f"seq {body['seq']}: the event does not apply to its decision: {exc}") from exc
         elif kind == "delegation_granted":
@@ -500,13 +606,13 @@ def audit_bodies(bodies: Iterable[dict[str, Any]], progress: Callable[[int], Non
 
 def audit_database(engine: Engine, progress: Callable[[int], None] | None = None) -> AuditResult:
     """Replay the stored log (bodies only: the query columns are `log verify`'s concern)."""
-    from engine.store.stored_events import stored_records
+    from engine.store.stored_events import stored_bodies
 
-    records = stored_records(engine)
+    stored = stored_bodies(engine)
     try:
-        return audit_bodies((_decode(r.body) for r in records), progress)
+        return audit_bodies(map(_decode, stored), progress)
     finally:
-        records.close()  # a replay that stops early must not leave its cursor (and transaction) open
+        stored.close()  # a replay that stops early must not leave its cursor (and transaction) open
 
 
 def audit_export(lines: Iterable[bytes], progress: Callable[[int], None] | None = None) -> AuditResult:

@@ -31,6 +31,24 @@ _POSTGRES = select(
 ).order_by(_events.c.seq)  # fmt: skip
 
 
+_SQLITE_BODIES = "SELECT CAST(body AS BLOB) FROM events ORDER BY seq"
+_POSTGRES_BODIES = select(_events.c.body).order_by(_events.c.seq)
+
+
+def stored_bodies(engine: Engine, batch: int = 5000) -> Generator[bytes | str]:
+    """Every stored event body, in seq order, and nothing else (the replay audit reads only bodies)."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            cursor = conn.connection.driver_connection.execute(_SQLITE_BODIES)  # type: ignore[union-attr]
+            for part in iter(lambda: cursor.fetchmany(batch), []):
+                for (body,) in part:
+                    yield body
+        else:
+            for rows in conn.execute(_POSTGRES_BODIES.execution_options(yield_per=batch)).partitions():
+                for (body,) in rows:
+                    yield body
+
+
 def stored_records(engine: Engine, batch: int = 5000) -> Generator[Record]:
     """Every stored event as a chain Record (query columns in chain.QUERY_COLUMNS order)."""
     sqlite = engine.dialect.name == "sqlite"

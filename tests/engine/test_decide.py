@@ -393,6 +393,27 @@ def test_an_amendment_logs_the_new_content_and_what_became_of_the_approvals() ->
     assert book.approve("tomas", "D1").status == "approved"
 
 
+def test_an_amendment_is_refused_on_who_and_when_before_its_new_content_is_read() -> None:
+    """A closed decision cannot be amended whatever the new attributes say (409, not 422 about them);
+    the replay audit relies on it: it keeps no content for a closed decision (engine.log.audit)."""
+    book = Book()
+    book.file("mei", "pipeline", {"risk_score": 60}, "D1")
+    book.approve("tomas", "D1")
+    assert book.status("D1") == "approved"
+    invalid = Amend(attributes={"risk_score": "high"})
+    with pytest.raises(Conflict, match=r"^decision D1 is approved: it cannot be amended; file a new decision"):
+        book.run(invalid, "mei", "D1")
+    with pytest.raises(Forbidden, match=r"^only the filer \(mei\) may amend this decision$"):
+        book.run(invalid, "jon", "D1")
+    book.file("mei", "pipeline", {"risk_score": 60}, "D2")
+    book.run(Proceed(reason="tonight's run"), "mei", "D2")
+    with pytest.raises(Conflict, match=r"^decision D2 already proceeded under break-glass; it can only be ratified"):
+        book.run(invalid, "mei", "D2")
+    book.file("mei", "pipeline", {"risk_score": 60}, "D3")
+    with pytest.raises(InvalidInput):  # pending: now the content is read, and refused
+        book.run(invalid, "mei", "D3")
+
+
 def test_an_amendment_to_a_squad_tier_resolves_and_supersedes_what_it_replaces() -> None:
     book = Book()
     book.file("mei", "pipeline", {"risk_score": 3}, "R1")

@@ -163,6 +163,18 @@ def test_a_route_keeps_every_role_and_what_the_approvals_must_differ_in() -> Non
     assert (squad.role, squad.count, squad.approvers, squad.roles) == (None, 0, [], [])
 
 
+def test_a_route_that_lets_the_filer_approve_lists_the_filer() -> None:
+    text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
+        "approvers: {role: director, count: 1, exclude_filer: true}",
+        "approvers: {role: director, count: 1, exclude_filer: false}",
+    )
+    policy = load_policy_text(text, "lenient.yaml")
+    route = route_for(policy, 3, "dana")
+    assert route.exclude_filer is False
+    assert route.approvers == ["dana"]  # she filed it, and may approve it
+    assert route_for(load_policy_text(DEFAULT_POLICY.read_text(encoding="utf-8")), 3, "dana").approvers == []
+
+
 def test_eligibility_names_the_roles_a_tier_needs() -> None:
     route = _route(MIXED)
     assert eligibility_refusal(MIXED, route, "mei", PM_NUCLEUS) is None  # the second role counts too
@@ -173,6 +185,10 @@ def test_eligibility_names_the_roles_a_tier_needs() -> None:
     )
     nobody = Person("x", frozenset(), None)
     assert "x holds no role" in (eligibility_refusal(MIXED, route, "mei", nobody) or "")
+    two_roles = Person("ann", frozenset({"squad_member", "auditor"}), None)
+    assert eligibility_refusal(MIXED, route, "mei", two_roles) == (
+        "tier 3 (Director and PM) needs a director or tech_pm to sign off; ann holds auditor, squad_member"
+    )
     lenient = msgspec.structs.replace(route, exclude_filer=False)
     assert eligibility_refusal(MIXED, lenient, "tomas", PM_NUCLEUS) is None
 
@@ -339,3 +355,27 @@ def test_what_is_missing_in_words() -> None:
     only_role = Route(tier=3, role="director", count=1, exclude_filer=True, approvers=[])
     assert route_roles(only_role) == ["director"]
     assert missing(only_role, ()) == "needs 1 more approval(s) by a director"
+
+
+def test_a_vote_without_a_squad_counts_for_no_squad() -> None:
+    """distinct: squad — an approver the directory gives no squad adds no squad to the count."""
+    route = _route(TWO_SQUADS)
+    squadless = (Vote("ann", "tech_pm", None), Vote("priya", "tech_pm", "atlas"))
+    assert not satisfied(route, squadless)
+    assert missing(route, squadless) == (
+        "needs 1 more approval(s) by a tech_pm from a squad not yet counted (counted: atlas)"
+    )
+    assert satisfied(route, (*squadless, Vote("tomas", "tech_pm", "nucleus")))
+
+
+def test_a_vote_skipped_for_its_squad_does_not_use_up_its_people() -> None:
+    """A vote that adds nothing (its squad is counted) leaves its approver free to count later, for
+    another principal: tess's own vote repeats nucleus, her signature for priya brings atlas."""
+    route = _route(TWO_SQUADS)
+    votes = (
+        Vote("tomas", "tech_pm", "nucleus"),
+        Vote("tess", "tech_pm", "nucleus"),
+        Vote("priya", "tech_pm", "atlas", "tess"),
+    )
+    assert satisfied(route, votes)
+    assert missing(route, votes) is None

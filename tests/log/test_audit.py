@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from api.cli import main
 from engine.effect import baseline as reader
 from engine.effect.service import Effect
-from engine.log.audit import audit_database, audit_export
+from engine.log.audit import Replay, audit_database, audit_export
 from engine.log.canonical import canonical_bytes
 from engine.runtime import Runtime
 from engine.types import (
@@ -121,6 +121,24 @@ def test_a_history_of_every_command_is_accepted(runtime: Runtime) -> None:
     size = len(rows(runtime))
     result = audit_database(runtime.service.engine)
     assert result.ok and result.size == size and result.first_bad_seq is None and result.reason is None
+
+
+def test_the_replay_keeps_full_rows_only_for_open_decisions(runtime: Runtime) -> None:
+    """Memory grows with the open decisions: a closed one is kept as the little the rules still read."""
+    ids = _history(runtime)
+    replay = Replay(json.loads(r["body"]) for r in rows(runtime))
+    assert replay.run().ok
+    assert set(replay.rows) == {ids["pending"], ids["after"]}
+    closed = {decision_id: replay.closed_state(decision_id) for decision_id in replay.closed}
+    assert {ids["approved"], ids["superseding"], ids["rejected"], ids["withdrawn"], ids["policy"]} <= set(closed)
+    approved, policy = closed[ids["approved"]], closed[ids["policy"]]
+    assert approved is not None and policy is not None
+    assert approved.status == "superseded" and approved.content == {} and approved.filed_by == "mei"
+    assert policy.status == "approved" and policy.category == "policy"
+    assert policy.attributes == {"candidate_version": runtime.policies.current.version}
+    # Closed decisions share their routes: one object per distinct route.
+    routes = [s.route for s in closed.values() if s is not None]
+    assert len({id(r) for r in routes}) == len({repr(r) for r in routes})
 
 
 def test_the_filer_approving_her_own_decision_is_named(runtime: Runtime) -> None:
