@@ -124,6 +124,7 @@ def postgres_history(size: int) -> str:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     from engine.runtime import upgrade_database
+    from engine.store.search import SEARCH_TABLES, backfill_statement
 
     upgrade_database(f"sqlite:///{source}")  # the same schema on both sides, whatever the cache's age
     upgrade_database(url)
@@ -135,9 +136,13 @@ def postgres_history(size: int) -> str:
         conn.execute("ALTER TABLE events DISABLE TRIGGER events_next_seq")
         # The read model's counts come over as a table of their own: not counted twice on the way in.
         conn.execute("ALTER TABLE decisions DISABLE TRIGGER USER")
+        # The search index is each database's own (FTS5 there, tsvector here): rebuilt below, not copied.
+        conn.execute("ALTER TABLE events DISABLE TRIGGER events_search_comment")
         tables = [r[0] for r in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         for table in tables:
             if table in {"alembic_version", "sqlite_sequence"} or table.startswith("sqlite_"):
+                continue
+            if table in SEARCH_TABLES:
                 continue
             if table == "log_head":
                 conn.execute("DELETE FROM log_head")
@@ -148,6 +153,8 @@ def postgres_history(size: int) -> str:
                     copy.write_row(row)
         conn.execute("ALTER TABLE events ENABLE ALWAYS TRIGGER events_next_seq")
         conn.execute("ALTER TABLE decisions ENABLE TRIGGER USER")
+        conn.execute("ALTER TABLE events ENABLE TRIGGER events_search_comment")
+        conn.execute(backfill_statement("postgresql"))  # in the copy's transaction: a cached schema is whole
         conn.commit()
     with psycopg.connect(raw, autocommit=True, options=f"-csearch_path={schema}") as conn:
         conn.execute("VACUUM ANALYZE")

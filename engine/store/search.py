@@ -120,6 +120,11 @@ _PG_BACKFILL = f"""INSERT INTO {SEARCH_TABLE} (filed_seq, document)
     ON CONFLICT (filed_seq) DO NOTHING"""
 
 
+def backfill_statement(dialect: str) -> str:
+    """The statement that indexes every decision already in the read model (for bulk loads)."""
+    return _SQLITE_BACKFILL if dialect == "sqlite" else _PG_BACKFILL
+
+
 def install_search(conn: Connection, backfill: bool = True) -> None:
     """Create the search index and the triggers that keep it, and index the decisions already there."""
     if conn.dialect.name == "sqlite":
