@@ -33,12 +33,28 @@ def log() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A proof bundle (log export --proofs): verify a filtered export event by event",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Store the result (the audit page and GET /v1/log/verify show it); without --full, check only the "
+    "events after the latest stored result",
+)
+@click.option("--full", is_flag=True, help="With --record: verify the whole log, not only the new events")
 @pass_context
 def log_verify(
-    obj: Context, export_file: Path | None, checkpoint: Path | None, public_key: Path | None, proofs: Path | None
+    obj: Context,
+    export_file: Path | None,
+    checkpoint: Path | None,
+    public_key: Path | None,
+    proofs: Path | None,
+    record: bool,
+    full: bool,
 ) -> None:
     """Check the chain; exit 1 with the first bad seq when it is broken."""
     from engine.log.chain import verify_export
+
+    if record and export_file is not None:
+        raise click.UsageError("--record stores results about the database, not about an export")
 
     progress = progress_counter("verified")
     if export_file is not None:
@@ -61,6 +77,8 @@ def log_verify(
             return
         with export_file.open("rb") as lines:
             result = verify_export(lines, checkpoint.read_text() if checkpoint else None, keys, progress=progress)
+    elif record:
+        result = _verify_and_record(obj, full)
     else:
         with obj.runtime() as rt:
             result = rt.service.verify_log()
@@ -73,6 +91,29 @@ def log_verify(
     click.echo(f"OK: {result.size} events, head {result.head_hash}", err=True)
 
 
+def _verify_and_record(obj: Context, full: bool) -> Any:
+    """`log verify --record [--full]`: the tail after the latest stored result, or everything; stored."""
+    from engine.log.incremental import verify_and_record_tail
+    from engine.log.recorded import verify_full_and_record
+
+    with obj.runtime() as rt:
+        engine, origin, clock = rt.service.engine, rt.service.origin, rt.service.clock
+        if not full:
+            tail, stored = verify_and_record_tail(engine, origin, rt.checkpoints, clock)
+            if tail.result is not None:
+                if tail.base is not None and tail.base.ok:
+                    click.echo(f"checked events {tail.base.size} to {tail.result.size} after stored verification "
+                               f"#{tail.base.id} ({tail.base.kind}, {tail.base.finished_at:%Y-%m-%d %H:%M:%S} UTC)",
+                               err=True)  # fmt: skip
+                if stored is not None:
+                    click.echo(f"recorded as verification #{stored.id}", err=True)
+                return tail.result
+            click.echo(f"{tail.missing}: verifying the whole log", err=True)
+        result, stored = verify_full_and_record(engine, origin, rt.checkpoints.trusted(), clock)
+        click.echo(f"recorded as verification #{stored.id}", err=True)
+        return result
+
+
 @log.command("audit")
 @click.option(
     "--export",
@@ -80,18 +121,32 @@ def log_verify(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Replay an exported JSONL file (log export) instead of the database",
 )
+@click.option("--record", is_flag=True, help="Store the result (the audit page and GET /v1/log/audit show it)")
 @pass_context
-def log_audit(obj: Context, export_file: Path | None) -> None:
+def log_audit(obj: Context, export_file: Path | None, record: bool) -> None:
     """Replay the whole log through the rules; exit 1 naming the first step that was not allowed.
 
     Uses nothing but the log: each policy version's text, the delegations and the decisions'
-    states come from its events. Reads only. Integrity (hashes, checkpoints) is `log verify`'s job.
+    states come from its events. Reads only (`--record` adds one row of results). Integrity (hashes,
+    checkpoints) is `log verify`'s job.
     """
     from engine.log.audit import audit_database, audit_export
     from engine.store.db import create_db_engine, normalise_url
 
     progress = progress_counter("replayed")
-    if export_file is not None:
+    if record and export_file is not None:
+        raise click.UsageError("--record stores results about the database, not about an export")
+    if record:
+        from engine.log.recorded import audit_and_record
+        from engine.service import system_clock
+
+        engine = create_db_engine(normalise_url(obj.database_url))
+        try:
+            result, stored = audit_and_record(engine, system_clock, progress)
+        finally:
+            engine.dispose()
+        click.echo(f"\nrecorded as audit #{stored.id}", err=True)
+    elif export_file is not None:
         with export_file.open("rb") as lines:
             result = audit_export(lines, progress)
     else:

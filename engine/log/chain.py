@@ -85,6 +85,27 @@ class ChainVerifier:
         self._saw_float = False
         self._decoder = msgspec.json.Decoder(float_hook=self._float)
 
+    @classmethod
+    def resume(
+        cls,
+        origin: str | None,
+        size: int,
+        prev: str,
+        frontier: list[bytes],
+        last_at: str | None,
+        watch: Iterable[int] = (),
+    ) -> ChainVerifier:
+        """Continue after a prefix verified earlier: its size, head leaf hash, Merkle frontier and last time.
+
+        The caller vouches for the prefix (engine/log/incremental.py anchors it on a signed checkpoint);
+        a frontier of the wrong shape for `size` is refused here, as no tree has it.
+        """
+        if len(frontier) != size.bit_count() or any(len(node) != 32 for node in frontier):
+            raise ValueError(f"a Merkle frontier of {size} leaves has {size.bit_count()} hashes of 32 bytes")
+        verifier = cls(origin, watch)
+        verifier.size, verifier.prev, verifier.frontier, verifier.last_at = size, prev, list(frontier), last_at
+        return verifier
+
     def _float(self, text: str) -> float:
         self._saw_float = True
         return float(text)

@@ -117,19 +117,40 @@ class CheckpointService:
             )
         return StoredCheckpoint(row["size"], row["root_hash"], row["note"]) if row else None
 
-    def trusted(self) -> list[tuple[int, bytes]]:
-        """(size, root) of every checkpoint whose signature verifies, in the database and beside the key."""
+    def trusted(self, at_least: int = 0) -> list[tuple[int, bytes]]:
+        """(size, root) of every checkpoint of `at_least` events or more whose signature verifies, in the
+        database and beside the key."""
         out = []
-        notes = [c.note for c in self.all()]
-        if self._state_file.exists():
-            notes.append(self._state_file.read_text(encoding="utf-8"))
-        for note in notes:
+        for note in self._notes(at_least):
             try:
                 c = verify_checkpoint(note, self.verifier_keys, origin=self.origin)
             except CheckpointError:
                 continue  # not signed by a key we hold: it proves nothing either way
-            out.append((c.size, c.root))
+            if c.size >= at_least:
+                out.append((c.size, c.root))
         return sorted(set(out))
+
+    def largest_trusted(self) -> tuple[int, bytes] | None:
+        """The trusted checkpoint of the most events, checking signatures from the largest down (usually one)."""
+        notes = self._notes(0)
+        for note in sorted(notes, key=_note_size, reverse=True):
+            try:
+                c = verify_checkpoint(note, self.verifier_keys, origin=self.origin)
+            except CheckpointError:
+                continue
+            return c.size, c.root
+        return None
+
+    def _notes(self, at_least: int) -> list[str]:
+        with read_transaction(self.engine) as conn:
+            notes = list(
+                conn.execute(
+                    select(_checkpoints.c.note).where(_checkpoints.c.size >= at_least).order_by(_checkpoints.c.id)
+                ).scalars()
+            )
+        if self._state_file.exists():
+            notes.append(self._state_file.read_text(encoding="utf-8"))
+        return notes
 
     def all(self) -> list[StoredCheckpoint]:
         with read_transaction(self.engine) as conn:
@@ -250,6 +271,14 @@ class CheckpointService:
             raise LogIntegrityError(
                 f"the first {signed.size} events do not hash to the last signed checkpoint's root: the log was altered"
             )
+
+
+def _note_size(note: str) -> int:
+    """The size line of a note, for ordering only (the signature check decides what it proves)."""
+    try:
+        return parse_checkpoint(note).size
+    except CheckpointError:
+        return -1
 
 
 def parse_note(note: str) -> Checkpoint:

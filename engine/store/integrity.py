@@ -73,22 +73,57 @@ def _failed(result: VerifyResult, problems: list[str]) -> VerifyResult:
     return msgspec.structs.replace(result, ok=False, reason="; ".join(problems))
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedPrefix:
+    """A prefix of the log verified earlier, where a verification resumes (engine/log/incremental.py)."""
+
+    size: int
+    head_hash: str
+    frontier: list[bytes]
+    #: The canonical time of event size - 1 (times never go backwards across the seam either).
+    last_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    result: VerifyResult
+    #: The Merkle frontier of the first `result.size` events when ok: stored, the next check extends it.
+    frontier: list[bytes]
+
+
 def verify_database(engine: Engine, origin: str, checkpoints: Iterable[tuple[int, bytes]] = ()) -> VerifyResult:
-    """`log verify` from the database: the chain, the signed checkpoints, the head row and the guards.
+    """`log verify` from the database: the chain, the signed checkpoints, the head row and the guards."""
+    return verify_stored(engine, origin, checkpoints).result
+
+
+def verify_stored(
+    engine: Engine,
+    origin: str,
+    checkpoints: Iterable[tuple[int, bytes]] = (),
+    start: VerifiedPrefix | None = None,
+) -> Verified:
+    """The chain from `start` (default: the first event) to the end, the checkpoints it reaches, the head row
+    and the guards.
 
     The head is read before the events and again after them. Events and head commit together, so
     an event the stream saw is counted by the second read (more events than it: the head was
-    lowered), and the first read never counts an event the stream could not see.
+    lowered), and the first read never counts an event the stream could not see. From `start`,
+    checkpoints below it are the prefix's business (whoever vouches for it) and are not looked at.
     """
     with read_transaction(engine) as conn:
         before = read_head(conn)
         guards = guard_problems(conn)
-    checkpoints = list(checkpoints)
-    verifier = ChainVerifier(origin, watch=[size for size, _ in checkpoints] + [before.size])
-    records: Generator[Record] = stored_records(engine)
+    begin = start.size if start is not None else 0
+    checkpoints = [(size, signed) for size, signed in checkpoints if size >= begin]
+    watch = [size for size, _ in checkpoints] + [before.size]
+    if start is None:
+        verifier = ChainVerifier(origin, watch=watch)
+    else:
+        verifier = ChainVerifier.resume(origin, start.size, start.head_hash, start.frontier, start.last_at, watch)
+    records: Generator[Record] = stored_records(engine, start=begin)
     try:
         # Two loops instead of a test per event: the verify loop is the hot path of a million-event log.
-        for record in islice(records, before.size):
+        for record in islice(records, max(before.size - begin, 0)):
             if not verifier.feed(record):
                 break
         head_hash_at = verifier.prev if verifier.size == before.size and verifier.failure is None else None
@@ -109,7 +144,7 @@ def verify_database(engine: Engine, origin: str, checkpoints: Iterable[tuple[int
         problems.append(head_size_problem(after.size, verifier.size) or "")
     else:
         problems += _head_problems(before, head_hash_at, root_at)
-    return _failed(result, problems + guards)
+    return Verified(_failed(result, problems + guards), list(verifier.frontier))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +181,16 @@ def check_database(engine: Engine) -> CheckReport:
     return CheckReport(ok=not problems, events=count, problems=problems)
 
 
-__all__ = ["CheckReport", "check_database", "head_size_problem", "stored_size", "verify_database"]
+__all__ = [
+    "CheckReport",
+    "Verified",
+    "VerifiedPrefix",
+    "check_database",
+    "head_size_problem",
+    "stored_size",
+    "verify_database",
+    "verify_stored",
+]
 
 
 def schema_problem(engine: Engine) -> str | None:

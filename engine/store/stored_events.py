@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 
 from engine.log.chain import Record
 from engine.store.tables import Event
@@ -22,13 +22,14 @@ _events = Event.__table__  # type: ignore[attr-defined]
 _record = tuple.__new__
 
 _SQLITE = """
-SELECT seq, CAST(body AS BLOB), leaf_hash, prev_hash, decision_id, type, actor, at FROM events ORDER BY seq
+SELECT seq, CAST(body AS BLOB), leaf_hash, prev_hash, decision_id, type, actor, at FROM events
+WHERE seq >= ? ORDER BY seq
 """
 _POSTGRES = select(
     _events.c.seq, _events.c.body, _events.c.leaf_hash, _events.c.prev_hash, _events.c.decision_id,
     _events.c.type, _events.c.actor,
     func.to_char(func.timezone("UTC", _events.c.at), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-).order_by(_events.c.seq)  # fmt: skip
+).where(_events.c.seq >= bindparam("start")).order_by(_events.c.seq)  # fmt: skip
 
 
 _SQLITE_BODIES = "SELECT CAST(body AS BLOB) FROM events ORDER BY seq"
@@ -49,16 +50,16 @@ def stored_bodies(engine: Engine, batch: int = 5000) -> Generator[bytes | str]:
                     yield body
 
 
-def stored_records(engine: Engine, batch: int = 5000) -> Generator[Record]:
-    """Every stored event as a chain Record (query columns in chain.QUERY_COLUMNS order)."""
+def stored_records(engine: Engine, batch: int = 5000, start: int = 0) -> Generator[Record]:
+    """Every stored event from seq `start` on as a chain Record (query columns in chain.QUERY_COLUMNS order)."""
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         if sqlite:
             # The driver's own cursor: SQLAlchemy's row layer cost a third of verifying from SQLite.
-            cursor = conn.connection.driver_connection.execute(_SQLITE)  # type: ignore[union-attr]
+            cursor = conn.connection.driver_connection.execute(_SQLITE, (start,))  # type: ignore[union-attr]
             parts: Iterator[Sequence[Any]] = iter(lambda: cursor.fetchmany(batch), [])
         else:
-            parts = conn.execute(_POSTGRES.execution_options(yield_per=batch)).partitions()
+            parts = conn.execute(_POSTGRES.execution_options(yield_per=batch), {"start": start}).partitions()
         for part in parts:
             if sqlite:
                 for seq, body, leaf, prev, decision_id, kind, actor, at in part:

@@ -186,4 +186,5 @@ ALL_TABLES = [Event, LogHead, Decision, ApiToken, IdempotencyKey, PolicyVersion,
 import engine.store.baseline_tables  # noqa: E402  (registers the baseline table with the metadata)
 import engine.store.outbox_tables  # noqa: E402  (registers the outbox table with the metadata)
 import engine.store.session_tables  # noqa: E402  (registers the web_sessions table with the metadata)
-import engine.store.slack_tables  # noqa: E402,F401  (the Slack app's tables)
+import engine.store.slack_tables  # noqa: E402  (the Slack app's tables)
+import engine.store.verification_tables  # noqa: E402,F401  (stored verification and audit results)
