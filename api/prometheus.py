@@ -13,17 +13,12 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
-from sqlalchemy import func, select
 
 from api.auth import runtime_of
 from engine.effect.gauges import effect_gauges
-from engine.store.db import read_transaction
-from engine.store.tables import Decision, Event
-from engine.types import OPEN_STATUSES
+from engine.gauges import read_gauges
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-_decisions = Decision.__table__  # type: ignore[attr-defined]
-_events = Event.__table__  # type: ignore[attr-defined]
 
 
 class LatencyHistogram:
@@ -90,25 +85,9 @@ def latency_middleware(app: ASGIApp) -> ASGIApp:
 def _gauges(request: Request[Any, Any, Any]) -> list[str]:
     runtime = runtime_of(request)
     policy = runtime.policies.current
-    now = runtime.service.clock()
-    with read_transaction(runtime.service.engine) as conn:
-        by_tier = select(_decisions.c.tier, func.count()).group_by(_decisions.c.tier)
-        filed: dict[int, int] = {tier: count for tier, count in conn.execute(by_tier)}
-        open_rows = conn.execute(
-            select(_decisions.c.tier, _decisions.c.status, _decisions.c.created_at).where(
-                _decisions.c.status.in_(OPEN_STATUSES)
-            )
-        ).all()
-        size = conn.execute(select(func.count()).select_from(_events)).scalar_one()
-    pending: dict[int, int] = defaultdict(int)
-    overdue: dict[int, int] = defaultdict(int)
-    break_glass = 0
-    for tier, status, created_at in open_rows:
-        pending[tier] += 1
-        sla = policy.tiers[tier].sla if tier in policy.tiers else None
-        if sla is not None and created_at + sla < now:
-            overdue[tier] += 1
-        break_glass += status == "proceeded_pending_review"
+    # A dozen counter rows, the head row and a count of the open decisions: never a pass over the history.
+    g = read_gauges(runtime.service.engine, policy, runtime.service.clock())
+    filed, pending, overdue, break_glass, size = g.by_tier, g.pending, g.overdue, g.break_glass, g.log_events
     lines = []
     lines += [
         # Never by tier: an amendment can move a decision down a tier, and a counter must never go down.

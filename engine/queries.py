@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Engine, Select, and_, bindparam, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, TextClause, and_, bindparam, or_, select, text, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -21,7 +21,7 @@ from engine.store.delegations import delegators_in_force
 from engine.store.mapping import decision_detail, decision_view, event_view
 from engine.store.rows import decision_row
 from engine.store.search import matching_seqs, search_terms
-from engine.store.tables import Decision, Delegation, Event
+from engine.store.tables import OPEN_STATUSES_SQL, Decision, Delegation, Event
 from engine.types import (
     OPEN_STATUSES,
     DecisionDetail,
@@ -281,6 +281,23 @@ def inbox_query(condition: ColumnElement[bool], after_seq: int, limit: int) -> S
         .order_by(_decisions.c.filed_seq)
         .limit(limit)
     )
+
+
+def overdue_query(cutoffs: dict[int, datetime], dialect: str) -> TextClause | None:
+    """Per tier, the open decisions filed before that tier's cutoff (now minus its SLA): a count over
+    `ix_decisions_open`, which holds tier and filing time, so it grows with the open decisions only.
+    None when no tier has an SLA. SQLite is told the index (`INDEXED BY`): left to itself it seeks
+    (status, filed_seq) for each open status and reads every row it finds."""
+    if not cutoffs:
+        return None
+    terms = " OR ".join(f"(tier = :tier_{i} AND created_at < :cutoff_{i})" for i in range(len(cutoffs)))
+    hint = " INDEXED BY ix_decisions_open" if dialect == "sqlite" else ""
+    params = []
+    for i, (tier, cutoff) in enumerate(sorted(cutoffs.items())):
+        params += [bindparam(f"tier_{i}", tier), bindparam(f"cutoff_{i}", cutoff, type_=_decisions.c.created_at.type)]
+    return text(
+        f"SELECT tier, count(*) FROM decisions{hint} WHERE {OPEN_STATUSES_SQL} AND ({terms}) GROUP BY tier"
+    ).bindparams(*params)
 
 
 def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | None:

@@ -341,4 +341,6 @@ def log_rebuild(obj: Context, mode: str) -> None:
         click.echo(f"read model matches the log: {report.decisions} decisions, {report.events} events")
         return
     click.echo(f"missing: {report.missing}\nextra: {report.extra}\ndifferent: {report.different}", err=True)
+    if report.counts:
+        click.echo(f"decision_counts (replay, table): {report.counts}", err=True)
     raise SystemExit(1)

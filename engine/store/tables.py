@@ -108,6 +108,16 @@ class Decision(SQLModel, table=True):
     amendments: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
 
 
+class DecisionCount(SQLModel, table=True):
+    """How many decisions stand at each (tier, status): kept by triggers on `decisions` (engine.store.counts)."""
+
+    __tablename__ = "decision_counts"
+
+    tier: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    status: str = Field(sa_column=Column(String(32), primary_key=True))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class Delegation(SQLModel, table=True):
     """Read model of delegation events: who may sign in whose place, for which role, when."""
 
@@ -181,7 +191,7 @@ class Checkpoint(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
-ALL_TABLES = [Event, LogHead, Decision, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
+ALL_TABLES = [Event, LogHead, Decision, DecisionCount, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
 
 import engine.store.baseline_tables  # noqa: E402  (registers the baseline table with the metadata)
 import engine.store.outbox_tables  # noqa: E402  (registers the outbox table with the metadata)

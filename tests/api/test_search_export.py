@@ -82,7 +82,7 @@ def test_the_migration_indexes_existing_decisions(api: Api) -> None:
     url = api.runtime.service.engine.url.render_as_string(hide_password=False)
     config = alembic_config(url)
     api.runtime.service.engine.dispose()
-    command.downgrade(config, "-1")  # the revision before 0016_search: no index at all
+    command.downgrade(config, "0015_token_scope")  # the revision before 0016_search: no index at all
     command.upgrade(config, "head")  # created, and backfilled from the decisions and their comments
     assert _search(api, q="schema") == ["Freeze the label schema"]
     assert _search(api, q="ontology") == ["Freeze the label schema"]

@@ -18,8 +18,9 @@ import pytest
 from sqlalchemy import ClauseElement, Connection, Engine, Executable, insert
 from sqlalchemy.ext.compiler import compiles
 
+from engine.gauges import overdue_cutoffs
 from engine.lifecycle import inbox_scope
-from engine.queries import inbox_query, list_query, scope_condition
+from engine.queries import inbox_query, list_query, overdue_query, scope_condition
 from engine.runtime import upgrade_database
 from engine.store.db import create_db_engine
 from engine.store.tables import Decision
@@ -146,3 +147,13 @@ def test_the_inbox_walks_the_open_decisions_only(history: Engine, who: str) -> N
 def test_nothing_can_wait_on_a_squad_member_so_the_inbox_asks_nothing() -> None:
     policy = load_policy(str(DEFAULT_POLICY))
     assert scope_condition(inbox_scope(policy, policy.people["mei"], [], START), "mei") is None
+
+
+def test_metrics_count_overdue_decisions_off_the_open_index(history: Engine) -> None:
+    policy = load_policy(str(DEFAULT_POLICY))
+    statement = overdue_query(overdue_cutoffs(policy, START + timedelta(days=150)), history.dialect.name)
+    assert statement is not None
+    plan = _plan(history, statement)
+    assert "ix_decisions_open" in plan, plan
+    if history.dialect.name == "postgresql":
+        assert "Seq Scan" not in plan, plan
