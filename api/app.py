@@ -27,6 +27,8 @@ from api.controllers.log import (
     inclusion,
     latest_checkpoint,
     public_key,
+    start_audit,
+    start_verify,
     verify,
 )
 from api.controllers.policy import active_policy, me, policy_versions, propose, reload_policy, simulate_policy
@@ -77,7 +79,9 @@ V1_HANDLERS: list[Any] = [
     simulate_policy,
     me,
     verify,
+    start_verify,
     audit,
+    start_audit,
     export,
     inclusion,
     consistency,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from msgspec import Struct
 
@@ -130,6 +130,14 @@ class CheckpointView(Struct, kw_only=True):
     #: The C2SP signed note, verbatim: save it to a file for `decisions log verify --checkpoint`.
     note: str
     key_fingerprints: list[str]
+
+
+class JobStarted(Struct, kw_only=True):
+    """A verification job asked of the worker."""
+
+    kind: Literal["full", "audit"]
+    #: False when a verification or replay audit is running already (its result will be stored).
+    started: bool
 
 
 class PublicKeyView(Struct, kw_only=True):

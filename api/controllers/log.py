@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import IO, Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
@@ -15,14 +15,16 @@ from litestar.response import Stream
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
 from api.openapi import Variants, problems
 from api.params import InstantQuery, instant_param
-from api.schemas import CheckpointView, PublicKeyView
-from engine.log.audit import AuditResult, audit_and_remember
-from engine.log.autosign import sign_before_export
+from api.schemas import CheckpointView, JobStarted, PublicKeyView
+from engine.log.audit import AuditResult
+from engine.log.autosign import log_size, sign_before_export
 from engine.log.bundle import ProofBundle, build_bundle
-from engine.log.chain import VerifyResult
 from engine.log.evidence import filename, write_bundle
 from engine.log.export import ExportFilter, export_lines
+from engine.log.jobs import JobKind, run_job, start_job
 from engine.log.proofs import ConsistencyProof, InclusionProof, prove_consistency, prove_inclusion
+from engine.log.status import VerificationStatus, unverified, verification_status
+from engine.log.verifications import latest
 from engine.runtime import Runtime
 
 
@@ -69,11 +71,60 @@ MEDIA = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
     opt={"roles": AUDITORS},
     sync_to_thread=True,
     tags=["log"],
-    summary="Verify the whole chain",
-    description="Recomputes every event's hash and link, and the tree against the signed checkpoints.",
+    summary="The chain's verification: the events since the latest stored result checked now, the rest by it",
+    description="Checks the events appended since the latest stored verification (chain links, the stored "
+    "Merkle frontier extended to the new root, the signed checkpoints and the chain head row), so it costs what "
+    "was appended, not the history; `checked_from` says where the check began and `stored` which result covers "
+    "the events before it; `full` is the latest full verification and when it ran. When nothing is stored yet, "
+    "a full verification runs first in the verification worker (not in the server) and this waits for it. "
+    "POST /log/verify starts a new full verification.",
 )
-def verify(request: Request[Any, Any, Any]) -> VerifyResult:
-    return runtime_of(request).service.verify_log()
+def verify(request: Request[Any, Any, Any]) -> VerificationStatus:
+    return verification_now(runtime_of(request), wait=None)
+
+
+def verification_now(runtime: Runtime, wait: float | None) -> VerificationStatus:
+    """The tail checked now; when nothing is stored, the worker's full verification first (up to `wait` s)."""
+    service = runtime.service
+    status = verification_status(service.engine, service.origin, runtime.checkpoints, service.clock)
+    if status is None:
+        run_job(runtime.database_url, "full", timeout=wait)
+        status = verification_status(service.engine, service.origin, runtime.checkpoints, service.clock)
+    if status is None:
+        return unverified(service.engine, "not verified yet: a full verification is running in the background")
+    return status
+
+
+@post(
+    "/log/verify",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Start a full verification of the log in the verification worker",
+    description="Reads every event again, out of the serving process; GET /log/verify and the audit page show "
+    "the stored result when it is done. `started` is false when a verification or replay is running already.",
+    status_code=202,
+)
+def start_verify(request: Request[Any, Any, Any]) -> JobStarted:
+    return _start(runtime_of(request), "full")
+
+
+@post(
+    "/log/audit",
+    opt={"roles": AUDITORS},
+    sync_to_thread=True,
+    tags=["log"],
+    summary="Start a replay audit of the log in the verification worker",
+    description="GET /log/audit and the audit page show the stored verdict when it is done. `started` is false "
+    "when a verification or replay is running already.",
+    status_code=202,
+)
+def start_audit(request: Request[Any, Any, Any]) -> JobStarted:
+    return _start(runtime_of(request), "audit")
+
+
+def _start(runtime: Runtime, kind: JobKind) -> JobStarted:
+    return JobStarted(kind=kind, started=start_job(runtime.service.engine, runtime.database_url, kind))
 
 
 @get(
@@ -85,11 +136,20 @@ def verify(request: Request[Any, Any, Any]) -> VerifyResult:
     description="Legitimacy, where /log/verify is integrity. Every command event is decided again by the "
     "service's rules with the policy, directory, delegations and decision states the log itself records at "
     "that instant; `first_bad_seq` and `reason` name the first step the rules refuse or would have recorded "
-    "differently. Takes time proportional to the log (the audit page shows the latest result).",
+    "differently. The latest stored replay when it covers the whole log; otherwise a replay runs in the "
+    "verification worker (not in the server) and this waits for it, in time proportional to the log.",
 )
 def audit(request: Request[Any, Any, Any]) -> AuditResult:
     runtime = runtime_of(request)
-    return audit_and_remember(runtime.service.engine, runtime.service.clock).result
+    engine = runtime.service.engine
+    stored = latest(engine, ["audit"])
+    # An illegitimate step stays illegitimate (the log is append-only): a stored failure stands as it is.
+    if stored is None or (stored.ok and stored.size < log_size(engine)):
+        run_job(runtime.database_url, "audit")
+        stored = latest(engine, ["audit"])
+    if stored is None:
+        raise ServiceUnavailableException("the replay audit did not run; see the server's log")
+    return AuditResult(ok=stored.ok, size=stored.size, first_bad_seq=stored.first_bad_seq, reason=stored.reason)
 
 
 @get(

@@ -28,9 +28,10 @@ from api.web.oidc import oidc_of, site_url
 from api.web.session import current_session, end_session, start_session
 from engine.decision_export import decisions_csv
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from engine.log.audit import audit_and_remember, latest_audit
-from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, sign_before_export
+from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, log_size, sign_before_export
 from engine.log.export import ExportFilter, export_lines
+from engine.log.jobs import start_job
+from engine.log.verifications import latest as latest_stored
 from engine.sessions import token_id_of
 from engine.store.search import MAX_QUERY, search_terms
 from engine.text_safety import one_line
@@ -46,6 +47,8 @@ from engine.types import (
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
+#: Seconds the audit page waits for the first full verification of a database before showing it as running.
+FIRST_VERIFICATION_WAIT = 10.0
 #: A page answers GET and HEAD (link checkers and monitors ask for headers only).
 page = functools.partial(route, http_method=[HttpMethod.GET, HttpMethod.HEAD])
 B = TypeVar("B", bound=msgspec.Struct)
@@ -425,25 +428,39 @@ class Pages(Controller):
 
     @page("/audit", opt={"roles": AUDITORS}, sync_to_thread=True)
     def audit(self, request: Request[Any, Any, Any]) -> Template:
+        from api.controllers.log import verification_now
+
         runtime = runtime_of(request)
-        latest = runtime.checkpoints.latest()
+        engine = runtime.service.engine
+        latest_checkpoint = runtime.checkpoints.latest()
+        # The stored results and the tail since them, never a full verification in this process; the first
+        # view of a database waits a little for the worker's first full verification.
+        verify = verification_now(runtime, wait=FIRST_VERIFICATION_WAIT)
         return _page(
             request,
             "audit.html.j2",
-            verify=runtime.service.verify_log(),
-            checkpoint=latest,
+            verify=verify,
+            checkpoint=latest_checkpoint,
             fingerprints=runtime.checkpoints.fingerprints,
             public_keys=runtime.checkpoints.verifier_keys,
             blocked=runtime.service.append_blocked,
             lag=checkpoint_lag(runtime.checkpoints, runtime.service.clock(), checkpoint_every_from_env()),
-            legitimacy=latest_audit(runtime.service.engine),
+            legitimacy=latest_stored(engine, ["audit"]),
+            log_size=log_size(engine),
         )
+
+    @post("/audit/verify", opt={"roles": AUDITORS}, status_code=303, sync_to_thread=True)
+    def audit_verify(self, request: Request[Any, Any, Any]) -> Redirect:
+        """Start a full verification in the worker (seconds per hundred thousand events: never in this process)."""
+        runtime = runtime_of(request)
+        start_job(runtime.service.engine, runtime.database_url, "full")
+        return Redirect("/audit", status_code=303)
 
     @post("/audit/replay", opt={"roles": AUDITORS}, status_code=303, sync_to_thread=True)
     def audit_replay(self, request: Request[Any, Any, Any]) -> Redirect:
-        """Replay the log through the rules now (it takes time on a large log, so only on request)."""
+        """Start a replay of the log through the rules in the worker; the page shows the result when stored."""
         runtime = runtime_of(request)
-        audit_and_remember(runtime.service.engine, runtime.service.clock)
+        start_job(runtime.service.engine, runtime.database_url, "audit")
         return Redirect("/audit", status_code=303)
 
     @page("/audit/bundle", opt={"roles": AUDITORS}, sync_to_thread=True)

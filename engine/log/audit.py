@@ -628,35 +628,10 @@ def audit_export(lines: Iterable[bytes], progress: Callable[[int], None] | None 
     return audit_bodies(bodies(), progress)
 
 
-class LatestAudit(msgspec.Struct, kw_only=True):
-    """The last audit this process ran over a database, and when it finished."""
-
-    result: AuditResult
-    finished_at: datetime
-
-
-#: Per database URL. A replay of a large log takes a while, so the audit page shows the latest
-#: result and runs a new one only on request; each worker process keeps its own.
-_LATEST: dict[str, LatestAudit] = {}
-
-
-def audit_and_remember(engine: Engine, finished: Callable[[], datetime]) -> LatestAudit:
-    latest = LatestAudit(result=audit_database(engine), finished_at=finished())
-    _LATEST[engine.url.render_as_string(hide_password=True)] = latest
-    return latest
-
-
-def latest_audit(engine: Engine) -> LatestAudit | None:
-    return _LATEST.get(engine.url.render_as_string(hide_password=True))
-
-
 __all__ = [
     "AuditResult",
-    "LatestAudit",
     "Replay",
-    "audit_and_remember",
     "audit_bodies",
     "audit_database",
     "audit_export",
-    "latest_audit",
 ]

@@ -135,6 +135,8 @@ def verify_and_record_tail(
     if tail.result is None or (tail.base is not None and not tail.base.ok):
         return tail, None  # nothing checked now: a standing failure is already stored
     result = tail.result
+    if result.ok and tail.base is not None and result.size == tail.base.size:
+        return tail, None  # no new event: the stored result says it all
     stored = record(
         engine,
         "incremental",
