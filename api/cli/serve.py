@@ -8,6 +8,7 @@ import click
 
 from api.cli.common import Context, pass_context
 from api.cli.root import main
+from engine.log.checkpoints import STARTUP_CHECKED_ENV
 
 
 @main.command()
@@ -24,6 +25,13 @@ def serve(obj: Context, host: str | None, port: int | None, workers: int) -> Non
     with obj.runtime() as rt:
         if rt.service.append_blocked:
             click.echo(f"WARNING: serving read-only: {rt.service.append_blocked}", err=True)
+        checked = rt.checkpoints.startup_checked
+    # The workers open the same database against the same checkpoint: the check just done holds for them
+    # (the signed prefix cannot change under the append-only guards), so they skip reading it again.
+    if checked is not None:
+        os.environ[STARTUP_CHECKED_ENV] = checked
+    else:
+        os.environ.pop(STARTUP_CHECKED_ENV, None)
     os.environ["DATABASE_URL"] = obj.database_url
     os.environ["DECISIONS_POLICY"] = obj.policy_path
     uvicorn.run(

@@ -29,7 +29,8 @@ from engine.log.checkpoint import (
     verify_checkpoint,
 )
 from engine.log.keys import KEY_FILE_NAME, SigningKey, fingerprint, load_or_create, public_key_text
-from engine.log.merkle import consistency_proof, frontier_root, root, verify_consistency
+from engine.log.merkle import consistency_proof, frontier_root, verify_consistency
+from engine.log.prefix_root import prefix_root_is
 from engine.log.proofs import leaf_hashes
 from engine.store.db import read_transaction, write_transaction
 from engine.store.tables import Checkpoint as CheckpointRow
@@ -39,6 +40,9 @@ _events = Event.__table__  # type: ignore[attr-defined]
 _checkpoints = CheckpointRow.__table__  # type: ignore[attr-defined]
 
 LAST_CHECKPOINT_FILE = "last-checkpoint"
+#: Set by `decisions serve` for the server's processes once it has checked the last signed checkpoint
+#: against the database, so that each worker does not read the signed prefix again.
+STARTUP_CHECKED_ENV = "DECISIONS_STARTUP_CHECKED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,8 @@ class CheckpointService:
         self.state_dir = state_dir
         self.clock = clock
         self._keys = keys
+        #: After a start-up check that held against a signed checkpoint: the token for STARTUP_CHECKED_ENV.
+        self.startup_checked: str | None = None
 
     @property
     def key_file(self) -> Path:
@@ -260,17 +266,31 @@ class CheckpointService:
         signed = self.remembered()
         if signed is None:
             return
-        with read_transaction(self.engine) as conn:
-            if head.size < signed.size:
-                raise LogIntegrityError(
-                    f"the database holds {head.size} events but checkpoint {signed.size} was signed: "
-                    "it was restored from an old backup; appending would fork the log"
-                )
-            leaves = leaf_hashes(conn, signed.size)
-        if root(leaves) != signed.root:
+        if head.size < signed.size:
+            raise LogIntegrityError(
+                f"the database holds {head.size} events but checkpoint {signed.size} was signed: "
+                "it was restored from an old backup; appending would fork the log"
+            )
+        token = self._startup_token(signed.size, signed.root)
+        if os.environ.get(STARTUP_CHECKED_ENV) == token:
+            # `decisions serve` checked this very checkpoint against this database a moment ago, before
+            # starting the workers: the events it covers cannot have changed since (append-only).
+            self.startup_checked = token
+            return
+        try:
+            holds = prefix_root_is(self.engine, signed.size, signed.root)
+        except LookupError as exc:
+            raise LogIntegrityError(f"{exc}, but checkpoint {signed.size} was signed: events were removed") from exc
+        if not holds:
             raise LogIntegrityError(
                 f"the first {signed.size} events do not hash to the last signed checkpoint's root: the log was altered"
             )
+        self.startup_checked = token
+
+    def _startup_token(self, size: int, signed_root: bytes) -> str:
+        """Names the database and the checkpoint: a token from another database or checkpoint never matches."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return hashlib.sha256(f"{url}\n{size}\n{signed_root.hex()}".encode()).hexdigest()
 
 
 def _note_size(note: str) -> int:
