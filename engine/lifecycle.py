@@ -317,10 +317,15 @@ def matched_rules(policy: Policy, category: str, result: Any) -> list[dict[str, 
     ]
 
 
-def _check_candidate(category: str, attributes: Mapping[str, Any], authority: Authority) -> None:
+def candidate_text(category: str, attributes: Mapping[str, Any], authority: Authority) -> str | None:
+    """The text of the candidate policy a `policy` decision names (None for any other decision), or
+    InvalidInput when no candidate has that version. The filing and each amendment that changes the
+    candidate log this text, so the log alone says what every approval of it approved. None also
+    when the text is unknown to `authority` (the replay of a log written before texts were logged)."""
     if category != POLICY_CATEGORY or POLICY_CATEGORY not in authority.policy.categories:
-        return
-    if attributes.get("candidate_version") not in authority.candidates:
+        return None
+    version = attributes.get("candidate_version")
+    if not isinstance(version, str) or version not in authority.candidates:
         raise InvalidInput(
             [
                 FieldError(
@@ -330,6 +335,7 @@ def _check_candidate(category: str, attributes: Mapping[str, Any], authority: Au
                 )
             ]
         )
+    return authority.candidates.get(version)
 
 
 def may_supersede_refusal(old: DecisionState, actor: Person, authority: Authority) -> str | None:
@@ -360,8 +366,7 @@ def precheck_filing(command: File, actor: Person, policy: Policy) -> Any:
 def _file(command: File, actor: Person, authority: Authority, old: DecisionState | None, decision_id: str) -> Outcome:
     policy = authority.policy
     result = precheck_filing(command, actor, policy)
-    if result.known_category:
-        _check_candidate(command.category, result.attributes, authority)
+    candidate = candidate_text(command.category, result.attributes, authority) if result.known_category else None
     matched = matched_rules(policy, command.category, result)
     tier = result.tier
     if command.supersedes is not None:
@@ -404,6 +409,8 @@ def _file(command: File, actor: Person, authority: Authority, old: DecisionState
         "policy_version": result.policy_version,
         "supersedes": command.supersedes,
     }
+    if candidate is not None:
+        data["candidate_text"] = candidate
     events = [PlannedEvent("decision_filed", decision_id, data, actor.name)]
     if old is not None and status == "resolved":
         events.append(_superseded(old, decision_id))
@@ -723,8 +730,7 @@ def _amend(
     if command.rationale is not None:
         content["rationale"] = command.rationale
     result = classified(policy, state.category, content.get("attributes") or {})
-    if result.known_category:
-        _check_candidate(state.category, result.attributes, authority)
+    candidate = candidate_text(state.category, result.attributes, authority) if result.known_category else None
     content["attributes"] = result.attributes
     matched = matched_rules(policy, state.category, result)
     tier = result.tier
@@ -762,6 +768,10 @@ def _amend(
         "reason": command.reason,
         "status": status,
     }
+    renamed = result.attributes.get("candidate_version") != state.attributes.get("candidate_version")
+    if candidate is not None and renamed:
+        # A new candidate: its text, as the filing logged the first one's.
+        data["candidate_text"] = candidate
     events = [PlannedEvent("decision_amended", state.id, data, actor.name)]
     if status in {"approved", "resolved"} and state.supersedes is not None:
         if related is None or related.status not in SUPERSEDABLE:

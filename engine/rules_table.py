@@ -68,7 +68,7 @@ RULES: tuple[Rule, ...] = (
         "the filer",
         "re-classified under the policy in force; votes are carried to the new content only when nothing "
         "changed but attributes the policy marks `material: false` and the tier and route stay; all other "
-        "votes lapse (dismissed)",
+        "votes lapse (dismissed); naming another candidate policy logs that candidate's full text",
     ),
     Rule(
         "proceed (break-glass)",
@@ -100,7 +100,8 @@ OTHER_RULES: tuple[tuple[str, str, str], ...] = (
     (
         "file",
         "anyone holding squad_member, tech_pm, director or admin",
-        "classified under the policy in force; tier 1 is resolved at filing, others wait for their quorum",
+        "classified under the policy in force; tier 1 is resolved at filing, others wait for their quorum; "
+        "a `policy` decision must name a proposed candidate, whose full text the filing logs",
     ),
     (
         "delegate",

@@ -185,16 +185,24 @@ class _Upcoming:
 class _Candidates(Mapping[str, str]):
     """Candidate policy texts by version, as far as the log can know them.
 
-    A candidate is stored (policy_versions) when proposed, but the log carries its text only in
-    the activation that follows the approval of its decision. So the approval that completes a
-    `policy` decision finds the text in its own consequences (a look-ahead), and a filing or
-    amendment naming a candidate cannot be checked for one: every version is taken as proposed.
+    A `policy` decision's filing, and each amendment that names another candidate, carry the
+    candidate's text (`candidate_text`, checked against the version before it is taken: see
+    `Replay.candidate`), so what each approval approved is in the log. Logs written before that
+    carry a text only in the activation that follows the approval of its decision: for them the
+    approval that completes a `policy` decision finds the text in its own consequences (a
+    look-ahead), and a filing or amendment naming a candidate the log never gave the text of is
+    taken as proposed, as it always was.
     """
 
     def __init__(self, upcoming: _Upcoming) -> None:
         self._upcoming = upcoming
+        #: Texts the log gave with a filing or amendment, each checked to hash to its version.
+        self.logged: dict[str, str] = {}
 
     def _find(self, version: str) -> str | None:
+        logged = self.logged.get(version)
+        if logged is not None:
+            return logged
         for body in self._upcoming.consequences():
             data = body["data"]
             if body["type"] == "policy_activated" and data.get("version") == version:
@@ -272,6 +280,27 @@ class Replay:
             raise _Illegitimate(f"seq {seq}: the activated policy does not load: {exc}") from exc
         self._compiled[version] = policy
         return policy
+
+    def candidate(self, seq: int, data: dict[str, Any]) -> None:
+        """Take the candidate text a `policy` decision's filing or amendment carries, once it is shown to
+        be the candidate its approvals bind to (its SHA-256 is `candidate_version`) and a policy that loads;
+        whether the decision may carry it at all is the rules' to say (`decide` gives it or not)."""
+        text = data["candidate_text"]
+        attributes = data.get("attributes")
+        version = attributes.get("candidate_version") if isinstance(attributes, dict) else None
+        if not isinstance(text, str) or not isinstance(version, str):
+            raise _Illegitimate(f"seq {seq}: it carries a candidate policy text but names no candidate_version")
+        if hashlib.sha256(text.encode()).hexdigest() != version:
+            raise _Illegitimate(
+                f"seq {seq}: the candidate policy text it carries does not hash to its candidate_version "
+                f"{version[:12]}, so it is not what an approval of it approves"
+            )
+        if version not in self._compiled:
+            try:
+                self._compiled[version] = load_policy_text(text, f"log:{seq}")
+            except PolicyLoadError as exc:
+                raise _Illegitimate(f"seq {seq}: the candidate policy it names does not load: {exc}") from exc
+        self._candidates.logged[version] = text
 
     def _authority(self, now: datetime) -> Authority:
         assert self.policy is not None
@@ -367,6 +396,8 @@ class Replay:
             )
         actor = self._as_recorded(actor, body)
         decision_id = body["decision_id"]
+        if "candidate_text" in data and kind in ("decision_filed", "decision_amended"):
+            self.candidate(seq, data)
         try:
             command, state, related, grant = self._rebuild(kind, data, decision_id)
         except (KeyError, TypeError, ValueError) as exc:
