@@ -166,8 +166,11 @@ class PolicyGovernance:
             if head.policy_version is not None and head.policy_version != self.holder.current.version:
                 self.follow(conn, head.policy_version)
 
-    def activate_file(self, actor: str) -> Policy:
-        """Reload the policy file; activate it only if an approved decision names its exact hash."""
+    def activate_file(self, actor: Person) -> Policy:
+        """Reload the policy file; activate it only if an approved decision names its exact hash.
+
+        `actor` is the Person the edge authenticated, with any roles its identity provider's claims
+        gave (as for every other command): whether they may activate is the rules' to say."""
         try:
             content = self.holder.path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -183,11 +186,8 @@ class PolicyGovernance:
                     f"{self.holder.path} has version {policy.version[:12]}, which no approved `policy` decision "
                     "names; the active policy stays in force"
                 )
-            person = self.holder.current.people.get(actor)
-            if person is None:
-                raise Forbidden(f"{actor!r} is not in the policy's people directory")
             self._store(conn, policy, content)
-            self._activate(conn, person, policy, content, approved)
+            self._activate(conn, actor, policy, content, approved)
         self._compiled[policy.version] = policy
         self.holder.replace(policy)
         return policy
@@ -257,7 +257,8 @@ class PolicyGovernance:
         approving = state_of(decision_row(conn, decision_id))
         authority = Authority(policy=self.holder.current, now=self.service.writer.now())
         outcome = decide(Activate(policy.version, content), actor, authority, related=approving)
-        self.service.commands._carry_out(conn, outcome, authority)
+        # With the actor, so the event names any claim behind their role (the audit checks it).
+        self.service.commands._carry_out(conn, outcome, authority, actor)
 
 
 #: The service itself, acting at start-up on an activation a decision already approved.

@@ -196,7 +196,7 @@ def policy_activate(obj: Context, actor: str) -> None:
     """Activate the configured policy file, if an approved decision names its hash."""
     with obj.runtime() as rt:
         try:
-            active = rt.governance.activate_file(actor)
+            active = rt.governance.activate_file(person_named(rt, actor))
         except PolicyLoadError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"active policy version {active.version}")

@@ -108,7 +108,7 @@ def simulate_policy(request: Request[Any, Any, Any], data: JSONBody[SimulateRequ
     responses=problems(422),
 )
 def reload_policy(request: Request[Any, Any, Any]) -> PolicyView:
-    return policy_view(runtime_of(request).governance.activate_file(request.user.name))
+    return policy_view(runtime_of(request).governance.activate_file(request.user))
 
 
 @get(

@@ -83,17 +83,17 @@ def test_an_unapproved_or_altered_file_is_refused_and_the_last_good_policy_stays
         active = rt.policies.current.version
         policy_file.write_text(_candidate_text(policy_file))
         with pytest.raises(Forbidden, match="no approved"):
-            rt.governance.activate_file("adm")
+            rt.governance.activate_file(rt.policies.current.people["adm"])
         assert rt.policies.current.version == active
         # Approved, then altered by one byte before activation: refused too.
         version = _propose_and_approve(rt, policy_file.read_text())
         assert rt.policies.current.version == version
         policy_file.write_text(policy_file.read_text() + "\n# edited after approval\n")
         with pytest.raises(Forbidden):
-            rt.governance.activate_file("adm")
+            rt.governance.activate_file(rt.policies.current.people["adm"])
         policy_file.write_text("version: 1\ntimezone: Mars/Olympus\n")
         with pytest.raises(PolicyLoadError):
-            rt.governance.activate_file("adm")
+            rt.governance.activate_file(rt.policies.current.people["adm"])
         assert rt.policies.current.version == version
     finally:
         rt.close()

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from engine.errors import Forbidden
 from engine.log.audit import audit_database
 from engine.runtime import Runtime, open_runtime
 from engine.types import CommentRequest, FilingRequest, VerdictRequest
@@ -149,5 +150,46 @@ def test_a_forged_claim_is_named(
         result = audit_database(rt.service.engine)
         assert not result.ok and result.first_bad_seq == body["seq"], result
         assert "does not stand" in (result.reason or "") and words in (result.reason or ""), result.reason
+    finally:
+        rt.close()
+
+
+#: An admin by the provider's word only: `platform-admins` makes an admin, and kim is a squad member in `people:`.
+ADMIN_BY_CLAIM = TEXT + "\nidentity:\n  groups:\n    platform-admins: {roles: [admin]}\n"
+ADMIN_CLAIMS = {"email": "kim@example.com", "email_verified": True, "groups": ["platform-admins"]}
+
+
+def test_an_admin_by_claim_activates_an_approved_policy_file(database_url: str, tmp_path: Path) -> None:
+    """`policy reload` acts as the authenticated person, claim-given roles included; it used to look the
+    name up in the directory again, where kim is only a squad member, and refuse her."""
+    path = tmp_path / "policies.yaml"
+    path.write_text(ADMIN_BY_CLAIM)
+    rt = open_runtime(database_url, str(path), clock=ManualClock())
+    try:
+        people = rt.policies.current.people
+        versions = []
+        for name in ("b", "c"):  # B is approved and activated, then C replaces it
+            candidate = rt.governance.propose(ADMIN_BY_CLAIM + f"# candidate {name}\n", f"{name}.yaml")
+            request = FilingRequest(title=f"policy {name}", category="policy",
+                                    attributes={"candidate_version": candidate.version})  # fmt: skip
+            decision = rt.service.file(people["adm"], request).decision.id
+            rt.service.decide(people["dana"], decision, VerdictRequest(verdict="approve", reason="agreed"))
+            versions.append(candidate.version)
+        assert rt.policies.current.version == versions[1]
+        # Back to B, which an approved decision names: the file on disk says B.
+        path.write_text(ADMIN_BY_CLAIM + "# candidate b\n")
+        kim = person_from_claims(rt.policies.current, ADMIN_CLAIMS)
+        assert "admin" in kim.roles and "admin" not in rt.policies.current.people["kim"].roles
+        mei = rt.policies.current.people["mei"]
+        with pytest.raises(Forbidden, match="mei may not activate a policy version; an admin does"):
+            rt.governance.activate_file(mei)  # the rules decide, with the person as authenticated
+        assert rt.policies.current.version == versions[1]
+        assert rt.governance.activate_file(kim).version == versions[0]
+        assert rt.policies.current.version == versions[0]
+        activation = json.loads(rows(rt)[-1]["body"])
+        assert (activation["type"], activation["actor"]) == ("policy_activated", "kim")
+        assert activation["data"]["authority"] == {"admin": "groups=platform-admins"}
+        result = audit_database(rt.service.engine)
+        assert result.ok and result.size == len(rows(rt)), result
     finally:
         rt.close()
