@@ -310,9 +310,9 @@ def classified(policy: Policy, category: str, attributes: Mapping[str, Any]) -> 
 
 
 def matched_rules(policy: Policy, category: str, result: Any) -> list[dict[str, Any]]:
-    reads = policy.rule_reads(category)
+    reads = policy.rule_reads(category)  # every rule of the category: a matched rule is always in it
     return [
-        {"id": r.id, "tier": r.tier, "description": r.description, "reads": list(reads.get(r.id, ()))}
+        {"id": r.id, "tier": r.tier, "description": r.description, "reads": list(reads[r.id])}
         for r in result.matched_rules
     ]
 
@@ -748,9 +748,7 @@ def _amend(
     route = route_for(policy, tier, state.filed_by)
     spec = policy.categories.get(state.category)
     immaterial = frozenset(f.name for f in spec.fields.values() if not f.material) if spec is not None else frozenset()
-    kept, dismissed, status = amend(
-        state, actor, new_tier, {**content, "tier": tier}, route, new_tier.invalidate_on_amend, immaterial
-    )
+    kept, dismissed, status = amend(state, actor, new_tier, content, route, new_tier.invalidate_on_amend, immaterial)
     new_hash = content_hash({**content, "tier": tier})
     data = {
         "title": content["title"],
@@ -773,7 +771,9 @@ def _amend(
         # A new candidate: its text, as the filing logged the first one's.
         data["candidate_text"] = candidate
     events = [PlannedEvent("decision_amended", state.id, data, actor.name)]
-    if status in {"approved", "resolved"} and state.supersedes is not None:
+    # Kept votes meet the same route only if they met it before the amendment, so "not pending" is
+    # "resolved" here (a tier the squad resolves); it closes what this decision replaces, as an approval would.
+    if status != "pending" and state.supersedes is not None:
         if related is None or related.status not in SUPERSEDABLE:
             raise Conflict(f"decision {state.supersedes}, which this one replaces, can no longer be superseded")
         events.append(_superseded(related, state.id))
