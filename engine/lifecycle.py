@@ -465,7 +465,9 @@ def give_verdict(
     if not candidates:
         if delegators and not tier.delegation:
             raise Forbidden(f"tier {tier.number} ({tier.name}) does not allow delegated sign-off")
-        raise Forbidden(own_refusal or "your delegations do not cover this decision")
+        # No candidate: not in their own right (the actor would be one), and no delegation counts.
+        assert own_refusal is not None
+        raise Forbidden(own_refusal)
     _refuse_if_closed(state, "approved or rejected")
     if state.status not in OPEN_STATUSES:
         raise Conflict(f"decision {state.id} is {state.status}; nothing to approve")
@@ -473,7 +475,7 @@ def give_verdict(
     if actor.name in counted:
         # One human counts once in any quorum, whatever delegations they hold.
         raise Conflict(f"{actor.name} has already approved this decision; a quorum needs distinct people")
-    chosen: tuple[Person, str | None, str] | None = None
+    chosen: tuple[Vote, str | None] | None = None
     for principal, on_behalf_of, roles in candidates:
         acting = acting_role(route, roles, state.votes)
         if acting is None or principal.name in counted:
@@ -481,12 +483,11 @@ def give_verdict(
         vote = Vote(principal.name, acting, principal.squad, actor.name, state.content_hash)
         if verdict == "approve" and not adds_to_quorum(route, state.votes, vote):
             continue
-        chosen = (principal, on_behalf_of, acting)
+        chosen = (vote, on_behalf_of)
         break
     if chosen is None:
         raise Conflict(f"your approval would not count: {missing(route, state.votes) or 'the quorum is already met'}")
-    principal, on_behalf_of, role = chosen
-    vote = Vote(principal.name, role, principal.squad, actor.name, state.content_hash)
+    vote, on_behalf_of = chosen
     if verdict == "reject":
         if not reason or not reason.strip():
             raise InvalidInput([FieldError("$.reason", "a rejection needs a reason the filer can act on")])
@@ -500,8 +501,8 @@ def give_verdict(
         data={
             "verdict": verdict,
             "reason": reason,
-            "role": role,
-            "squad": principal.squad,
+            "role": vote.role,
+            "squad": vote.squad,
             "on_behalf_of": on_behalf_of,
             "approvals": [v.principal for v in votes],
             "missing": missing(route, votes) if status in OPEN_STATUSES else None,

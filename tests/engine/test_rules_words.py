@@ -34,6 +34,7 @@ from engine.lifecycle import (
     amend,
     comment,
     decide,
+    give_verdict,
     state_of,
     supersede,
 )
@@ -271,8 +272,10 @@ def test_a_replacement_of_the_same_tier_adds_no_rule() -> None:
     filed = book.file("ravi", "contract", {"change": "term"}, "C2", supersedes="C1").events[0]
     assert filed.data["tier"] == 3
     assert [r["id"] for r in filed.data["matched_rules"]] == [r["id"] for r in _rules("contract", {"change": "term"})]
-    amended = book.run(Amend(attributes={"change": "pricing"}), "ravi", "C2", related="C1").events[0]
-    assert "supersedes" not in [r["id"] for r in amended.data["matched_rules"]]
+    outcome = book.run(Amend(attributes={"change": "pricing"}), "ravi", "C2", related="C1")
+    assert "supersedes" not in [r["id"] for r in outcome.events[0].data["matched_rules"]]
+    # Still pending: what it replaces stays in force until it is approved.
+    assert [e.type for e in outcome.events] == ["decision_amended"] and book.status("C1") == "approved"
 
 
 def _rules(category: str, attributes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -378,3 +381,76 @@ def test_a_policy_decision_logs_its_candidate_text_at_filing_and_when_it_names_a
     old_log = Book()
     old_log.candidates = _Unknown()  # type: ignore[assignment]
     assert "candidate_text" not in old_log.file("adm", "policy", {"candidate_version": "ab"}, "D3").events[0].data
+
+
+# -- verdicts ---------------------------------------------------------------------------------------------------
+
+PM_TIER = POLICY.tiers[2]
+
+
+def _pending_tier2(filer: str = "mei", votes: tuple[Vote, ...] = (), status: str = "pending") -> DecisionState:
+    return DecisionState(
+        "D1", status, filer, 2, route_for(POLICY, 2, filer), votes=votes, category="pipeline", content_hash="h"
+    )
+
+
+def test_verdict_refusals_in_words() -> None:
+    resolved = DecisionState("R1", "resolved", "mei", 1, route_for(POLICY, 1, "mei"), category="pipeline")
+    with pytest.raises(Conflict) as squad:
+        give_verdict(resolved, POLICY.tiers[1], PEOPLE["tomas"], "approve", None)
+    assert str(squad.value) == "tier 1 (Squad) decisions are resolved by the squad; there is nothing to approve"
+    own = _pending_tier2("tomas")
+    with pytest.raises(Forbidden) as filer:
+        give_verdict(own, PM_TIER, PEOPLE["tomas"], "approve", None)
+    assert str(filer.value) == "you filed this decision; its approver must be someone else"
+    with pytest.raises(Conflict) as closed:
+        give_verdict(_pending_tier2(status="approved"), PM_TIER, PEOPLE["tomas"], "approve", None)
+    assert str(closed.value) == "decision D1 is already approved; it cannot be approved or rejected"
+    with pytest.raises(Conflict) as unknown:
+        give_verdict(_pending_tier2(status="draft"), PM_TIER, PEOPLE["tomas"], "approve", None)
+    assert str(unknown.value) == "decision D1 is draft; nothing to approve"
+
+
+def test_a_delegation_from_the_filer_alone_is_refused_with_the_actor_own_reason() -> None:
+    """jon holds only tomas's sign-off, and tomas filed: nothing counts, and jon is told why he may not sign."""
+    state = _pending_tier2("tomas")
+    with pytest.raises(Forbidden) as refused:
+        give_verdict(state, PM_TIER, PEOPLE["jon"], "approve", None, [(PEOPLE["tomas"], "tech_pm")])
+    assert str(refused.value) == "tier 2 (Tech PM sign-off) needs a tech_pm to sign off; jon holds squad_member"
+
+
+def test_a_delegation_from_the_filer_is_skipped_not_the_end_of_the_search() -> None:
+    state = _pending_tier2("tomas")
+    delegators = [(PEOPLE["tomas"], "tech_pm"), (PEOPLE["priya"], "tech_pm")]
+    t = give_verdict(state, PM_TIER, PEOPLE["jon"], "approve", None, delegators)
+    assert t.data["on_behalf_of"] == "priya" and t.status == "approved"
+
+
+def test_a_delegator_who_already_approved_cannot_be_used_to_reject() -> None:
+    approved_by_priya = (Vote("priya", "tech_pm", "atlas", "priya", "h"),)
+    two = dataclasses.replace(PM_TIER, approvers=dataclasses.replace(PM_TIER.approvers, count=2))  # type: ignore[type-var]
+    state = dataclasses.replace(_pending_tier2(votes=approved_by_priya), route=route_for(
+        dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: two}), 2, "mei"))  # fmt: skip
+    with pytest.raises(Conflict) as refused:
+        give_verdict(state, two, PEOPLE["jon"], "reject", "no", [(PEOPLE["priya"], "tech_pm")])
+    assert str(refused.value).startswith("your approval would not count: ")
+
+
+def test_a_candidate_that_adds_nothing_is_passed_over_for_the_next() -> None:
+    """On a `distinct: squad` tier tomas's own vote would repeat squad nucleus; priya's (atlas), which he holds,
+    counts. Without it, he is told what the quorum still needs."""
+    squads = dataclasses.replace(
+        PM_TIER,
+        approvers=dataclasses.replace(PM_TIER.approvers, count=2, distinct="squad"),  # type: ignore[type-var]
+    )
+    policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: squads})
+    nucleus = (Vote("tess", "tech_pm", "nucleus", "tess", "h"),)
+    state = dataclasses.replace(_pending_tier2(votes=nucleus), route=route_for(policy, 2, "mei"))
+    t = give_verdict(state, squads, PEOPLE["tomas"], "approve", None, [(PEOPLE["priya"], "tech_pm")])
+    assert (t.data["on_behalf_of"], t.data["squad"], t.status) == ("priya", "atlas", "approved")
+    with pytest.raises(Conflict) as refused:
+        give_verdict(state, squads, PEOPLE["tomas"], "approve", None)
+    assert str(refused.value) == (
+        "your approval would not count: needs 1 more approval(s) by a tech_pm from a squad not yet counted "
+        "(counted: nucleus)"
+    )
