@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from engine.types import (
     DelegationView,
     InboxItem,
     InboxPage,
+    InboxSort,
 )
 from policy.compiled import FieldError, Person, Policy
 
@@ -104,14 +106,15 @@ class Queries:
     ) -> DecisionPage:
         policy = self.policies.current
         query = list_query(
-            filters, _decode_list_cursor(sort, cursor) if cursor is not None else None, limit + 1, sort,
+            filters, _decode_keyset(sort, "newest", _SORT_KEYS[sort], cursor) if cursor is not None else None,
+            limit + 1, sort,
             self.engine.dialect.name,
         )  # fmt: skip
         with read_transaction(self.engine) as conn:
             rows = [dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_list_cursor(sort, rows[-1]) if more and rows else None
+        next_cursor = _encode_keyset(sort, "newest", _SORT_KEYS[sort], rows[-1]) if more and rows else None
         return DecisionPage(items=[decision_view(policy, r) for r in rows], next_cursor=next_cursor)
 
     def iter_decisions(
@@ -131,38 +134,44 @@ class Queries:
 
         return rest()
 
-    def inbox(self, actor: Person, cursor: str | None = None, limit: int = 50) -> InboxPage:
-        """What waits on me (or on someone whose sign-off I hold by delegation), oldest first, a page at a time.
+    def inbox(self, actor: Person, cursor: str | None = None, limit: int = 50, sort: InboxSort = "oldest") -> InboxPage:
+        """What waits on me (or on someone whose sign-off I hold by delegation), a page at a time, in `sort`
+        order: oldest first (the longest wait on top), newest first, or highest tier first.
 
-        The store walks the open decisions in filing order (a partial index holds only those), kept
+        The store walks the open decisions in that order (partial indexes hold only those), kept
         to the tiers and filers `inbox_scope` says could concern `actor`; the rules then decide each
         one (`may_sign`, `escalation_for`), so a row the filter lets through but the rules refuse
         (say, one I already approved) is skipped and the walk goes on until the page is full.
         """
         policy = self.policies.current
         now = self.clock()
-        after = _decode_cursor(cursor) if cursor is not None else -1
-        items: list[tuple[int, InboxItem]] = []
+        keys = INBOX_SORT_KEYS[sort]
+        after = _decode_keyset(sort, "oldest", keys, cursor) if cursor is not None else None
+        items: list[tuple[dict[str, Any], InboxItem]] = []
         with read_transaction(self.engine) as conn:
             delegators = delegators_in_force(conn, policy, actor, now)
-            condition = scope_condition(inbox_scope(policy, actor, delegators, now), actor.name)
-            while condition is not None and len(items) <= limit:
-                want = max(limit + 1 - len(items), 16)
-                query = inbox_query(condition, after, want)
-                batch = [dict(r) for r in conn.execute(query).mappings()]
-                for row in batch:
-                    item = self._inbox_item(policy, row, actor, delegators, now)
-                    if item is not None:
-                        items.append((row["filed_seq"], item))
-                        if len(items) > limit:
-                            break
-                if len(batch) < want:
+            scope = inbox_scope(policy, actor, delegators, now)
+            for segment in inbox_segments(scope, actor.name, sort, after):
+                seq = segment.after_seq
+                while len(items) <= limit:
+                    want = max(limit + 1 - len(items), 16)
+                    batch = [dict(r) for r in conn.execute(inbox_query(segment, seq, want)).mappings()]
+                    for row in batch:
+                        item = self._inbox_item(policy, row, actor, delegators, now)
+                        if item is not None:
+                            items.append((row, item))
+                            if len(items) > limit:
+                                break
+                    if len(batch) < want:
+                        break
+                    seq = batch[-1]["filed_seq"]
+                if len(items) > limit:
                     break
-                after = batch[-1]["filed_seq"]
         more = len(items) > limit
         page = items[:limit]
         return InboxPage(
-            items=[item for _, item in page], next_cursor=_encode_cursor(page[-1][0]) if more and page else None
+            items=[item for _, item in page],
+            next_cursor=_encode_keyset(sort, "oldest", keys, page[-1][0]) if more and page else None,
         )
 
     @staticmethod
@@ -270,17 +279,54 @@ def list_query(
     return query.where(and_(*conditions)) if conditions else query
 
 
-def inbox_query(condition: ColumnElement[bool], after_seq: int, limit: int) -> Select[Any]:
-    """Open decisions within an actor's scope after `after_seq`, oldest first, off `ix_decisions_open`.
+@dataclass(frozen=True, slots=True)
+class InboxSegment:
+    """One ordered walk of the open decisions: those `condition` admits, in filing order (newest first when
+    `newest`), after the filing seq `after_seq`. `tier` pins the walk to one tier (its own index range)."""
 
-    The scope's columns are wrapped in `_Unindexed` (see there), so SQLite walks this index too.
+    condition: ColumnElement[bool]
+    after_seq: int | None
+    newest: bool = False
+    tier: int | None = None
+
+
+def inbox_segments(scope: list[InboxTier], me: str, sort: InboxSort, after: list[Any] | None) -> list[InboxSegment]:
+    """The walks that read an inbox in `sort` order from the keyset values `after`, one after another.
+
+    Oldest or newest first is one walk over the actor's whole scope. Highest tier first is one walk per
+    tier, highest first, each in filing order: a walk a planner reads straight off an index range
+    (`ix_decisions_open_tier`), where one statement ordered by (tier DESC, filed_seq) left PostgreSQL
+    free to gather the tiers' rows with a bitmap and sort them."""
+    if sort != "tier":
+        condition = scope_condition(scope, me)
+        if condition is None:
+            return []
+        return [InboxSegment(condition, after[0] if after else None, newest=sort == "newest")]
+    segments = []
+    for part in sorted(scope, key=lambda t: -t.tier):
+        if after is not None and part.tier > after[0]:
+            continue  # read on earlier pages
+        condition = scope_condition([part], me)
+        assert condition is not None  # one tier in scope is a condition
+        start = after[1] if after is not None and part.tier == after[0] else None
+        segments.append(InboxSegment(condition, start, tier=part.tier))
+    return segments
+
+
+def inbox_query(segment: InboxSegment, after_seq: int | None, limit: int) -> Select[Any]:
+    """A batch of one walk (`InboxSegment`) after `after_seq`, off a partial index of the open decisions:
+    `ix_decisions_open` (filing order, either way) or, for one tier, `ix_decisions_open_tier`.
+
+    The scope's columns are wrapped in `_Unindexed` (see there), so SQLite walks these indexes too;
+    a tier's walk names its tier plainly as well, so the planner seeks to it.
     """
-    return (
-        select(*_VIEW_COLUMNS)
-        .where(OPEN_SQL, condition, _decisions.c.filed_seq > after_seq)
-        .order_by(_decisions.c.filed_seq)
-        .limit(limit)
-    )
+    seq = _decisions.c.filed_seq
+    query = select(*_VIEW_COLUMNS).where(OPEN_SQL, segment.condition)
+    if segment.tier is not None:
+        query = query.where(_decisions.c.tier == segment.tier)
+    if after_seq is not None:
+        query = query.where(seq < after_seq if segment.newest else seq > after_seq)
+    return query.order_by(seq.desc() if segment.newest else seq.asc()).limit(limit)
 
 
 def overdue_query(cutoffs: dict[int, datetime], dialect: str) -> TextClause | None:
@@ -314,16 +360,18 @@ def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | No
     return or_(*terms) if terms else None
 
 
-def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
 #: Each sort as (column, descending) keys; the last is always the unique filed_seq, so pages never overlap.
 _SORT_KEYS: dict[str, list[tuple[Any, bool]]] = {
     "newest": [(_decisions.c.filed_seq, True)],
     "oldest": [(_decisions.c.filed_seq, False)],
     "tier": [(_decisions.c.tier, True), (_decisions.c.filed_seq, True)],
     "title": [(_decisions.c.title, False), (_decisions.c.filed_seq, True)],
+}
+#: The inbox's sorts, likewise. Within a tier the longest wait comes first, as in the default order.
+INBOX_SORT_KEYS: dict[str, list[tuple[Any, bool]]] = {
+    "oldest": [(_decisions.c.filed_seq, False)],
+    "newest": [(_decisions.c.filed_seq, True)],
+    "tier": [(_decisions.c.tier, True), (_decisions.c.filed_seq, False)],
 }
 
 
@@ -337,21 +385,27 @@ def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[boo
     return or_(*clauses)
 
 
-def _encode_list_cursor(sort: str, row: dict[str, Any]) -> str:
-    if sort == "newest":  # the form this service has always issued
+def _encode_keyset(sort: str, plain: str, keys: list[tuple[Any, bool]], row: dict[str, Any]) -> str:
+    """A cursor naming the last row of a page. The `plain` sort (filing order) keeps the form this
+    service has always issued, `s<filed_seq>`; every other names its sort, so it is refused on another."""
+    if sort == plain:
         raw = f"s{row['filed_seq']}"
     else:
-        raw = "k" + msgspec.json.encode([sort, *(row[c.name] for c, _ in _SORT_KEYS[sort])]).decode()
+        raw = "k" + msgspec.json.encode([sort, *(row[c.name] for c, _ in keys)]).decode()
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_list_cursor(sort: str, cursor: str) -> list[Any]:
+_KEY_TYPES: dict[str, type] = {"tier": int, "title": str, "filed_seq": int}
+
+
+def _decode_keyset(sort: str, plain: str, keys: list[tuple[Any, bool]], cursor: str) -> list[Any]:
+    """The keyset values of a cursor `_encode_keyset` issued for this `sort`; a 422 naming the cursor if not."""
     refused = InvalidInput([FieldError("$.query.cursor", "not a cursor this service issued for this sort")])
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
         raise refused from exc
-    if sort == "newest":
+    if sort == plain:
         if not raw.startswith("s") or not raw[1:].isdigit():
             raise refused
         values: list[Any] = [int(raw[1:])]
@@ -363,25 +417,11 @@ def _decode_list_cursor(sort: str, cursor: str) -> list[Any]:
         if not isinstance(decoded, list) or not decoded or decoded[0] != sort:
             raise refused
         values = decoded[1:]
-        types = {"tier": int, "title": str, "filed_seq": int}
-        if len(values) != len(_SORT_KEYS[sort]) or any(
-            type(v) is not types[c.name] for v, (c, _) in zip(values, _SORT_KEYS[sort], strict=True)
+        if len(values) != len(keys) or any(
+            type(v) is not _KEY_TYPES[c.name] for v, (c, _) in zip(values, keys, strict=True)
         ):
             raise refused
     if any(isinstance(v, int) and not 0 <= v <= 2**63 - 1 for v in values):
         # BIGINT columns: anything larger was never issued, and PostgreSQL would fail on it
         raise refused
     return values
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit():
-            raise ValueError(raw)
-        seq = int(raw[1:])
-        if seq > 2**63 - 1:  # a BIGINT column: anything larger was never issued, and PostgreSQL would fail on it
-            raise ValueError(raw)
-        return seq
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput([FieldError("$.query.cursor", "not a cursor this service issued")]) from exc

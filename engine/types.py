@@ -232,6 +232,12 @@ DecisionSort = Literal["newest", "oldest", "tier", "title"]
 DECISION_SORTS: tuple[DecisionSort, ...] = ("newest", "oldest", "tier", "title")
 
 
+#: Orders of the inbox: filed oldest (the longest wait) or newest first, or highest tier first (oldest first
+#: within a tier).
+InboxSort = Literal["oldest", "newest", "tier"]
+INBOX_SORTS: tuple[InboxSort, ...] = ("oldest", "newest", "tier")
+
+
 class DecisionPage(Struct, kw_only=True):
     items: list[DecisionView]
     #: Opaque; pass as `cursor` to get the next page. None on the last page.

@@ -29,6 +29,7 @@ from engine.types import (
     FilingRequest,
     GateView,
     InboxPage,
+    InboxSort,
     ProceedRequest,
     Status,
     VerdictRequest,
@@ -318,12 +319,20 @@ def classify(request: Request[Any, Any, Any], data: JSONBody[FilingRequest]) -> 
     tags=["decisions"],
     summary="What waits on me",
     description="Decisions whose route needs your sign-off (in your own right or under a delegation), and "
-    "overdue ones the policy escalates to you, oldest first. Page with `cursor`: each page names the next one.",
+    "overdue ones the policy escalates to you, oldest first unless `sort` says otherwise. Page with `cursor`: "
+    "each page names the next one, for the same `sort` (a cursor of another sort is refused).",
     responses=problems(422),
 )
 def inbox(
     request: Request[Any, Any, Any],
+    sort: Annotated[
+        InboxSort,
+        QueryParameter(
+            description="oldest (the longest wait) or newest filed first, or highest tier first "
+            "(oldest first within a tier)"
+        ),
+    ] = "oldest",
     cursor: FromQuery[str | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
 ) -> InboxPage:
-    return runtime_of(request).service.inbox(request.user, cursor, limit)
+    return runtime_of(request).service.inbox(request.user, cursor, limit, sort)

@@ -36,10 +36,12 @@ from engine.sessions import token_id_of
 from engine.store.search import MAX_QUERY, search_terms
 from engine.text_safety import one_line
 from engine.types import (
+    INBOX_SORTS,
     CommentRequest,
     DecisionFilter,
     DecisionSort,
     FilingRequest,
+    InboxSort,
     ProceedRequest,
     VerdictRequest,
     WithdrawRequest,
@@ -216,11 +218,19 @@ class Pages(Controller):
     def inbox(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
         policy = runtime.policies.current
+        sort: InboxSort = "oldest"
+        errors = []
+        asked = request.query_params.get("sort") or "oldest"
+        if asked in INBOX_SORTS:
+            sort = asked
+        else:
+            errors.append(f"unknown order {asked}; showing the oldest first")
         cursor = request.query_params.get("cursor") or None
         try:
-            page = runtime.service.inbox(request.user, cursor, 50)
-        except InvalidInput:
-            page = runtime.service.inbox(request.user, None, 50)
+            page = runtime.service.inbox(request.user, cursor, 50, sort)
+        except InvalidInput:  # a cursor of another order (or none of ours): its first page
+            page = runtime.service.inbox(request.user, None, 50, sort)
+            cursor = None
         rows = [
             {
                 "item": i,
@@ -234,12 +244,17 @@ class Pages(Controller):
             }
             for i in page.items
         ]
+        here = "/inbox" if sort == "oldest" else f"/inbox?sort={sort}"
         return _page(
             request,
             "inbox.html.j2",
             rows=rows,
             next_cursor=page.next_cursor,
             first_page=cursor is None,
+            sort=sort,
+            orders=INBOX_ORDERS,
+            here=here,
+            errors=errors,
             message=request.query_params.get("message"),
         )
 
@@ -481,6 +496,13 @@ class Pages(Controller):
         )
 
 
+#: The inbox's orders (GET /v1/inbox?sort=...), in words.
+INBOX_ORDERS: dict[str, str] = {
+    "oldest": "Oldest first (the longest wait)",
+    "newest": "Newest first",
+    "tier": "Highest tier first",
+}
+
 SORTS: dict[str, str] = {
     "newest": "Newest first",
     "oldest": "Oldest first",
@@ -545,9 +567,21 @@ def _body(kind: type[B], **values: Any) -> tuple[B | None, str]:
 def _back(
     decision_id: str, *, message: str | None = None, error: str | None = None, back: str | None = None
 ) -> Redirect:
-    target = back if back in ("/inbox",) else f"/decisions/{decision_id}"
+    target = _inbox_back(back) or f"/decisions/{decision_id}"
     query = urlencode({k: v for k, v in (("message", message), ("error", error)) if v})
-    return Redirect(f"{target}?{query}" if query else target, status_code=303)
+    joiner = "&" if "?" in target else "?"
+    return Redirect(f"{target}{joiner}{query}" if query else target, status_code=303)
+
+
+def _inbox_back(back: str | None) -> str | None:
+    """Where a verdict given on the inbox returns to: the inbox in the order it was read in; nowhere else
+    (a form field names it, so only these exact addresses are followed)."""
+    if back == "/inbox":
+        return back
+    for sort in INBOX_ORDERS:
+        if back == f"/inbox?sort={sort}":
+            return back
+    return None
 
 
 async def _act(

@@ -63,7 +63,8 @@ class Decision(SQLModel, table=True):
     """Read model: the current state of each decision, a fold over its events.
 
     Indexes (migration 0013_read_indexes): every list filter as (column, filed_seq), so a filtered
-    page walks the filing order; `ix_decisions_open` holds only the open decisions, for the inbox.
+    page walks the filing order; `ix_decisions_open` holds only the open decisions, for the inbox;
+    `ix_decisions_open_tier` (0017_inbox_tier) the same by tier, for the inbox sorted by tier.
     """
 
     __tablename__ = "decisions"
@@ -73,6 +74,15 @@ class Decision(SQLModel, table=True):
             "ix_decisions_open",
             "filed_seq",
             "tier",
+            "filed_by",
+            "created_at",
+            sqlite_where=text(OPEN_STATUSES_SQL),
+            postgresql_where=text(OPEN_STATUSES_SQL),
+        ),
+        Index(
+            "ix_decisions_open_tier",
+            "tier",
+            "filed_seq",
             "filed_by",
             "created_at",
             sqlite_where=text(OPEN_STATUSES_SQL),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import Api
 
 
@@ -182,3 +184,56 @@ def test_the_inbox_answers_pages_oldest_first(api: Api) -> None:
     bad = api.get("/v1/inbox", "tomas", params={"cursor": "not-ours"})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith("application/problem+json")
     assert api.get("/v1/inbox", "tomas", params={"limit": 0}).status_code in (400, 422)
+
+
+def test_the_inbox_sorts_oldest_newest_or_by_tier_each_with_its_own_cursor(api: Api) -> None:
+    clock = api.runtime.service.clock
+    filed = []  # (title, tier), in filing order
+    for title, category, attributes, tier in [
+        ("p1", "pipeline", {"risk_score": 80}, 2),
+        ("c1", "contract", {"change": "scope"}, 3),
+        ("p2", "pipeline", {"risk_score": 90}, 2),
+        ("c2", "contract", {"change": "term"}, 3),
+        ("p3", "pipeline", {"risk_score": 70}, 2),
+    ]:
+        assert api.file("mei", category, attributes, title=title)["tier"] == tier
+        filed.append((title, tier))
+        clock.advance(hours=1)  # type: ignore[attr-defined]
+    clock.advance(days=4)  # type: ignore[attr-defined]  # the tier-2 ones are overdue: they escalate to the director
+    assert api.file("jon", "contract", {"change": "pricing"}, title="c3")["tier"] == 3
+    filed.append(("c3", 3))
+
+    def walk(who: str, sort: str | None) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {
+                "limit": 2,
+                **({"sort": sort} if sort else {}),
+                **({"cursor": cursor} if cursor else {}),
+            }
+            page = api.get("/v1/inbox", who, params=params)
+            assert page.status_code == 200, page.text
+            assert len(page.json()["items"]) <= 2
+            seen += [i["decision"]["title"] for i in page.json()["items"]]
+            cursor = page.json()["next_cursor"]
+            if cursor is None:
+                return seen
+
+    everything = [t for t, _ in filed]
+    assert walk("dana", None) == walk("dana", "oldest") == everything
+    assert walk("dana", "newest") == everything[::-1]
+    # Highest tier first, the longest wait first within a tier.
+    assert walk("dana", "tier") == ["c1", "c2", "c3", "p1", "p2", "p3"]
+    assert walk("tomas", "tier") == walk("tomas", "oldest") == ["p1", "p2", "p3"]
+    # A cursor belongs to its sort: any other refuses it, naming the field.
+    cursors = {
+        sort: api.get("/v1/inbox", "dana", params={"limit": 1, "sort": sort}).json()["next_cursor"]
+        for sort in ("oldest", "newest", "tier")
+    }
+    for issued, cursor in cursors.items():
+        for sort in {"oldest", "newest", "tier"} - {issued}:
+            refused = api.get("/v1/inbox", "dana", params={"sort": sort, "cursor": cursor})
+            assert refused.status_code == 422, (issued, sort, refused.text)
+            assert refused.json()["errors"][0]["path"] == "$.query.cursor"
+    assert api.get("/v1/inbox", "dana", params={"sort": "due"}).status_code == 400

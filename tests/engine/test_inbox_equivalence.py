@@ -1,4 +1,5 @@
-"""The inbox filtered in SQL equals the rules applied to every open decision, on random histories.
+"""The inbox filtered in SQL equals the rules applied to every open decision, on random histories,
+in each of its orders (oldest first, newest first, highest tier first).
 
 The store narrows the open decisions to the tiers and filers `inbox_scope` names; the reference
 here reads every open decision and asks `decide` (approve, with the delegations in force) and the
@@ -27,6 +28,7 @@ from engine.types import (
     OPEN_STATUSES,
     DelegationRequest,
     FilingRequest,
+    InboxSort,
     ProceedRequest,
     VerdictRequest,
     WithdrawRequest,
@@ -59,8 +61,8 @@ def _claimed(policy: Any) -> list[Person]:
     ]
 
 
-def _reference(rt: Runtime, actor: Person) -> list[str]:
-    """Every open decision, in filing order, that the rules put in `actor`'s inbox."""
+def _reference(rt: Runtime, actor: Person) -> list[tuple[str, int]]:
+    """Every open decision, in filing order, that the rules put in `actor`'s inbox, with its tier."""
     policy = rt.policies.current
     now = rt.service.clock()
     with read_transaction(rt.service.engine) as conn:
@@ -78,15 +80,15 @@ def _reference(rt: Runtime, actor: Person) -> list[str]:
         except DomainError:
             signs = False
         if signs or escalation_for(tier, row, actor, now) is not None:
-            out.append(row["id"])
+            out.append((row["id"], row["tier"]))
     return out
 
 
-def _paged(rt: Runtime, actor: Person, limit: int) -> list[str]:
+def _paged(rt: Runtime, actor: Person, limit: int, sort: InboxSort = "oldest") -> list[str]:
     ids: list[str] = []
     cursor = None
     while True:
-        page = rt.service.inbox(actor, cursor, limit)
+        page = rt.service.inbox(actor, cursor, limit, sort)
         assert len(page.items) <= limit
         ids += [i.decision.id for i in page.items]
         if page.next_cursor is None:
@@ -149,8 +151,15 @@ def test_sql_inbox_equals_the_rules_on_every_open_decision(database_url: str, tm
             for _ in range(25):
                 _step(rt, rng, clock, ids)
             for actor in actors:
-                expected = _reference(rt, actor)
-                assert _paged(rt, actor, limit=3 + round_ % 3) == expected, actor.name
+                reference = _reference(rt, actor)
+                expected = [i for i, _ in reference]
+                limit = 3 + round_ % 3
+                assert _paged(rt, actor, limit) == expected, actor.name
+                # The other orders page the same decisions: newest first, and highest tier first
+                # (filing order within a tier; sorted() is stable).
+                assert _paged(rt, actor, limit, "newest") == expected[::-1], actor.name
+                by_tier = [i for i, _ in sorted(reference, key=lambda r: -r[1])]
+                assert _paged(rt, actor, limit, "tier") == by_tier, actor.name
                 checked += len(expected)
                 # The decision page asks the rules about one decision: the same answer as the inbox,
                 # escalation aside (being told is not being allowed to sign).

@@ -1,8 +1,8 @@
 """Query plans of the read paths on a history big enough for the planners' choice to mean something.
 
 Every filter of the list walks an index in filing order (no sort of every matching row: SQLite's
-`USE TEMP B-TREE`, PostgreSQL's Sort node), on page 1 and deep pages alike; the inbox walks the
-partial index of open decisions. The plans are read for the very statements the service runs
+`USE TEMP B-TREE`, PostgreSQL's Sort node), on page 1 and deep pages alike; the inbox walks a
+partial index of open decisions in each of its orders. The plans are read for the very statements the service runs
 (engine.queries.list_query / inbox_query). Rows are written straight into the read model: plans
 depend on the data's shape, not on how it got there.
 """
@@ -20,11 +20,11 @@ from sqlalchemy.ext.compiler import compiles
 
 from engine.gauges import overdue_cutoffs
 from engine.lifecycle import inbox_scope
-from engine.queries import inbox_query, list_query, overdue_query, scope_condition
+from engine.queries import inbox_query, inbox_segments, list_query, overdue_query, scope_condition
 from engine.runtime import upgrade_database
 from engine.store.db import create_db_engine
 from engine.store.tables import Decision
-from engine.types import DecisionFilter
+from engine.types import DecisionFilter, InboxSort
 from policy import load_policy
 from tests.conftest import BACKENDS
 from tests.support import DEFAULT_POLICY, database_url_for
@@ -134,14 +134,41 @@ def test_two_filters_still_walk_in_order(history: Engine) -> None:
     _walks_in_order(history, plan)
 
 
+#: Each inbox sort, the keyset values of a cursor deep into the open decisions, and the index SQLite walks
+#: (PostgreSQL may take either partial index: for a tech PM's one tier it reads the tier index, already in
+#: filing order; what it must never do is sort).
+INBOX_SORTS = [
+    ("oldest", [2 * (ROWS - 300)], "ix_decisions_open"),
+    ("newest", [2 * (ROWS - 300)], "ix_decisions_open"),
+    ("tier", [2, 2 * (ROWS - 300)], "ix_decisions_open_tier"),
+]
+
+
+@pytest.mark.parametrize(("sort", "deep", "index"), INBOX_SORTS, ids=[s for s, _, _ in INBOX_SORTS])
 @pytest.mark.parametrize("who", ["tomas", "dana"])
-def test_the_inbox_walks_the_open_decisions_only(history: Engine, who: str) -> None:
+def test_the_inbox_walks_the_open_decisions_only(
+    history: Engine, who: str, sort: InboxSort, deep: list[int], index: str
+) -> None:
     policy = load_policy(str(DEFAULT_POLICY))
     actor = policy.people[who]
-    condition = scope_condition(inbox_scope(policy, actor, [], START + timedelta(days=400)), actor.name)
-    assert condition is not None
-    for after in (-1, 2 * (ROWS - 300)):
-        _walks_in_order(history, _plan(history, inbox_query(condition, after, 51)), "ix_decisions_open")
+    scope = inbox_scope(policy, actor, [], START + timedelta(days=400))
+    for after in (None, deep):
+        segments = inbox_segments(scope, actor.name, sort, after)
+        assert segments
+        for segment in segments:
+            plan = _plan(history, inbox_query(segment, segment.after_seq, 51))
+            _walks_in_order(history, plan, index if history.dialect.name == "sqlite" else None)
+            if history.dialect.name == "sqlite" and index == "ix_decisions_open":
+                assert "ix_decisions_open_tier" not in plan, plan
+
+
+def test_the_tier_order_walks_each_tier_highest_first_from_the_cursor() -> None:
+    policy = load_policy(str(DEFAULT_POLICY))
+    scope = inbox_scope(policy, policy.people["dana"], [], START + timedelta(days=400))
+    assert [(s.tier, s.after_seq) for s in inbox_segments(scope, "dana", "tier", None)] == [(3, None), (2, None)]
+    assert [(s.tier, s.after_seq) for s in inbox_segments(scope, "dana", "tier", [2, 41])] == [(2, 41)]
+    assert [(s.tier, s.after_seq) for s in inbox_segments(scope, "dana", "tier", [3, 7])] == [(3, 7), (2, None)]
+    assert inbox_segments([], "mei", "tier", None) == [] == inbox_segments([], "mei", "newest", None)
 
 
 def test_nothing_can_wait_on_a_squad_member_so_the_inbox_asks_nothing() -> None:

@@ -7,6 +7,7 @@ import re
 
 from engine.runtime import Runtime
 from engine.types import FilingRequest
+from tests.support import ManualClock
 from tests.web.conftest import Browser
 
 
@@ -104,7 +105,7 @@ def test_the_inbox_page_pages_with_a_cursor(browser: Browser, runtime: Runtime) 
     browser.sign_in("tomas")
     first = browser.client.get("/inbox").text
     assert first.count('data-decision="') == 50
-    link = re.search(r'rel="next" href="(/inbox\?cursor=[^"]+)"', first)
+    link = re.search(r'rel="next" href="(/inbox\?sort=oldest&amp;cursor=[^"]+)"', first)
     assert link, "the first page names the next one"
     second = browser.client.get(html.unescape(link.group(1))).text
     assert [m for m in re.findall(r'data-decision="([^"]+)"', second)] == [r.decision.id for r in ids[50:]]
@@ -112,6 +113,45 @@ def test_the_inbox_page_pages_with_a_cursor(browser: Browser, runtime: Runtime) 
     # The decision page shows Approve to whom the rules allow.
     page = browser.client.get(f"/decisions/{ids[0].decision.id}").text
     assert 'value="approve"' in page
+
+
+def test_the_inbox_page_sorts_pages_in_its_order_and_a_verdict_returns_to_it(
+    browser: Browser, runtime: Runtime, clock: ManualClock
+) -> None:
+    people = runtime.policies.current.people
+    filed = []
+    for i in range(51):  # tier 2 and tier 3 alternately; the tier-2 ones get overdue, so escalate to the director
+        category, attributes = ("contract", {"change": "scope"}) if i % 2 else ("pipeline", {"risk_score": 80})
+        request = FilingRequest(title=f"d{i:02d}", category=category, attributes=attributes)
+        filed.append(runtime.service.file(people["mei"], request).decision)
+        clock.advance(minutes=1)
+    clock.advance(days=4)
+    browser.sign_in("dana")
+
+    def titles(text: str) -> list[str]:
+        return re.findall(r'<h2 class="t" id="t-[^"]+"><a href="[^"]+">([^<]+)</a>', text)
+
+    page = browser.client.get("/inbox?sort=tier").text
+    assert '<option value="tier" selected>' in page
+    by_tier = [d.title for d in filed if d.tier == 3] + [d.title for d in filed if d.tier == 2]
+    assert titles(page) == by_tier[:50]
+    link = re.search(r'rel="next" href="([^"]+)"', page)
+    assert link and html.unescape(link.group(1)).startswith("/inbox?sort=tier&cursor=")
+    assert titles(browser.client.get(html.unescape(link.group(1))).text) == by_tier[50:]
+    # A cursor of another order is not followed: that order's first page.
+    other = html.unescape(link.group(1)).replace("sort=tier", "sort=newest")
+    assert titles(browser.client.get(other).text) == [d.title for d in filed][::-1][:50]
+    assert "unknown order" in browser.client.get("/inbox?sort=random").text
+    # Approving from the inbox sorted by tier comes back to it, sorted by tier, naming the title.
+    top = filed[1]
+    r = browser.submit(
+        "/inbox?sort=tier", f"/decisions/{top.id}/verdict", {"verdict": "approve", "back": "/inbox?sort=tier"}
+    )
+    assert r.status_code == 200 and str(r.url).startswith(f"{r.url.scheme}://{r.url.host}/inbox?sort=tier&message=")
+    assert "“d01”: approved" in html.unescape(r.text)
+    # Any other address in the form is not followed (the decision's own page instead).
+    r = browser.submit("/inbox", f"/decisions/{filed[3].id}/verdict", {"verdict": "approve", "back": "//evil.example"})
+    assert f"/decisions/{filed[3].id}?message=" in str(r.url)
 
 
 def test_the_decision_page_offers_approve_only_when_the_rules_allow(browser: Browser, runtime: Runtime) -> None:
