@@ -37,10 +37,12 @@ from engine.log.appender import AppendedEvent, NewEvent
 from engine.log.canonical import canonical_bytes, parse_at
 from engine.read_model import fold
 from engine.routing import route_for
+from engine.store.db import read_transaction
 from engine.store.mapping import classification_view, decision_view
 from engine.store.rows import decision_row
 from engine.store.tables import Decision, Delegation, IdempotencyKey, PolicyVersion
 from engine.types import (
+    AmendPreview,
     AmendRequest,
     ClassificationView,
     CommentRequest,
@@ -275,18 +277,26 @@ class Commands:
 
     # -- steps on a decision ----------------------------------------------------------------------------
 
+    def _loaded(
+        self, conn: Connection, actor: Person, decision_id: str, command: Command
+    ) -> tuple[dict[str, Any], DecisionState, Authority, DecisionState | None]:
+        """What the rules read to decide `command` on a decision: its row and state, the actor's authority
+        now, and the decision it supersedes (if any)."""
+        row = decision_row(conn, decision_id)
+        state = state_of(row)
+        attributes = command.attributes if isinstance(command, lifecycle.Amend) else None
+        if state.category == POLICY_CATEGORY:
+            attributes = attributes if attributes is not None else row["attributes"]
+        authority = self._authority(conn, actor, attributes)
+        related = None
+        if state.supersedes is not None:
+            related = state_of(decision_row(conn, state.supersedes))
+        return row, state, authority, related
+
     def _on_decision(self, actor: Person, decision_id: str, command: Command) -> DecisionView:
         def work(conn: Connection) -> DecisionView:
             policy: Policy = self.policies.current
-            row = decision_row(conn, decision_id)
-            state = state_of(row)
-            attributes = command.attributes if isinstance(command, lifecycle.Amend) else None
-            if state.category == POLICY_CATEGORY:
-                attributes = attributes if attributes is not None else row["attributes"]
-            authority = self._authority(conn, actor, attributes)
-            related = None
-            if state.supersedes is not None:
-                related = state_of(decision_row(conn, state.supersedes))
+            row, state, authority, related = self._loaded(conn, actor, decision_id, command)
             outcome = lifecycle.decide(command, actor, authority, state=state, related=related)
             rows = self._carry_out(conn, outcome, authority, actor)
             return decision_view(policy, rows.get(decision_id, row))
@@ -315,6 +325,22 @@ class Commands:
         """Re-classify under the policy in force; approvals stay only for changes the policy calls immaterial."""
         command = lifecycle.Amend(request.title, request.attributes, request.rationale, request.reason)
         return self._on_decision(actor, decision_id, command)
+
+    def preview_amend(self, actor: Person, decision_id: str, request: AmendRequest) -> AmendPreview:
+        """What `amend` would do now, with nothing written: the same load and the same rules, read in one
+        short transaction (the amend form's live preview). Refusals raise as `amend` would."""
+        command = lifecycle.Amend(request.title, request.attributes, request.rationale, request.reason)
+        with read_transaction(self.engine) as conn:
+            _, state, authority, related = self._loaded(conn, actor, decision_id, command)
+        data = lifecycle.decide(command, actor, authority, state=state, related=related).events[0].data
+        return AmendPreview(
+            was_tier=state.tier,
+            tier=data["tier"],
+            status=data["status"],
+            reasons=[r["description"] or r["id"] for r in data["matched_rules"] if r["tier"] > data["base_tier"]],
+            dismissed=list(data["dismissed"]),
+            carried=list(data["carried"]),
+        )
 
     # -- delegation ---------------------------------------------------------------------------------
 

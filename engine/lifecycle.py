@@ -784,6 +784,16 @@ def _amend(
 # -- delegation and activation --------------------------------------------------------------------------------
 
 
+def delegable_roles(policy: Policy, roles: frozenset[str]) -> list[str]:
+    """Which of `roles` a person may delegate (while away): the sign-offs of a tier whose route names
+    the role and whose `delegation` switch is on. The delegation form offers these; `_delegate` decides."""
+    return sorted(
+        r
+        for r in roles
+        if any(t.delegation and t.approvers and r in t.approvers.all_roles for t in policy.tiers.values())
+    )
+
+
 def _delegate(command: Delegate, actor: Person, authority: Authority) -> Outcome:
     policy = authority.policy
     if command.role not in actor.roles:
@@ -795,7 +805,7 @@ def _delegate(command: Delegate, actor: Person, authority: Authority) -> Outcome
             raise InvalidInput([FieldError(f"$.{name}", "needs a time zone (e.g. 2026-12-24T00:00:00Z)")])
     if command.ends_at <= command.starts_at:
         raise InvalidInput([FieldError("$.ends_at", "must be after starts_at")])
-    if not any(t.delegation and t.approvers and command.role in t.approvers.all_roles for t in policy.tiers.values()):
+    if command.role not in delegable_roles(policy, frozenset({command.role})):
         raise Forbidden(f"the policy allows no delegation of the {command.role} sign-off")
     data = {
         "delegation_id": command.delegation_id,

@@ -58,6 +58,7 @@ class DecisionService:
         self.proceed = self.commands.proceed
         self.comment = self.commands.comment
         self.amend = self.commands.amend
+        self.preview_amend = self.commands.preview_amend
         self.delegate = self.commands.delegate
         self.revoke_delegation = self.commands.revoke_delegation
         self.get = self.queries.get

@@ -62,6 +62,20 @@ class AmendRequest(Struct, forbid_unknown_fields=True, kw_only=True):
         hygiene.check(self, one_line=("title",), not_blank=("title",), undisguised=("title",))
 
 
+class AmendPreview(Struct, kw_only=True):
+    """What an amendment would do, nothing written (the amend form's live preview)."""
+
+    was_tier: int
+    tier: int
+    #: The status after it: pending again, or approved/resolved if the approvals kept now suffice.
+    status: str
+    #: Why the new tier is above the category's base tier: the descriptions of the rules that raise it.
+    reasons: list[str]
+    #: Whose approvals the amendment dismisses (they approved the content as it was) and whose it keeps.
+    dismissed: list[str]
+    carried: list[str]
+
+
 class CommentRequest(Struct, forbid_unknown_fields=True, kw_only=True):
     text: Annotated[str, Meta(min_length=1, max_length=10_000)]
 

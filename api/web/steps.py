@@ -11,17 +11,17 @@ import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from api.auth import FILERS, runtime_of
+from api.web.days import day_range
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.pages import _form
-from engine import lifecycle
-from engine.commands import stored_candidates
 from engine.errors import DomainError, InvalidInput, NotFound
-from engine.store.db import read_transaction
-from engine.store.rows import decision_row
-from engine.types import AmendRequest, DelegationRequest
+from engine.lifecycle import delegable_roles
+from engine.types import AmendRequest, DelegationRequest, DelegationView
+from policy.compiled import Policy
 
 
 def _context(request: Request[Any, Any, Any], **values: Any) -> dict[str, Any]:
@@ -53,7 +53,8 @@ class Steps(Controller):
              "error": errors.get(field_input_name(n))}
             for n, f in (category.fields.items() if category is not None else [])
         ]  # fmt: skip
-        preview = self._preview(request, decision_id, values) if form is not None and not errors else None
+        # The preview as the page opens (the rules on the stored content), then live as the form changes.
+        preview = self._preview(request, decision_id, values, detail.category) if not errors else None
         return Template(
             template_name="amend.html.j2",
             context=_context(request, d=detail, form=values, fields=fields, errors=errors, general=general,
@@ -78,33 +79,51 @@ class Steps(Controller):
             return None, errors
         return body, errors
 
-    def _preview(self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str]) -> dict[str, Any]:
-        """What the rules would do with this amendment: the new tier and the approvals it dismisses.
-        The same pure `decide` the service runs, on the decision as stored; nothing is written."""
+    def _preview(
+        self, request: Request[Any, Any, Any], decision_id: str, form: dict[str, str], category: str | None = None
+    ) -> dict[str, Any]:
+        """What the rules would do with this amendment (`preview_amend`: the same rules the service runs on
+        the decision as stored; nothing is written), or why they would refuse it."""
         runtime = runtime_of(request)
-        with read_transaction(runtime.service.engine) as conn:
-            row = decision_row(conn, decision_id)
-            state = lifecycle.state_of(row)
-            body, errors = self._request(request, state.category, form)
-            if body is None or errors:
-                return {"error": "; ".join(errors.values())}
-            candidates = stored_candidates(conn, body.attributes if body.attributes is not None else row["attributes"])
-        command = lifecycle.Amend(body.title, body.attributes, body.rationale, body.reason)
-        authority = lifecycle.Authority(runtime.policies.current, runtime.service.clock(), candidates=candidates)
+        if category is None:
+            try:
+                category = runtime.service.get(decision_id).category
+            except NotFound as exc:
+                raise NotFoundException(str(exc)) from exc
+        body, errors = self._request(request, category, form)
+        if body is None or errors:
+            return {"error": "; ".join(errors.values())}
         try:
-            outcome = lifecycle.decide(command, request.user, authority, state=state)
+            preview = runtime.service.preview_amend(request.user, decision_id, body)
+        except InvalidInput as exc:
+            return {"error": "; ".join(e.message for e in exc.errors)}
         except DomainError as exc:
             return {"error": str(exc)}
-        data = outcome.events[0].data
-        return {"tier": data["tier"], "status": data["status"], "dismissed": data["dismissed"],
-                "carried": data["carried"], "was_tier": state.tier}  # fmt: skip
+        policy = runtime.policies.current
+        tier = policy.tiers.get(preview.tier)
+        return {
+            "tier": preview.tier,
+            "tier_name": tier.name if tier is not None else "",
+            "was_tier": preview.was_tier,
+            "status": preview.status.replace("_", " "),
+            "reasons": preview.reasons,
+            "dismissed": [_person_words(policy, p) for p in preview.dismissed],
+            "carried": [_person_words(policy, p) for p in preview.carried],
+        }
+
+    @post("/decisions/{decision_id:str}/amend/preview", opt={"roles": FILERS}, status_code=200)
+    async def amend_preview(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Template:
+        """The preview alone, for the form's live update (htmx posts the form here as you type)."""
+        form = await _form(request)
+        preview = await anyio.to_thread.run_sync(self._preview, request, decision_id, form)
+        return Template(template_name="_amend_preview.html.j2", context=_context(request, preview=preview))
 
     @get("/decisions/{decision_id:str}/amend", opt={"roles": FILERS}, sync_to_thread=True)
-    def amend_form(self, request: Request[Any, Any, Any], decision_id: str) -> Template:
+    def amend_form(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Template:
         return self._amend_page(request, decision_id, None, {}, [])
 
     @post("/decisions/{decision_id:str}/amend", opt={"roles": FILERS}, status_code=303)
-    async def amend(self, request: Request[Any, Any, Any], decision_id: str) -> Response[Any]:
+    async def amend(self, request: Request[Any, Any, Any], decision_id: FromPath[str]) -> Response[Any]:
         # Annotated as a Response: with `Any`, Litestar sent the re-rendered page as application/json.
         form = await _form(request)
         return await anyio.to_thread.run_sync(self._amend, request, decision_id, form)
@@ -132,15 +151,22 @@ class Steps(Controller):
     @get("/delegations", opt={"roles": FILERS}, sync_to_thread=True)
     def delegations(self, request: Request[Any, Any, Any]) -> Template:
         runtime = runtime_of(request)
+        policy = runtime.policies.current
         mine = runtime.service.delegations(request.user)
+
+        def row(d: DelegationView) -> dict[str, Any]:
+            days = day_range(d.starts_at, d.ends_at, policy.timezone)
+            return {"d": d, "days": days, "delegate": _person_words(policy, d.delegate),
+                    "delegator": _person_words(policy, d.delegator)}  # fmt: skip
+
         return Template(
             template_name="delegations.html.j2",
             context=_context(
                 request,
-                granted=[d for d in mine if d.delegator == request.user.name],
-                received=[d for d in mine if d.delegate == request.user.name],
-                people=sorted(p for p in runtime.policies.current.people if p != request.user.name),
-                roles=sorted(r for r in request.user.roles if r in ("tech_pm", "director")),
+                granted=[row(d) for d in mine if d.delegator == request.user.name],
+                received=[row(d) for d in mine if d.delegate == request.user.name],
+                people=sorted(p for p in policy.people if p != request.user.name),
+                roles=delegable_roles(policy, request.user.roles),
                 message=request.query_params.get("message"),
                 error=request.query_params.get("error"),
             ),
@@ -171,16 +197,31 @@ class Steps(Controller):
             return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
         except DomainError as exc:
             return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
-        done = f"{body.delegate} may sign off as {body.role} for you until {until} (included)"
+        policy = runtime_of(request).policies.current
+        days = day_range(body.starts_at, body.ends_at, policy.timezone)
+        done = f"{_person_words(policy, body.delegate)} may sign off as {body.role} for you, {days}"
         return Redirect(f"/delegations?{_query(message=done)}", status_code=303)
 
     @post("/delegations/{delegation_id:str}/revoke", opt={"roles": FILERS}, status_code=303, sync_to_thread=True)
-    def revoke(self, request: Request[Any, Any, Any], delegation_id: str) -> Redirect:
+    def revoke(self, request: Request[Any, Any, Any], delegation_id: FromPath[str]) -> Redirect:
+        service = runtime_of(request).service
         try:
-            runtime_of(request).service.revoke_delegation(request.user, delegation_id)
+            service.revoke_delegation(request.user, delegation_id)
         except DomainError as exc:
             return Redirect(f"/delegations?{_query(error=str(exc))}", status_code=303)
-        return Redirect("/delegations?message=revoked", status_code=303)
+        policy = runtime_of(request).policies.current
+        done = "revoked"
+        for d in service.delegations(request.user):
+            if d.id == delegation_id:  # named as the button named it
+                to = _person_words(policy, d.delegate)
+                done = f"Revoked: {d.role} delegation to {to}, {day_range(d.starts_at, d.ends_at, policy.timezone)}"
+        return Redirect(f"/delegations?{_query(message=done)}", status_code=303)
+
+
+def _person_words(policy: Policy, name: str) -> str:
+    """A person as the directory names them (`Tomas`), else their id."""
+    person = policy.people.get(name)
+    return str(getattr(person, "display_name", None) or name)
 
 
 def _query(**values: str) -> str:

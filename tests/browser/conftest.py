@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,17 +66,23 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serve(tmp_path_factory.mktemp("server"), DEFAULT_POLICY) as running:
+        yield running
+
+
+@contextmanager
+def serve(home: Path, policy: Path) -> Iterator[Server]:
+    """`decisions serve` on a free port of 127.0.0.1, with its own database under `home` and `policy`."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install -y chromium"
         if IN_CI:
             pytest.fail(message + " (mandatory under CI=true)")
         pytest.skip(message)
-    home = tmp_path_factory.mktemp("server")
     database_url = f"sqlite:///{home / 'decisions.db'}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "DECISIONS_POLICY": str(DEFAULT_POLICY),
+        "DECISIONS_POLICY": str(policy),
         "DECISIONS_STATE_DIR": str(home / "state"),
     }
     env.pop("DECISIONS_SIGNING_KEY", None)
@@ -83,7 +90,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     previous = os.environ.get("DECISIONS_STATE_DIR")
     os.environ["DECISIONS_STATE_DIR"] = env["DECISIONS_STATE_DIR"]
     try:
-        rt = open_runtime(database_url, str(DEFAULT_POLICY))
+        rt = open_runtime(database_url, str(policy))
         tokens = {who: rt.service.create_token(who) for who in PEOPLE}
         rt.close()
     finally:

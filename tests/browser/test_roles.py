@@ -54,8 +54,10 @@ def test_file_amend_approve_supersede(server: Server, chromium: Chromium) -> Non
     mei.get_by_role("link", name="Amend this decision").click()
     mei.get_by_label("Rationale", exact=True).fill("Near-duplicates inflate the benchmark by 4%")
     mei.get_by_label("Why amend (logged)").fill("measured the effect")
-    mei.get_by_role("button", name="Preview the amendment").click()
-    assert "tier 2" in mei.locator("#amend-preview").inner_text()
+    # The preview follows the form as it changes (no button): a higher risk score stays tier 2.
+    mei.get_by_label(re.compile("Risk score")).fill("90")
+    mei.wait_for_function("() => document.querySelector('#amend-preview').innerText.includes('Tier 2')")
+    assert "Tech PM sign-off" in mei.locator("#amend-preview").inner_text()
     shot(mei, "roles-03-amend-preview")
     mei.get_by_role("button", name="Amend", exact=True).click()
     mei.wait_for_url(f"**/decisions/{old}?message=amended")
@@ -93,7 +95,7 @@ def test_delegate_while_away(server: Server, chromium: Chromium) -> None:
     tomas.get_by_label("Until (last day, included)").fill((today + timedelta(days=3)).isoformat())
     tomas.get_by_role("button", name="Delegate").click()
     tomas.wait_for_url("**/delegations?message=*")
-    assert "jon may sign off as tech_pm" in tomas.get_by_role("status").inner_text()
+    assert "Jon (researcher) may sign off as tech_pm for you" in tomas.get_by_role("status").inner_text()
     shot(tomas, "roles-11-delegated")
 
     mei = sign_in(chromium, server, "mei")
@@ -110,9 +112,45 @@ def test_delegate_while_away(server: Server, chromium: Chromium) -> None:
     shot(jon, "roles-13-approved-on-behalf")
 
     tomas.goto("/delegations")
-    tomas.get_by_role("button", name="Revoke").first.click()
-    tomas.wait_for_url("**/delegations?message=revoked")
+    # The button names the delegation it revokes: role, delegate, days.
+    days = f"{(today - timedelta(days=1)).day}"
+    revoke = tomas.get_by_role("button", name=re.compile(rf"^Revoke tech_pm delegation to Jon \(researcher\), {days}"))
+    assert revoke.count() == 1
+    assert tomas.get_by_role("button", name="Revoke", exact=True).count() == 0
+    revoke.click()
+    tomas.wait_for_url("**/delegations?message=Revoked*")
+    assert "Revoked: tech_pm delegation to Jon (researcher)" in tomas.get_by_role("status").inner_text()
     shot(tomas, "roles-14-revoked")
+
+
+def test_the_inbox_sorts_by_tier_and_approving_keeps_the_order(server: Server, chromium: Chromium) -> None:
+    mei = sign_in(chromium, server, "mei")
+    older = _file(mei, "pipeline", "Sorted: a tier-2 sampler change", {"Risk score": "70"})
+    newer = _file(mei, "benchmark", "Sorted: a tier-3 benchmark swap", {"Benchmark": "reasoning-suite"})
+    _file(mei, "pipeline", "Sorted: another tier-2 change", {"Risk score": "75"})  # the inbox stays non-empty
+    dana = sign_in(chromium, server, "dana")  # the director: tier 3, and tier 2 once overdue (not yet)
+    priya = sign_in(chromium, server, "priya")
+    priya.goto("/inbox")
+    assert priya.locator(f'[data-decision="{older}"]').count() == 1
+    dana.goto("/inbox")
+    assert dana.locator(f'[data-decision="{newer}"]').count() == 1
+    # Newest first, then highest tier first, chosen with the Order control.
+    priya.get_by_label("Order", exact=True).select_option("newest")
+    priya.get_by_role("button", name="Sort", exact=True).click()
+    priya.wait_for_url("**/inbox?sort=newest")
+    ids = priya.locator("[data-decision]").evaluate_all("els => els.map(e => e.dataset.decision)")
+    assert ids == sorted(ids, reverse=True)  # ids grow with filing time
+    assert priya.get_by_role("list", name=re.compile("newest first")).count() == 1
+    priya.get_by_label("Order", exact=True).select_option("tier")
+    priya.get_by_role("button", name="Sort", exact=True).click()
+    priya.wait_for_url("**/inbox?sort=tier")
+    shot(priya, "roles-15-inbox-by-tier")
+    priya.locator(f'[data-decision="{older}"]').get_by_role(
+        "button", name="Approve Sorted: a tier-2 sampler change"
+    ).click()
+    priya.wait_for_url("**/inbox?sort=tier&message=*")
+    assert "Sorted: a tier-2 sampler change" in priya.get_by_role("status").inner_text()
+    assert priya.get_by_label("Order", exact=True).input_value() == "tier"
 
 
 def test_search_and_export(server: Server, chromium: Chromium) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from litestar.testing import TestClient
 
 from api.app import create_app
+from api.web.days import DASH
 from engine.runtime import open_runtime
 from engine.types import FilingRequest, VerdictRequest
 from tests.support import DEFAULT_POLICY, ManualClock
@@ -46,7 +47,7 @@ def test_amend_previews_the_new_tier_and_warns_before_dismissing_approvals(brows
         f"/decisions/{filed.id}/amend",
         {"title": "Two PMs", "attr.change": "pricing", "reason": "pricing too", "action": "preview"},
     )
-    assert preview.status_code == 200 and "tier 3" in preview.text
+    assert preview.status_code == 200 and "Tier 3</span> <strong>Director" in preview.text
     assert preview.headers["content-type"].startswith("text/html")  # a page a browser renders, not JSON
     assert runtime.service.get(filed.id).attributes == {"change": "term"}  # a preview writes nothing
     done = browser.submit(
@@ -69,7 +70,7 @@ def test_amend_preview_shows_a_tier_change_and_refuses_another_persons_amendment
         f"/decisions/{filed.id}/amend",
         {"title": "PM", "attr.risk_score": "10", "action": "preview"},
     )
-    assert "tier 1" in preview.text and "(was 2)" in preview.text
+    assert "Squad" in preview.text and "(was tier 2)" in preview.text
     # Another person's amendment is refused by the rules, on the page.
     browser.sign_in("jon")
     refused = browser.submit(
@@ -98,6 +99,9 @@ def test_supersede_from_the_old_decisions_page(browser: Any, runtime: Any) -> No
     assert runtime.service.get(old.id).status == "superseded"
 
 
+MAR_2_6 = f"2{DASH}6 Mar"
+
+
 def test_delegations_are_granted_listed_and_revoked_in_the_web(browser: Any, runtime: Any) -> None:
     browser.sign_in("priya")
     page = browser.client.get("/delegations")
@@ -107,7 +111,9 @@ def test_delegations_are_granted_listed_and_revoked_in_the_web(browser: Any, run
         "/delegations",
         {"delegate": "tomas", "role": "tech_pm", "from": "2026-03-02", "until": "2026-03-06"},
     )
-    assert granted.status_code == 200 and "tomas may sign off as tech_pm" in granted.text
+    assert granted.status_code == 200 and f"Tomas may sign off as tech_pm for you, {MAR_2_6}" in granted.text
+    # The revoke button names what it revokes (its accessible name), and the list shows the days.
+    assert f'aria-label="Revoke tech_pm delegation to Tomas, {MAR_2_6}">Revoke</button>' in granted.text
     [grant] = [d for d in runtime.service.delegations(runtime.policies.current.people["priya"]) if not d.revoked]
     assert grant.ends_at.isoformat().startswith("2026-03-07T08:00")  # local midnight after the last day, in UTC
     bad = browser.submit(
@@ -115,9 +121,10 @@ def test_delegations_are_granted_listed_and_revoked_in_the_web(browser: Any, run
     )
     assert "YYYY-MM-DD" in bad.text
     revoked = browser.submit("/delegations", f"/delegations/{grant.id}/revoke", {})
-    assert revoked.status_code == 200 and "revoked" in revoked.text
+    assert revoked.status_code == 200 and f"Revoked: tech_pm delegation to Tomas, {MAR_2_6}" in revoked.text
+    assert 'aria-label="Revoke' not in revoked.text
     browser.sign_in("tomas")
-    assert "tech_pm for priya" in browser.client.get("/delegations").text
+    assert f"tech_pm for Priya, {MAR_2_6} (revoked)" in browser.client.get("/delegations").text
 
 
 def test_amend_preview_warns_which_approvals_will_be_dismissed(database_url: str, tmp_path: Path) -> None:
@@ -142,12 +149,25 @@ def test_amend_preview_warns_which_approvals_will_be_dismissed(database_url: str
                 f"/decisions/{filed.id}/amend",
                 {"title": "PM", "attr.risk_score": "60", "action": "preview"},
             )
-            assert "the approval of tomas will be dismissed" in preview.text
+            assert "the approval of Tomas will be dismissed" in preview.text
             same = browser.submit(
                 f"/decisions/{filed.id}/amend",
                 f"/decisions/{filed.id}/amend",
                 {"title": "PM", "attr.risk_score": "50", "action": "preview"},
             )
-            assert "will be dismissed" not in same.text and "Kept: tomas" in same.text
+            assert "will be dismissed" not in same.text and "Kept: the approval of Tomas" in same.text
+            # The live preview (what the form posts as you type): the preview alone, not the page.
+            live = browser.submit(
+                f"/decisions/{filed.id}/amend",
+                f"/decisions/{filed.id}/amend/preview",
+                {"title": "PM", "attr.risk_score": "60"},
+            )
+            assert live.status_code == 200 and live.headers["content-type"].startswith("text/html")
+            assert "the approval of Tomas will be dismissed" in live.text and "<form" not in live.text
+            assert rt.service.get(filed.id).attributes == {"risk_score": 50}  # a preview writes nothing
+            bad = browser.submit(
+                f"/decisions/{filed.id}/amend", f"/decisions/{filed.id}/amend/preview", {"attr.risk_score": "lots"}
+            )
+            assert bad.status_code == 200 and 'class="error"' in bad.text
     finally:
         rt.close()
