@@ -64,7 +64,7 @@ class Decision(SQLModel, table=True):
 
     Indexes (migration 0013_read_indexes): every list filter as (column, filed_seq), so a filtered
     page walks the filing order; `ix_decisions_open` holds only the open decisions, for the inbox;
-    `ix_decisions_open_tier` (0017_inbox_tier) the same by tier, for the inbox sorted by tier.
+    `ix_decisions_open_tier` (0019_inbox_tier) the same by tier, for the inbox sorted by tier.
     """
 
     __tablename__ = "decisions"

@@ -7,8 +7,8 @@ columns the inbox's scope filters on (filer, filing time) beside it and the same
 a tier's walk read every decision of that tier ever filed to find the open ones. Oldest and newest
 first walk `ix_decisions_open`, forwards and backwards.
 
-Revision ID: 0017_inbox_tier
-Revises: 0016_search
+Revision ID: 0019_inbox_tier
+Revises: 0018_decision_counts
 Create Date: 2026-12-01 07:00:00
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_inbox_tier"
-down_revision: str | None = "0016_search"
+revision: str = "0019_inbox_tier"
+down_revision: str | None = "0018_decision_counts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
