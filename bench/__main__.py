@@ -14,7 +14,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="log size for the log rows")
     parser.add_argument("--decisions", type=int, default=1_000_000, help="history size for digest/simulation")
     parser.add_argument("--seconds", type=int, default=10, help="load duration per HTTP row")
-    parser.add_argument("--only", default="classify,log,audit,history,http,read-paths", help="comma-separated groups")
+    parser.add_argument(
+        "--only", default="classify,log,audit,history,http,read-paths,verify-paths", help="comma-separated groups"
+    )
     parser.add_argument(
         "--read-sizes",
         default="10000,1000000",
@@ -43,10 +45,16 @@ def main() -> None:
 
         rows += history_rows.rows(args.decisions)
     if "read-paths" in groups:
-        from bench import read_paths
+        from bench import read_paths, verify_paths  # verify_paths adds the /audit page row
 
         sizes = tuple(int(n) for n in args.read_sizes.split(","))
         rows += read_paths.rows(sizes, tuple(args.read_backends.split(",")))
+        print(table(rows), file=sys.stderr, flush=True)
+    if "verify-paths" in groups:
+        from bench import verify_paths
+
+        sizes = tuple(int(n) for n in args.read_sizes.split(","))
+        rows += verify_paths.rows(sizes, tuple(args.read_backends.split(",")))
         print(table(rows), file=sys.stderr, flush=True)
     if "http" in groups:
         from bench import http_rows

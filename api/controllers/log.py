@@ -88,7 +88,7 @@ def verification_now(runtime: Runtime, wait: float | None) -> VerificationStatus
     service = runtime.service
     status = verification_status(service.engine, service.origin, runtime.checkpoints, service.clock)
     if status is None:
-        run_job(runtime.database_url, "full", timeout=wait)
+        run_job(service.engine, runtime.database_url, "full", timeout=wait)
         status = verification_status(service.engine, service.origin, runtime.checkpoints, service.clock)
     if status is None:
         return unverified(service.engine, "not verified yet: a full verification is running in the background")
@@ -145,7 +145,7 @@ def audit(request: Request[Any, Any, Any]) -> AuditResult:
     stored = latest(engine, ["audit"])
     # An illegitimate step stays illegitimate (the log is append-only): a stored failure stands as it is.
     if stored is None or (stored.ok and stored.size < log_size(engine)):
-        run_job(runtime.database_url, "audit")
+        run_job(engine, runtime.database_url, "audit")
         stored = latest(engine, ["audit"])
     if stored is None:
         raise ServiceUnavailableException("the replay audit did not run; see the server's log")

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from typing import Literal
 
 from sqlalchemy import Engine
@@ -51,9 +52,17 @@ def start_job(engine: Engine, database_url: str, kind: JobKind) -> bool:
     return True
 
 
-def run_job(database_url: str, kind: JobKind, timeout: float | None = None) -> bool:
-    """Run a job (after the one running, if any) and wait for it; False when `timeout` passed first,
-    in which case the job goes on in the background and stores its result."""
+def run_job(engine: Engine, database_url: str, kind: JobKind, timeout: float | None = None) -> bool:
+    """Run a job and wait for it; False when `timeout` passed first (the job goes on in the background
+    and stores its result). When a job is running already, wait for that one: many requests arriving
+    together then start one process, not one each."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    if job_running(engine):
+        while job_running(engine):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
     child = _spawn(database_url, kind, "--wait")
     try:
         child.wait(timeout)

@@ -136,6 +136,14 @@ def latest(engine: Engine, kinds: Sequence[Kind]) -> VerificationRecord | None:
     return _record(row) if row is not None else None
 
 
+def newest(engine: Engine, kinds: Sequence[Kind]) -> VerificationRecord | None:
+    """The result of `kinds` stored last, whatever it covers."""
+    query = select(*_COLUMNS).where(_rows.c.kind.in_(kinds)).order_by(_rows.c.id.desc()).limit(1)
+    with read_transaction(engine) as conn:
+        row = conn.execute(query).first()
+    return _record(row) if row is not None else None
+
+
 def latest_failure(engine: Engine) -> VerificationRecord | None:
     """The newest failed chain result: it stands until a later full verification passes."""
     query = (
@@ -173,6 +181,7 @@ __all__ = [
     "VerificationRecord",
     "latest",
     "latest_failure",
+    "newest",
     "record",
     "resumable",
 ]
