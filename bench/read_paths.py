@@ -267,6 +267,16 @@ def _metrics(t: Target) -> Callable[[], object]:
     return lambda: t.get("/metrics", "adm")
 
 
+@operation("weekly digest, current window (GET /v1/digests/weekly)")
+def _weekly_digest(t: Target) -> Callable[[], object]:
+    return lambda: t.get("/v1/digests/weekly", "dana")
+
+
+@operation("escalations per quarter, 8 quarters (GET /v1/metrics/escalations)")
+def _escalations(t: Target) -> Callable[[], object]:
+    return lambda: t.get("/v1/metrics/escalations", "dana", period="quarter")
+
+
 # -- the section ------------------------------------------------------------------------------------------------
 
 

@@ -346,6 +346,28 @@ def overdue_query(cutoffs: dict[int, datetime], dialect: str) -> TextClause | No
     ).bindparams(*params)
 
 
+def waiting_counts(cutoffs: dict[int, datetime], end: datetime, before_seq: int | None, dialect: str) -> TextClause:
+    """(how many, how many overdue) of the decisions open and filed before `end`, and with `before_seq`
+    only those whose last event came before it: one pass over `ix_decisions_open` (see overdue_query)."""
+    terms = " OR ".join(f"(tier = :tier_{i} AND created_at < :cutoff_{i})" for i in range(len(cutoffs))) or "1 = 0"
+    hint = " INDEXED BY ix_decisions_open" if dialect == "sqlite" else ""
+    unchanged = "" if before_seq is None else " AND last_seq < :before_seq"
+    params = [bindparam("end", end, type_=_decisions.c.created_at.type)]
+    for i, (tier, cutoff) in enumerate(sorted(cutoffs.items())):
+        params += [bindparam(f"tier_{i}", tier), bindparam(f"cutoff_{i}", cutoff, type_=_decisions.c.created_at.type)]
+    if before_seq is not None:
+        params.append(bindparam("before_seq", before_seq))
+    return text(
+        f"SELECT count(*), COALESCE(SUM(CASE WHEN {terms} THEN 1 ELSE 0 END), 0) FROM decisions{hint}"
+        f" WHERE {OPEN_STATUSES_SQL} AND created_at < :end{unchanged}"
+    ).bindparams(*params)
+
+
+def unindexed(column: Any) -> ColumnElement[Any]:
+    """`column`, which SQLite must not pick an index for (see _Unindexed)."""
+    return _Unindexed(column)
+
+
 def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | None:
     """The SQL form of `inbox_scope`: None when nothing could ever wait on this actor."""
     tier, filed_by, created_at = (_Unindexed(_decisions.c[n]) for n in ("tier", "filed_by", "created_at"))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -87,7 +89,10 @@ class Digest(msgspec.Struct, kw_only=True):
     by_category: dict[str, int]
     by_squad: dict[str, int]
     sections: list[TierSection]
+    #: What waits at the window's end (as_of), oldest first: the first PENDING_CAP of them.
     pending: list[DigestDecision]
+    #: How many more wait beyond `pending` (the digest shows "and N more"); `overdue` counts them all.
+    pending_more: int = 0
     overdue: int
     break_glass: list[DigestDecision]
     comparison: Comparison
@@ -134,8 +139,52 @@ def digest_decision(policy: Policy, state: dict[str, Any], as_of: datetime) -> D
         waiting_hours=_hours((as_of - state["created_at"]).total_seconds()) if open_ else None,
         due_at=due,
         overdue=due is not None and as_of > due,
-        break_glass=state["status"] == "proceeded_pending_review" or bool(state.get("break_glass_reason")),
+        break_glass=is_break_glass(state),
         unknown_category=not state.get("known_category", True),
+    )
+
+
+#: A digest lists at most this many waiting decisions (the oldest); it counts the rest.
+PENDING_CAP = 100
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The decisions open at the window's end, as the digest needs them: the oldest `cap` states (filing
+    order), how many wait in all, how many of them are overdue, and every one under break-glass."""
+
+    shown: list[dict[str, Any]]
+    total: int
+    overdue: int
+    break_glass: list[dict[str, Any]]
+
+
+def is_break_glass(state: dict[str, Any]) -> bool:
+    return state["status"] == "proceeded_pending_review" or bool(state.get("break_glass_reason"))
+
+
+def waiting_among(policy: Policy, states: Sequence[dict[str, Any]], as_of: datetime, cap: int) -> Waiting:
+    """`Waiting` from decision states in filing order (the ones not open are passed over)."""
+    open_ = [s for s in states if s["status"] in OPEN_STATUSES]
+    return Waiting(
+        shown=open_[:cap],
+        total=len(open_),
+        overdue=sum(1 for s in open_ if digest_decision(policy, s, as_of).overdue),
+        break_glass=[s for s in open_ if is_break_glass(s)],
+    )
+
+
+def merge_waiting(a: Waiting, b: Waiting, cap: int) -> Waiting:
+    """Two disjoint sets of waiting decisions as one (each in filing order)."""
+
+    def seq(state: dict[str, Any]) -> int:
+        return int(state["filed_seq"])
+
+    return Waiting(
+        shown=list(heapq.merge(a.shown, b.shown, key=seq))[:cap],
+        total=a.total + b.total,
+        overdue=a.overdue + b.overdue,
+        break_glass=list(heapq.merge(a.break_glass, b.break_glass, key=seq)),
     )
 
 
@@ -149,19 +198,19 @@ def build_digest(
     window: Any,
     previous: Any,
     trend_windows: Sequence[Any],
-    states: Sequence[dict[str, Any]],
+    in_window: Sequence[dict[str, Any]],
+    waiting: Waiting,
     trend_counts: Sequence[Counter[int]],
     previous_counts: Counter[int],
     as_of: datetime,
     log: LogAtEnd,
 ) -> Digest:
-    """`states` are decisions as they stood at min(now, window end), in filing order: those filed in the
-    window, and every decision still open then (see engine.review.source.states_as_of). `trend_counts`
-    (one per trend window) and `previous_counts` count filings by tier as of then (`tier_counts`)."""
-    in_window = [s for s in states if window.start <= s["created_at"] < window.end]
+    """`in_window` are the decisions filed in the window as they stood at min(now, window end), in filing
+    order; `waiting` the ones open then (engine.review.source.digest_rows). `trend_counts` (one per trend
+    window) and `previous_counts` count filings by tier as of then (`tier_counts`)."""
     by_tier = Counter(s["tier"] for s in in_window)
     previous_filed = sum(previous_counts.values())
-    views = {s["id"]: digest_decision(policy, s, as_of) for s in states}
+    views = {s["id"]: digest_decision(policy, s, as_of) for s in (*in_window, *waiting.shown, *waiting.break_glass)}
     sections = []
     for number in sorted(policy.tiers):
         tier = policy.tiers[number]
@@ -174,7 +223,7 @@ def build_digest(
                 decisions=[views[s["id"]] for s in in_window if s["tier"] == number],
             )
         )
-    pending = [views[s["id"]] for s in states if s["status"] in OPEN_STATUSES]  # oldest first
+    pending = [views[s["id"]] for s in waiting.shown]  # oldest first
     trend = []
     for w, counts in zip(trend_windows, trend_counts, strict=True):
         trend.append(TrendPoint(window_start=w.start_local, tier1=counts[1], tier2=counts[2], tier3=counts[3]))
@@ -194,8 +243,9 @@ def build_digest(
         by_squad=dict(sorted(Counter(s["squad"] or "(none)" for s in in_window).items())),
         sections=sections,
         pending=pending,
-        overdue=sum(1 for d in pending if d.overdue),
-        break_glass=[d for d in pending if d.break_glass],
+        pending_more=waiting.total - len(pending),
+        overdue=waiting.overdue,
+        break_glass=[views[s["id"]] for s in waiting.break_glass],
         comparison=Comparison(
             filed=len(in_window),
             previous_filed=previous_filed,

@@ -66,6 +66,20 @@ def earlier_pending(d: Digest) -> list[DigestDecision]:
     return [x for x in d.pending if x.id not in above]
 
 
+def _waiting_here(d: Digest) -> int:
+    """Waiting decisions the tier sections list (every one filed in this window: the sections are not capped)."""
+    return sum(1 for section in d.sections for x in section.decisions if x.waiting_hours is not None)
+
+
+def earlier_more(d: Digest, earlier: list[DigestDecision]) -> int:
+    """Waiting from earlier windows beyond the ones listed (the digest lists the oldest PENDING_CAP)."""
+    return len(d.pending) + d.pending_more - _waiting_here(d) - len(earlier)
+
+
+def _more(n: int) -> str:
+    return f"and {n:,} more" if n else ""
+
+
 def _baseline_line(d: Digest) -> list[str]:
     b = d.baseline
     if b is None:
@@ -90,7 +104,8 @@ def digest_markdown(d: Digest) -> str:
         + " (previous "
         + _pct(d.comparison.previous_escalation_rate)
         + ")",
-        f"- Pending: {len(d.pending)}, overdue: **{d.overdue}**, break-glass awaiting review: **{len(d.break_glass)}**",
+        f"- Pending: {len(d.pending) + d.pending_more}, overdue: **{d.overdue}**, "
+        f"break-glass awaiting review: **{len(d.break_glass)}**",
         *_baseline_line(d),
         "- By category: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_category.items()) or "none"),
         "- By squad: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_squad.items()) or "none"),
@@ -108,6 +123,10 @@ def digest_markdown(d: Digest) -> str:
     earlier = earlier_pending(d)
     lines += ["## Still waiting from earlier windows", "", _waiting_note(d, earlier), ""]
     lines += [header, rule, *(_row(x, d) for x in earlier), ""] if earlier else []
+    more = earlier_more(d, earlier)
+    lines += (
+        [f"{_more(more).capitalize()}, the oldest first: the digest lists {len(earlier)} of them.", ""] if more else []
+    )
     lines += ["## Escalation trend", "", "| window | tier 1 | tier 2 | tier 3 |", "|---|---|---|---|"]
     lines += [f"| {p.window_start.isoformat()} | {p.tier1} | {p.tier2} | {p.tier3} |" for p in d.trend]
     lines += [
@@ -125,11 +144,12 @@ def digest_markdown(d: Digest) -> str:
 
 
 def _waiting_note(d: Digest, earlier: list[DigestDecision]) -> str:
-    here = len(d.pending) - len(earlier)
+    here = _waiting_here(d)
+    before = len(earlier) + earlier_more(d, earlier)
     listed = f"{here} filed in this window still wait{'s' if here == 1 else ''} (listed above)" if here else ""
-    if not earlier:
+    if not before:
         return f"Nothing from earlier windows waits; {listed}." if listed else "Nothing is waiting."
-    return f"{len(earlier)} filed before this window" + (f"; {listed}" if listed else "") + "."
+    return f"{before:,} filed before this window" + (f"; {listed}" if listed else "") + "."
 
 
 def _pct(rate: float | None) -> str:
@@ -197,7 +217,7 @@ def digest_html(d: Digest, standalone: bool = True) -> str:
     earlier = earlier_pending(d)
     return template.render(
         d=d, chart=trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct,
-        earlier=earlier, waiting_note=_waiting_note(d, earlier),
+        earlier=earlier, waiting_note=_waiting_note(d, earlier), more=_more(earlier_more(d, earlier)),
     )  # fmt: skip
 
 

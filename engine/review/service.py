@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,9 +12,9 @@ from sqlalchemy import Engine
 from engine.errors import DomainError, FieldError, InvalidInput
 from engine.log.checkpoint import parse_checkpoint
 from engine.review.digest import BaselineComparison, Digest, LogAtEnd, build_digest
-from engine.review.metrics import EscalationReport, escalation_report, filed_tiers
-from engine.review.source import log_position_at, states_as_of, tier_counts
-from engine.review.windows import PERIODS, Window, period_for_date, previous, window_by_index, window_for_date
+from engine.review.metrics import EscalationReport, baseline_range, escalation_report, report_periods, tiers_filed
+from engine.review.source import digest_rows, log_position_at, tier_counts
+from engine.review.windows import PERIODS, Window, previous, window_by_index, window_for_date
 from policy.compiled import Cadence, Policy
 
 #: Digest kinds and the cadence each prefers by name, else by length.
@@ -83,15 +84,15 @@ class Reviews:
         trend = [window_by_index(cadence, tz, window.index - i) for i in range(TREND_WINDOWS - 1, -1, -1)]
         as_of = min(now, window.end)
         # Nothing is logged after now, so reading up to the window's end is "so far" for an open window.
-        states = states_as_of(self.engine, window.start, window.end)
+        position = log_position_at(self.engine, window.end)
+        in_window, waiting = digest_rows(self.engine, policy, window.start, window.end, as_of, position.size)
         earlier = previous(cadence, tz, window)
         *trend_counts, previous_counts = tier_counts(self.engine, [*trend, earlier], window.end)
-        position = log_position_at(self.engine, window.end)
         note = self._checkpoint_note(position.size, closed=now >= window.end)
         signed_by = [f"{s.name}+{s.key_id.hex()}" for s in parse_checkpoint(note).signatures] if note else []
         log = LogAtEnd(size=position.size, head_hash=position.head_hash, checkpoint=note, signed_by=signed_by)
         built = build_digest(
-            policy, cadence.name, window, earlier, trend, states, trend_counts, previous_counts, as_of, log
+            policy, cadence.name, window, earlier, trend, in_window, waiting, trend_counts, previous_counts, as_of, log
         )
         built.title = cadence.display
         built.baseline = self._against_baseline(built)
@@ -132,14 +133,16 @@ class Reviews:
         policy: Policy = self.policies.current
         tz = policy.timezone
         today = day or self.clock().astimezone(tz).date()
-        first = period_for_date(period, tz, today)
-        for _ in range(count):
-            first = period_for_date(period, tz, first.start_local - timedelta(days=1))
-        since = first.start
-        if policy.baseline is not None:
-            since = min(since, period_for_date("week", tz, policy.baseline[0]).start)
-        filed = filed_tiers(self.engine, since, self.clock() + timedelta(days=1))
-        report = escalation_report(policy, period, today, count, filed)
+        periods = report_periods(policy, period, today, count)
+        # Nothing filed after tomorrow is counted (as when the rows were fetched): only a clock put back shows it.
+        until = self.clock() + timedelta(days=1)
+        ranges = [(p.start, min(p.end, until)) for p in periods]
+        baseline = baseline_range(policy)
+        if baseline is not None:
+            ranges.append((baseline[0], min(baseline[1], until)))
+        counts = tiers_filed(self.engine, ranges)
+        baseline_counts = counts.pop() if baseline is not None else Counter[int]()
+        report = escalation_report(policy, period, periods, counts, baseline_counts)
         summary = self.baseline() if self.baseline is not None else None
         if summary is not None:
             # The imported pre-adoption record is the baseline that matters: the log is empty before adoption.

@@ -1,14 +1,15 @@
-"""Reading what a digest needs from the store: decision states as of an instant, replayed from the log.
+"""Reading what a digest needs from the store: decision states as of an instant.
 
-The decisions table only narrows which decisions to replay (indexed by filing and
-decision time); every state a digest shows is the fold of that decision's events with
-`at` before the window's end, so a closed window reads the same whenever it is asked for.
-Event times never go backwards (the appender stamps them under the chain lock), so the
-events before an instant are a prefix of the log.
+Every state a digest shows is the fold of that decision's events with `at` before the window's
+end, so a closed window reads the same whenever it is asked for. Event times never go backwards
+(the appender stamps them under the chain lock), so the events before an instant are a prefix of
+the log: a decision whose last event lies in that prefix stands in the read model exactly as that
+fold, and is read from there; only decisions changed since are replayed from their events.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,17 +17,23 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Engine, func, select, union
+from sqlalchemy import Connection, Engine, Select, TextualSelect, bindparam, column, func, or_, select, text, union
 
+from engine.gauges import overdue_cutoffs
+from engine.queries import OPEN_SQL, unindexed, waiting_counts
 from engine.read_model import fold
+from engine.review.digest import PENDING_CAP, Waiting, merge_waiting, waiting_among
+from engine.review.metrics import tiers_filed_query
 from engine.store.db import read_transaction
-from engine.store.tables import Decision, Event
+from engine.store.tables import BREAK_GLASS_OPEN_SQL, Decision, Event, LogHead
 from engine.types import OPEN_STATUSES
+from policy.compiled import Policy
 
 T = TypeVar("T")
 
 _decisions = Decision.__table__  # type: ignore[attr-defined]
 _events = Event.__table__  # type: ignore[attr-defined]
+_head = LogHead.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,31 +59,140 @@ def log_position_at(engine: Engine, end: datetime) -> LogPosition:
     return LogPosition(size=int(row.seq) + 1, head_hash=row.leaf_hash)
 
 
-def states_as_of(engine: Engine, filed_since: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Decisions filed in [filed_since, end), and every decision still open at `end`, as they stood at `end`.
+#: The read-model columns a digest shows (engine.review.digest.digest_decision) and orders by.
+_DIGEST_COLUMNS = tuple(
+    _decisions.c[n]
+    for n in ("id", "filed_seq", "title", "category", "squad", "tier", "status", "filed_by", "created_at",
+              "decided_at", "approvals", "break_glass_reason", "known_category")
+)  # fmt: skip
 
-    Each is the fold of its events before `end`: the cost is per decision shown, so a digest asks
-    only for its own window's (the trend is counted by `tier_counts`)."""
+
+def digest_rows(
+    engine: Engine,
+    policy: Policy,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    size_at_end: int,
+    cap: int = PENDING_CAP,
+) -> tuple[list[dict[str, Any]], Waiting]:
+    """The decisions filed in [start, end) and those waiting at `end`, as they stood at `end` (in filing order).
+
+    A decision none of whose events is at or after `end` stands in the read model exactly as the fold of
+    its events before `end`: it is read from there. For a window still open (nothing is logged at or after
+    its end) that is every decision, so nothing is replayed; for a closed one only the decisions changed
+    since its end are replayed from their events. The waiting ones are counted in SQL and only the oldest
+    `cap` are read (with every one under break-glass). `size_at_end`: the log's size at `end` (log_position_at)."""
     with read_transaction(engine) as conn:
-        # Three indexed lookups, not one OR that would scan every decision ever filed.
-        filed = select(_decisions.c.id).where(_decisions.c.created_at >= filed_since, _decisions.c.created_at < end)
-        still_open = select(_decisions.c.id).where(
-            _decisions.c.status.in_(OPEN_STATUSES), _decisions.c.created_at < end
+        size = conn.execute(select(_head.c.size)).scalar_one()
+        # Open: nothing logged at or after `end`, and anything appended meanwhile is stamped now, before it.
+        window_open = size == size_at_end and as_of < end
+        unchanged = [] if window_open else [_decisions.c.last_seq < size_at_end]
+        in_window = [
+            dict(r)
+            for r in conn.execute(
+                select(*_DIGEST_COLUMNS)
+                .where(_decisions.c.created_at >= start, _decisions.c.created_at < end, *unchanged)
+                .order_by(_decisions.c.filed_seq)
+            ).mappings()
+        ]
+        waiting = _waiting_in_read_model(conn, policy, end, as_of, cap, None if window_open else size_at_end)
+        if not window_open:
+            replayed = _replayed(conn, start, end, size_at_end)
+            in_window = list(heapq.merge(in_window, [s for s in replayed if s["created_at"] >= start], key=_seq))
+            waiting = merge_waiting(waiting, waiting_among(policy, replayed, as_of, cap), cap)
+    return in_window, waiting
+
+
+def _seq(state: dict[str, Any]) -> int:
+    return int(state["filed_seq"])
+
+
+def _waiting_in_read_model(
+    conn: Connection, policy: Policy, end: datetime, as_of: datetime, cap: int, before_seq: int | None
+) -> Waiting:
+    """Decisions open in the read model, filed before `end` (and, for a closed window, unchanged since:
+    last event before `before_seq`): counted over `ix_decisions_open`, the oldest `cap` read off it in
+    filing order, the break-glass ones off `ix_decisions_break_glass`."""
+    total, overdue = conn.execute(
+        waiting_counts(overdue_cutoffs(policy, as_of), end, before_seq, conn.dialect.name)
+    ).one()
+    shown = conn.execute(waiting_query(end, before_seq).limit(cap))
+    with_reason = conn.execute(break_glass_query(end, before_seq, conn.dialect.name))
+    without = conn.execute(bare_break_glass_query(end, before_seq))
+    given, bare = ([dict(r) for r in result.mappings()] for result in (with_reason, without))
+    break_glass = list(heapq.merge(given, bare, key=_seq))
+    return Waiting(
+        shown=[dict(r) for r in shown.mappings()],
+        total=int(total),
+        overdue=int(overdue or 0),
+        break_glass=break_glass,
+    )
+
+
+def waiting_query(end: datetime, before_seq: int | None) -> Select[Any]:
+    """Open decisions filed before `end` (with `before_seq`, only those whose last event came before it), in
+    filing order off `ix_decisions_open` (the filing time is kept off its own index, as for the inbox)."""
+    scope = [OPEN_SQL, unindexed(_decisions.c.created_at) < end]
+    if before_seq is not None:
+        scope.append(_decisions.c.last_seq < before_seq)
+    return select(*_DIGEST_COLUMNS).where(*scope).order_by(_decisions.c.filed_seq)
+
+
+def break_glass_query(end: datetime, before_seq: int | None, dialect: str) -> TextualSelect:
+    """The waiting ones under break-glass with a reason given, in filing order, off the partial index
+    `ix_decisions_break_glass`. SQLite is told the index: it would rather walk every open decision
+    (`ix_decisions_open` gives the same order) and read each row for its reason."""
+    hint = " INDEXED BY ix_decisions_break_glass" if dialect == "sqlite" else ""
+    unchanged = "" if before_seq is None else " AND last_seq < :before_seq"
+    params = [bindparam("end", end, type_=_decisions.c.created_at.type)]
+    if before_seq is not None:
+        params.append(bindparam("before_seq", before_seq))
+    names = ", ".join(c.name for c in _DIGEST_COLUMNS)
+    return (
+        text(
+            f"SELECT {names} FROM decisions{hint} WHERE {BREAK_GLASS_OPEN_SQL} AND break_glass_reason != ''"
+            f" AND created_at < :end{unchanged} ORDER BY filed_seq"
         )
-        closed_later = select(_decisions.c.id).where(_decisions.c.decided_at >= end, _decisions.c.created_at < end)
-        ids = conn.execute(union(filed, still_open, closed_later)).scalars().all()
-        states: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(ids), 500):
-            rows = conn.execute(
-                select(_events.c.decision_id, _events.c.body)
-                .where(_events.c.decision_id.in_(chunk), _events.c.at < end)
-                .order_by(_events.c.seq)
-            )
-            for decision_id, body in rows:
-                state = fold(states.get(decision_id), msgspec.json.decode(body))
-                if state is not None:
-                    states[decision_id] = state
-    return sorted(states.values(), key=lambda s: s["filed_seq"])  # filing order: the log's own order
+        .bindparams(*params)
+        .columns(*(column(c.name, c.type) for c in _DIGEST_COLUMNS))
+    )
+
+
+def bare_break_glass_query(end: datetime, before_seq: int | None) -> Select[Any]:
+    """The break-glass status without a reason: never written by the rules, read for exactness, off
+    (status, filed_seq) (the open statuses kept off `ix_decisions_open`, which would read every open row)."""
+    reason = _decisions.c.break_glass_reason
+    scope = [_decisions.c.status == "proceeded_pending_review", unindexed(_decisions.c.created_at) < end]
+    if before_seq is not None:
+        scope.append(_decisions.c.last_seq < before_seq)
+    return select(*_DIGEST_COLUMNS).where(*scope, or_(reason.is_(None), reason == "")).order_by(_decisions.c.filed_seq)
+
+
+def _replayed(conn: Connection, start: datetime, end: datetime, size: int) -> list[dict[str, Any]]:
+    """The decisions a closed window shows that changed since its end (last event at or after `size`), each
+    the fold of its events before `end`: those filed in the window, and those open at `end` (still open
+    now, or decided since)."""
+    changed = _decisions.c.last_seq >= size
+    # Three indexed lookups, not one OR that would scan every decision ever filed.
+    filed = select(_decisions.c.id).where(_decisions.c.created_at >= start, _decisions.c.created_at < end, changed)
+    still_open = select(_decisions.c.id).where(
+        _decisions.c.status.in_(OPEN_STATUSES), _decisions.c.created_at < end, changed
+    )
+    closed_later = select(_decisions.c.id).where(_decisions.c.decided_at >= end, _decisions.c.created_at < end, changed)
+    ids = conn.execute(union(filed, still_open, closed_later)).scalars().all()
+    states: dict[str, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(ids), 500):
+        rows = conn.execute(
+            select(_events.c.decision_id, _events.c.body)
+            .where(_events.c.decision_id.in_(chunk), _events.c.at < end)
+            .order_by(_events.c.seq)
+        )
+        for decision_id, body in rows:
+            state = fold(states.get(decision_id), msgspec.json.decode(body))
+            if state is not None:
+                states[decision_id] = state
+    return sorted(states.values(), key=_seq)  # filing order: the log's own order
 
 
 class _TierData(msgspec.Struct):
@@ -107,11 +223,7 @@ def tier_counts(engine: Engine, windows: Sequence[Any], end: datetime) -> list[C
     with read_transaction(engine) as conn:
         for i, w in enumerate(windows):
             upto = min(w.end, end)
-            rows = conn.execute(
-                select(_decisions.c.tier, func.count())
-                .where(_decisions.c.created_at >= w.start, _decisions.c.created_at < upto, _decisions.c.amendments == 0)
-                .group_by(_decisions.c.tier)
-            )
+            rows = conn.execute(tiers_filed_query(w.start, upto, unamended=True))
             counts[i].update({tier: n for tier, n in rows})
         first, last = min(w.start for w in windows), min(max(w.end for w in windows), end)
         amended = conn.execute(

@@ -26,6 +26,8 @@ SQLModel.metadata.naming_convention = {
 
 #: The open statuses as the partial index states them (and engine.queries.OPEN_SQL renders them).
 OPEN_STATUSES_SQL = "status IN ('pending', 'proceeded_pending_review')"
+#: Open decisions with a break-glass reason, as the partial index `ix_decisions_break_glass` states them.
+BREAK_GLASS_OPEN_SQL = f"break_glass_reason IS NOT NULL AND {OPEN_STATUSES_SQL}"
 
 
 class Event(SQLModel, table=True):
@@ -87,6 +89,14 @@ class Decision(SQLModel, table=True):
             "created_at",
             sqlite_where=text(OPEN_STATUSES_SQL),
             postgresql_where=text(OPEN_STATUSES_SQL),
+        ),
+        # Migration 0020_digest_indexes: what the digest and the escalation metrics count and list.
+        Index("ix_decisions_created_tier", "created_at", "tier", "amendments"),
+        Index(
+            "ix_decisions_break_glass",
+            "filed_seq",
+            sqlite_where=text(BREAK_GLASS_OPEN_SQL),
+            postgresql_where=text(BREAK_GLASS_OPEN_SQL),
         ),
     )
 
