@@ -184,3 +184,22 @@ def test_rows_beyond_the_largest_checkpoint_are_not_built_on(runtime: Runtime) -
     runtime.checkpoints.create()  # 5 events signed
     final = _tail(runtime)
     assert final.base is not None and final.base.id == honest.id and final.result.ok
+
+
+def test_a_checkpoint_signed_by_a_key_we_do_not_hold_anchors_nothing(runtime: Runtime) -> None:
+    from engine.log.checkpoint import sign_checkpoint
+    from engine.log.keys import generate
+    from engine.store.tables import Checkpoint
+
+    _file(runtime, 2)
+    runtime.checkpoints.create()  # 3 events, our key
+    _full(runtime)
+    _file(runtime, 2)
+    stranger = sign_checkpoint(runtime.service.origin, 5, b"\x05" * 32, [generate(runtime.service.origin)])
+    with runtime.service.engine.begin() as conn:
+        conn.execute(sa.insert(Checkpoint.__table__).values(  # type: ignore[attr-defined]
+            size=5, root_hash="05" * 32, note=stranger, created_at=runtime.service.clock()))  # fmt: skip
+    assert runtime.checkpoints.largest_trusted() is not None
+    assert runtime.checkpoints.largest_trusted()[0] == 3  # type: ignore[index]
+    tail = _tail(runtime)
+    assert tail.anchored_at == 3 and tail.result is not None and tail.result.ok
