@@ -240,29 +240,50 @@ def filing_rows(backend: str, size: int, label: str) -> list[Row]:
                 "ok" if ok else "over goal")]  # fmt: skip
 
 
+def _startup(url: str, state: Path) -> tuple[float, float]:
+    times, peaks = [], []
+    for _ in range(3):
+        with serving(url, state) as (_, proc, tokens):
+            times.append(float(tokens["_startup"]))
+            peaks.append(_peak_mb(proc.pid))
+    return statistics.median(times), statistics.median(peaks)
+
+
 def startup_rows(backend: str, sizes: tuple[int, int], label: str) -> list[Row]:
-    """`decisions serve` to its first answer, and its peak resident memory, with a checkpoint of the whole log."""
-    figures: dict[int, tuple[float, float]] = {}
+    """`decisions serve` to its first answer, and its peak resident memory, with a checkpoint of the whole log:
+    streaming every signed leaf hash once, then resuming from a stored verification that covers the checkpoint."""
+    cold: dict[int, tuple[float, float]] = {}
+    stored: dict[int, tuple[float, float]] = {}
     for size in sizes:
         url = f"sqlite:///{sqlite_history(size)}" if backend == "sqlite" else postgres_history(size)
         state = CACHE / f"state-startup-{backend}-{size}"
-        env = _env(url, state)
-        subprocess.run([_decisions(), "log", "checkpoint", "-o", os.devnull], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        times, peaks = [], []
-        for _ in range(3):
-            with serving(url, state) as (_, proc, tokens):
-                times.append(float(tokens["_startup"]))
-                peaks.append(_peak_mb(proc.pid))
-        figures[size] = (statistics.median(times), statistics.median(peaks))
+        with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
+            # A copy: the stored verification below must not follow the shared cache into other rows.
+            copy = url
+            if backend == "sqlite":
+                copy = f"sqlite:///{Path(tmp) / 'copy.db'}"
+                shutil.copyfile(sqlite_history(size), Path(tmp) / "copy.db")
+            env = _env(copy, state)
+            subprocess.run([_decisions(), "log", "checkpoint", "-o", os.devnull], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            cold[size] = _startup(copy, state)
+            if backend == "sqlite":
+                _verified(copy, state)
+                stored[size] = _startup(copy, state)
     small, large = min(sizes), max(sizes)
-    (t0, m0), (t1, m1) = figures[small], figures[large]
-    return [
-        Row("verify paths", f"decisions serve start-up with a signed checkpoint, {label}, {large:,} decisions", t1,
-            "s", t0, f"{small:,} decisions", "<= 2x", "ok" if t1 <= 2 * t0 else "over goal"),
-        Row("verify paths", f"decisions serve peak memory with a signed checkpoint, {label}, {large:,} decisions",
-            m1, "MB", m0, f"{small:,} decisions", "<= 1.2x (constant)", "ok" if m1 <= 1.2 * m0 else "over goal"),
-    ]  # fmt: skip
+    out = []
+    for how, figures in (("", cold), (", from a stored verification", stored)):
+        if not figures:
+            continue
+        (t0, m0), (t1, m1) = figures[small], figures[large]
+        out += [
+            Row("verify paths", f"decisions serve start-up with a signed checkpoint{how}, {label}, {large:,} "
+                "decisions", t1, "s", t0, f"{small:,} decisions", "<= 2x", "ok" if t1 <= 2 * t0 else "over goal"),
+            Row("verify paths", f"decisions serve peak memory with a signed checkpoint{how}, {label}, {large:,} "
+                "decisions", m1, "MB", m0, f"{small:,} decisions", "<= 1.2x (constant)",
+                "ok" if m1 <= 1.2 * m0 else "over goal"),
+        ]  # fmt: skip
+    return out
 
 
 def rows(sizes: tuple[int, ...], backends: tuple[str, ...] = ("sqlite", "postgresql")) -> list[Row]:
