@@ -17,7 +17,20 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import msgspec
-from sqlalchemy import Connection, Engine, Select, TextualSelect, bindparam, column, func, or_, select, text, union
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    Engine,
+    Select,
+    TextualSelect,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    text,
+    union,
+)
 
 from engine.gauges import overdue_cutoffs
 from engine.queries import OPEN_SQL, unindexed, waiting_counts
@@ -26,7 +39,6 @@ from engine.review.digest import PENDING_CAP, Waiting, merge_waiting, waiting_am
 from engine.review.metrics import tiers_filed_query
 from engine.store.db import read_transaction
 from engine.store.tables import BREAK_GLASS_OPEN_SQL, Decision, Event, LogHead
-from engine.types import OPEN_STATUSES
 from policy.compiled import Policy
 
 T = TypeVar("T")
@@ -169,18 +181,24 @@ def bare_break_glass_query(end: datetime, before_seq: int | None) -> Select[Any]
     return select(*_DIGEST_COLUMNS).where(*scope, or_(reason.is_(None), reason == "")).order_by(_decisions.c.filed_seq)
 
 
+def changed_since_query(start: datetime, end: datetime, size: int) -> CompoundSelect:
+    """Ids of the decisions a closed window shows whose last event is at or after `size` (see _replayed)."""
+    changed = _decisions.c.last_seq >= size
+    # Three indexed lookups, not one OR that would scan every decision ever filed; each told its index
+    # (`unindexed`): SQLite, without statistics, would as soon read `created_at < end` (the whole history
+    # before the window) as the few decisions decided since or still open.
+    created_at = unindexed(_decisions.c.created_at)
+    filed = select(_decisions.c.id).where(_decisions.c.created_at >= start, _decisions.c.created_at < end, changed)
+    still_open = select(_decisions.c.id).where(OPEN_SQL, created_at < end, changed)
+    closed_later = select(_decisions.c.id).where(_decisions.c.decided_at >= end, created_at < end, changed)
+    return union(filed, still_open, closed_later)
+
+
 def _replayed(conn: Connection, start: datetime, end: datetime, size: int) -> list[dict[str, Any]]:
     """The decisions a closed window shows that changed since its end (last event at or after `size`), each
     the fold of its events before `end`: those filed in the window, and those open at `end` (still open
     now, or decided since)."""
-    changed = _decisions.c.last_seq >= size
-    # Three indexed lookups, not one OR that would scan every decision ever filed.
-    filed = select(_decisions.c.id).where(_decisions.c.created_at >= start, _decisions.c.created_at < end, changed)
-    still_open = select(_decisions.c.id).where(
-        _decisions.c.status.in_(OPEN_STATUSES), _decisions.c.created_at < end, changed
-    )
-    closed_later = select(_decisions.c.id).where(_decisions.c.decided_at >= end, _decisions.c.created_at < end, changed)
-    ids = conn.execute(union(filed, still_open, closed_later)).scalars().all()
+    ids = conn.execute(changed_since_query(start, end, size)).scalars().all()
     states: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(ids), 500):
         rows = conn.execute(

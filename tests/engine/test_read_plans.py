@@ -29,7 +29,7 @@ from engine.queries import (
     waiting_counts,
 )
 from engine.review.metrics import tiers_filed_query
-from engine.review.source import bare_break_glass_query, break_glass_query, waiting_query
+from engine.review.source import bare_break_glass_query, break_glass_query, changed_since_query, waiting_query
 from engine.runtime import upgrade_database
 from engine.store.db import create_db_engine
 from engine.store.tables import Decision
@@ -226,3 +226,12 @@ def test_a_digest_reads_what_waits_off_the_open_decisions(history: Engine, close
     assert "ix_decisions_break_glass" in _plan(history, break_glass_query(end, before_seq, history.dialect.name))
     bare = _plan(history, bare_break_glass_query(end, before_seq))
     assert "ix_decisions_status_seq" in bare and "ix_decisions_open" not in bare, bare
+
+
+def test_a_closed_window_finds_what_changed_since_off_small_indexes(history: Engine) -> None:
+    plan = _plan(history, changed_since_query(START + timedelta(days=100), START + timedelta(days=107), 2 * ROWS))
+    if history.dialect.name == "sqlite":
+        # Never `created_at < end` alone: that is every decision filed before the window.
+        assert "ix_decisions_decided_at" in plan and "(created_at<?)" not in plan, plan
+    else:
+        assert "Seq Scan" not in plan, plan
