@@ -617,6 +617,38 @@ def may_sign(
     return on_behalf_of
 
 
+def offered_steps(
+    state: DecisionState,
+    tier: Tier | None,
+    actor: Person,
+    authority: Authority,
+    delegators: Sequence[tuple[Person, str]],
+) -> frozenset[str]:
+    """Which steps on this decision the rules would take from `actor` now, each asked of the rule that
+    decides it (what a page offers; every step is decided again when taken): "decide" (approve or
+    reject, `may_sign`), "withdraw", "amend", "proceed" (break-glass), "comment", and "supersede" (file a
+    decision that replaces this one)."""
+    steps = set()
+    attempts: dict[str, Any] = {
+        "withdraw": lambda: withdraw(state, actor, None),
+        "amend": lambda: refuse_amendment(state, actor),
+        "comment": lambda: comment(state, actor, "?"),
+    }
+    if tier is not None:
+        attempts["proceed"] = lambda: proceed(state, tier, actor, "?")
+        if may_sign(state, tier, actor, delegators) is not False:
+            steps.add("decide")
+    for name, attempt in attempts.items():
+        try:
+            attempt()
+        except (Forbidden, Conflict, InvalidInput):
+            continue
+        steps.add(name)
+    if actor.roles & FILING_ROLES and may_supersede_refusal(state, actor, authority) is None:
+        steps.add("supersede")
+    return frozenset(steps)
+
+
 # -- the filer's own steps ----------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.errors import InvalidInput
-from engine.lifecycle import InboxTier, inbox_scope, may_sign, state_of
+from engine.lifecycle import Authority, InboxTier, inbox_scope, may_sign, offered_steps, state_of
 from engine.reminders import escalation_for
 from engine.store.db import read_transaction
 from engine.store.delegations import delegators_in_force
@@ -209,6 +209,19 @@ class Queries:
                 return False
             delegators = delegators_in_force(conn, policy, actor, now)
         return may_sign(state_of(dict(row)), tier, actor, delegators) is not False
+
+    def offered_steps(self, actor: Person, decision_id: str) -> frozenset[str]:
+        """The steps on this decision the rules would take from `actor` now (`lifecycle.offered_steps`):
+        what the decision page offers."""
+        policy = self.policies.current
+        now = self.clock()
+        with read_transaction(self.engine) as conn:
+            row = conn.execute(select(*_VIEW_COLUMNS).where(_decisions.c.id == decision_id)).mappings().first()
+            if row is None:
+                return frozenset()
+            delegators = delegators_in_force(conn, policy, actor, now)
+        state = state_of(dict(row))
+        return offered_steps(state, policy.tiers.get(row["tier"]), actor, Authority(policy, now), delegators)
 
     def iter_event_rows(self, batch: int = 2000) -> Iterator[dict[str, Any]]:
         """Stream every event in seq order, in constant memory."""

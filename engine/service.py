@@ -66,6 +66,7 @@ class DecisionService:
         self.iter_decisions = self.queries.iter_decisions
         self.inbox = self.queries.inbox
         self.may_approve = self.queries.may_approve
+        self.offered_steps = self.queries.offered_steps
         self.delegations = self.queries.delegations
         self.iter_event_rows = self.queries.iter_event_rows
 

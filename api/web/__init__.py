@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Router
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from api.web.auth import forbidden_page, login_redirect, web_authorize
+from api.web.auth import forbidden_page, login_redirect, not_found_page, web_authorize
 from api.web.effect_page import EffectPage
 from api.web.oidc import OidcSignIn
 from api.web.pages import Pages, SignIn
@@ -31,6 +31,7 @@ def web_components(state_dir: Path, secure_cookies: bool, extra_pages: list[Any]
         exception_handlers={
             NotAuthorizedException: login_redirect,
             PermissionDeniedException: forbidden_page,
+            NotFoundException: not_found_page,
         },
         include_in_schema=False,
     )

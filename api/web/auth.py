@@ -65,15 +65,19 @@ def login_redirect(request: Request[Any, Any, Any], exc: Exception) -> Response[
 
 
 def forbidden_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return _error_page(request, exc, "Not allowed", 403)
+
+
+def not_found_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A page, not the API's problem document: a missing decision (or a mistyped address) in the browser."""
+    return _error_page(request, exc, "Not found", 404)
+
+
+def _error_page(request: Request[Any, Any, Any], exc: Exception, title: str, status: int) -> Response[Any]:
     detail = getattr(exc, "detail", None) or str(exc)
     return Template(
         template_name="error.html.j2",
-        context={
-            "title": "Not allowed",
-            "status": 403,
-            "message": detail,
-            "user": request.scope.get("user"),
-            "path": request.url.path,
-        },
-        status_code=403,
-    )
+        context={"title": title, "status": status, "message": detail, "user": request.scope.get("user"),
+                 "path": request.url.path},
+        status_code=status,
+    )  # fmt: skip

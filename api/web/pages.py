@@ -111,6 +111,14 @@ def _why(view: Any) -> str:
     return "; ".join(r.description or r.id for r in raising)
 
 
+def _title_of(runtime: Any, decision_id: str) -> str:
+    """A decision named by its title (a link's words), else its id."""
+    try:
+        return str(runtime.service.get(decision_id).title)
+    except NotFound:
+        return decision_id
+
+
 def _category_words(policy: Policy, name: str) -> str:
     category = policy.categories.get(name)
     label = getattr(category, "label", None) if category is not None else None
@@ -312,16 +320,21 @@ class Pages(Controller):
         except NotFound as exc:
             raise NotFoundException(str(exc)) from exc
         person: Person = request.user
-        may_decide = bool(person.roles & DECIDERS) and runtime.service.may_approve(person, decision_id)
+        # What to offer is the rules' answer (lifecycle.offered_steps), asked here once for the page.
+        steps = runtime.service.offered_steps(person, decision_id)
+        may_decide = bool(person.roles & DECIDERS) and "decide" in steps
         policy = runtime.policies.current
+        tier = policy.tiers.get(detail.tier)
+        review = policy.cadences.get(tier.review) if tier is not None and tier.review else None
         return _page(
             request,
             "decision.html.j2",
             d=detail,
-            tier=policy.tiers.get(detail.tier),
+            tier=tier,
+            review=review.display if review is not None else None,
             may_decide=may_decide,
-            is_filer=person.name == detail.filed_by,
-            open=detail.status in ("pending", "proceeded_pending_review"),
+            steps=steps,
+            related={i: _title_of(runtime, i) for i in (detail.supersedes, detail.superseded_by) if i},
             when=lambda d: _local(policy, d),
             message=request.query_params.get("message"),
             error=request.query_params.get("error"),
@@ -675,4 +688,5 @@ def _filing_page(
         general=general,
         preview=preview,
         now=datetime.now(UTC),
+        supersedes_title=_title_of(runtime_of(request), form["supersedes"]) if form.get("supersedes") else "",
     )

@@ -171,3 +171,31 @@ def test_amend_preview_warns_which_approvals_will_be_dismissed(database_url: str
             assert bad.status_code == 200 and 'class="error"' in bad.text
     finally:
         rt.close()
+
+
+def test_the_decision_page_offers_what_the_rules_would_take(browser: Any, runtime: Any) -> None:
+    """Each button is the rules' answer for the person reading (lifecycle.offered_steps), not the page's guess."""
+    people = runtime.policies.current.people
+    resolved = runtime.service.file(
+        people["mei"], FilingRequest(title="Squad format", category="reporting_format", attributes={})
+    ).decision
+    pending = runtime.service.file(
+        people["mei"], FilingRequest(title="Sampler", category="pipeline", attributes={"risk_score": 80})
+    ).decision
+    supersede = f"supersedes={resolved.id}"
+    browser.sign_in("jon")  # mei's squad: may replace a squad-resolved decision
+    assert supersede in browser.client.get(f"/decisions/{resolved.id}").text
+    page = browser.client.get(f"/decisions/{pending.id}").text
+    assert "/withdraw" not in page and "/amend" not in page and "/proceed" not in page and "/comment" in page
+    browser.sign_in("ravi")  # another squad: may not
+    assert supersede not in browser.client.get(f"/decisions/{resolved.id}").text
+    browser.sign_in("mei")
+    page = browser.client.get(f"/decisions/{pending.id}").text
+    assert all(f"/decisions/{pending.id}/{step}" in page for step in ("withdraw", "amend", "proceed", "comment"))
+    assert 'value="approve"' not in page
+    # A superseding filing names what it replaces by its title.
+    form = browser.client.get(f"/new?category=reporting_format&supersedes={resolved.id}").text
+    assert f'<a href="/decisions/{resolved.id}">Squad format</a>' in form
+    browser.sign_in("ann")  # the auditor reads
+    page = browser.client.get(f"/decisions/{pending.id}").text
+    assert "/comment" not in page and "/withdraw" not in page

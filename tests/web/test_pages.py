@@ -159,3 +159,12 @@ def test_the_decision_page_offers_approve_only_when_the_rules_allow(browser: Bro
     d = runtime.service.file(mei, FilingRequest(title="c", category="contract", attributes={"change": "scope"}))
     browser.sign_in("tomas")  # a tech PM does not hold the director's sign-off
     assert 'value="approve"' not in browser.client.get(f"/decisions/{d.decision.id}").text
+
+
+def test_a_missing_decision_is_a_page_not_a_problem_document(browser: Browser) -> None:
+    browser.sign_in("ann")
+    r = browser.client.get("/decisions/DNOSUCHDECISION")
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>Not found</h1>" in r.text and '<html lang="en">' in r.text
+    browser.sign_in("mei")
+    assert browser.client.get("/decisions/DNOSUCHDECISION/amend").status_code == 404
