@@ -30,7 +30,7 @@ from engine.log.checkpoint import (
 )
 from engine.log.keys import KEY_FILE_NAME, SigningKey, fingerprint, load_or_create, public_key_text
 from engine.log.merkle import consistency_proof, frontier_root, verify_consistency
-from engine.log.prefix_root import prefix_root_is
+from engine.log.prefix_root import extend_frontier, prefix_root_is
 from engine.log.proofs import leaf_hashes
 from engine.store.db import read_transaction, write_transaction
 from engine.store.tables import Checkpoint as CheckpointRow
@@ -203,12 +203,24 @@ class CheckpointService:
                         )
                     return StoredCheckpoint(previous["size"], previous["root_hash"], previous["note"])
                 remembered = self.remembered()
+                stored_frontier = previous["frontier"] if previous is not None else None
                 if remembered is not None:
                     # The record beside the key outlives a database restored from an old backup.
-                    self._require_extends(conn, remembered.size, remembered.root, head.size, tree_root)
+                    same = previous is not None and (previous["size"], previous["root_hash"]) == (
+                        remembered.size,
+                        remembered.root.hex(),
+                    )
+                    self._require_extends(
+                        conn, remembered.size, remembered.root, head.size, tree_root, stored_frontier if same else None
+                    )
                 if previous is not None:
                     self._require_extends(
-                        conn, previous["size"], bytes.fromhex(previous["root_hash"]), head.size, tree_root
+                        conn,
+                        previous["size"],
+                        bytes.fromhex(previous["root_hash"]),
+                        head.size,
+                        tree_root,
+                        stored_frontier,
                     )
             note = sign_checkpoint(self.origin, head.size, tree_root, self.keys)
             with write_transaction(self.engine) as conn:
@@ -221,7 +233,11 @@ class CheckpointService:
                     continue  # a smaller checkpoint came in meanwhile: prove against it, then sign
                 conn.execute(
                     insert(_checkpoints).values(
-                        size=head.size, root_hash=tree_root.hex(), note=note, created_at=self.clock()
+                        size=head.size,
+                        root_hash=tree_root.hex(),
+                        note=note,
+                        created_at=self.clock(),
+                        frontier=head.frontier,
                     )
                 )
                 # Before the commit: if the record beside the key cannot be written (a full disk), the
@@ -234,11 +250,34 @@ class CheckpointService:
     def _latest_row(conn: Connection) -> Any:
         return conn.execute(select(_checkpoints).order_by(_checkpoints.c.id.desc()).limit(1)).mappings().first()
 
-    def _require_extends(self, conn: Connection, old_size: int, old_root: bytes, size: int, new_root: bytes) -> None:
+    def _require_extends(
+        self,
+        conn: Connection,
+        old_size: int,
+        old_root: bytes,
+        size: int,
+        new_root: bytes,
+        old_frontier: Any = None,
+    ) -> None:
         if size < old_size:
             raise LogIntegrityError(
                 f"the log has {size} events but an earlier checkpoint signed {old_size}: refusing to sign a shorter log"
             )
+        start = _checked_frontier(old_frontier, old_size, old_root)
+        if start is not None:
+            # The signed tree's own frontier (it gives the signed root, so it is that tree's): extended by the
+            # leaves after it, it must give the root about to be signed. Reads only the new leaves; the
+            # proof below read every leaf of the log, in the serving process, once a minute.
+            try:
+                extended = extend_frontier(conn, start, old_size, size)
+            except LookupError as exc:
+                raise LogIntegrityError(f"{exc}: events were removed; refusing to sign") from exc
+            if frontier_root(extended, size) != new_root:
+                raise LogIntegrityError(
+                    f"the first {old_size} events no longer hash to the root signed in the last checkpoint: "
+                    "the log was rewritten; refusing to sign"
+                )
+            return
         leaves = leaf_hashes(conn, size)
         proof = consistency_proof(leaves, old_size, size)
         if not verify_consistency(old_size, size, old_root, new_root, proof):
@@ -311,6 +350,17 @@ class CheckpointService:
         """Names the database and the checkpoint: a token from another database or checkpoint never matches."""
         url = self.engine.url.render_as_string(hide_password=False)
         return hashlib.sha256(f"{url}\n{size}\n{signed_root.hex()}".encode()).hexdigest()
+
+
+def _checked_frontier(stored: Any, size: int, signed_root: bytes) -> list[bytes] | None:
+    """A stored frontier when it has a tree's shape for `size` and gives the signed root; else None."""
+    if not isinstance(stored, list) or len(stored) != size.bit_count() or size == 0:
+        return None
+    try:
+        frontier = [bytes.fromhex(node) for node in stored]
+    except (TypeError, ValueError):
+        return None
+    return frontier if frontier_root(frontier, size) == signed_root else None
 
 
 def _note_size(note: str) -> int:

@@ -25,7 +25,7 @@ _events = Event.__table__  # type: ignore[attr-defined]
 _node = b"\x01"
 
 
-def _extend(conn: Connection, frontier: list[bytes], start: int, size: int) -> list[bytes]:
+def extend_frontier(conn: Connection, frontier: list[bytes], start: int, size: int) -> list[bytes]:
     """Append leaves [start, size) to the frontier of the first `start` (in place; frontier_append inlined)."""
     sha256 = hashlib.sha256
     query = select(_events.c.leaf_hash).where(_events.c.seq >= start, _events.c.seq < size).order_by(_events.c.seq)
@@ -70,9 +70,9 @@ def prefix_root_is(engine: Engine, size: int, expected: bytes) -> bool:
         return expected == EMPTY_ROOT
     with read_transaction(engine) as conn:
         start, frontier = _stored_start(conn, engine, size)
-        if start and frontier_root(_extend(conn, frontier, start, size), size) == expected:
+        if start and frontier_root(extend_frontier(conn, frontier, start, size), size) == expected:
             return True
-        return frontier_root(_extend(conn, [], 0, size), size) == expected
+        return frontier_root(extend_frontier(conn, [], 0, size), size) == expected
 
 
-__all__ = ["prefix_root_is"]
+__all__ = ["extend_frontier", "prefix_root_is"]

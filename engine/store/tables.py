@@ -209,6 +209,9 @@ class Checkpoint(SQLModel, table=True):
     root_hash: str = Field(sa_column=Column(String(64), nullable=False))
     note: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    #: Hex Merkle frontier of the signed tree (O(log n)): the next checkpoint proves it extends this one
+    #: by reading only the leaves after it. Checked against the signed root before use.
+    frontier: list[str] | None = Field(default=None, sa_column=Column(JSONType))
 
 
 ALL_TABLES = [Event, LogHead, Decision, DecisionCount, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]

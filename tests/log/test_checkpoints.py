@@ -4,6 +4,7 @@ consistency with earlier checkpoints, and the refusal to append to a database re
 from __future__ import annotations
 
 import base64
+import json
 import stat
 from pathlib import Path
 
@@ -178,3 +179,54 @@ def test_the_service_refuses_to_sign_a_rewritten_log(runtime: Runtime) -> None:
         runtime.checkpoints.create()
     result = runtime.service.verify_log()
     assert not result.ok and "rewritten" in (result.reason or "")
+
+
+def test_the_next_checkpoint_proves_consistency_from_the_stored_frontier(runtime: Runtime) -> None:
+    """Each checkpoint keeps its tree's frontier; the next one extends it by the new leaves only."""
+    import sqlalchemy as sa
+
+    from engine.log.appender import read_head
+    from engine.store.db import read_transaction
+    from tests.log.tampering import drop_guards, rewrite_from
+
+    _file(runtime, 3)
+    first = runtime.checkpoints.create()
+    with read_transaction(runtime.service.engine) as conn:
+        head = read_head(conn)
+        stored = conn.execute(sa.text("SELECT frontier FROM checkpoints ORDER BY id DESC LIMIT 1")).scalar_one()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    assert stored == head.frontier and first.size == head.size
+    _file(runtime, 2)
+    assert runtime.checkpoints.create().size == first.size + 2
+    # History before the latest checkpoint rewritten (hashes recomputed, head row rewritten), more events:
+    # the stored frontier, extended by the leaves now stored, is not the head's tree.
+    _file(runtime, 1)
+    drop_guards(runtime)
+    rewrite_from(runtime, 1, lambda body: {**body, "actor": "mallory"})
+    with pytest.raises(LogIntegrityError, match="rewritten"):
+        runtime.checkpoints.create()
+
+
+def test_a_stored_frontier_that_does_not_give_the_signed_root_falls_back_to_the_full_proof(runtime: Runtime) -> None:
+    import hashlib
+
+    import sqlalchemy as sa
+
+    from engine.log.checkpoint import sign_checkpoint
+    from engine.log.merkle import frontier_append
+    from engine.store.tables import Checkpoint
+
+    _file(runtime, 3)
+    honest = runtime.checkpoints.create()
+    junk: list[bytes] = []
+    for i in range(honest.size):
+        junk = frontier_append(junk, i, hashlib.sha256(b"junk %d" % i).digest())
+    signed_root = bytes.fromhex(honest.root_hash)
+    note = sign_checkpoint(runtime.service.origin, honest.size, signed_root, runtime.checkpoints.keys)
+    with runtime.service.engine.begin() as conn:
+        conn.execute(sa.insert(Checkpoint.__table__).values(  # type: ignore[attr-defined]
+            size=honest.size, root_hash=honest.root_hash, note=note, created_at=runtime.service.clock(),
+            frontier=[n.hex() for n in junk]))  # fmt: skip
+    _file(runtime, 2)
+    signed = runtime.checkpoints.create()
+    assert signed.size == honest.size + 2 and runtime.service.verify_log().ok
