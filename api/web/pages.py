@@ -511,7 +511,7 @@ class Pages(Controller):
 
 #: The inbox's orders (GET /v1/inbox?sort=...), in words.
 INBOX_ORDERS: dict[str, str] = {
-    "oldest": "Oldest first (the longest wait)",
+    "oldest": "Oldest first",
     "newest": "Newest first",
     "tier": "Highest tier first",
 }
