@@ -76,6 +76,12 @@ def _row_problem(base: Resumable, body: bytes | None) -> str | None:
         return f"event {rec.size - 1}, the last it covers, is not stored"
     if leaf_hash(body).hex() != rec.head_hash:
         return f"event {rec.size - 1} does not hash to the head hash it records"
+    try:
+        at = msgspec.json.decode(body).get("at")
+    except (msgspec.DecodeError, AttributeError):
+        at = None
+    if not isinstance(at, str):
+        return f"event {rec.size - 1} is not an event with a time (its body is not a log entry)"
     return None
 
 

@@ -203,3 +203,16 @@ def test_a_checkpoint_signed_by_a_key_we_do_not_hold_anchors_nothing(runtime: Ru
     assert runtime.checkpoints.largest_trusted()[0] == 3  # type: ignore[index]
     tail = _tail(runtime)
     assert tail.anchored_at == 3 and tail.result is not None and tail.result.ok
+
+
+def test_a_seam_event_that_is_not_a_log_entry_is_refused_not_raised(runtime: Runtime) -> None:
+    from engine.log.canonical import leaf_hash
+
+    _file(runtime, 3)
+    drop_guards(runtime)
+    _sql(runtime, "UPDATE events SET body = 'not json' WHERE seq = 3")
+    restore_guards(runtime)
+    _forge(runtime, 4, _junk_frontier(4), head=leaf_hash(b"not json").hex())
+    tail = _tail(runtime)
+    assert tail.result is not None and not tail.result.ok
+    assert "event 3 is not an event with a time" in (tail.result.reason or "")
