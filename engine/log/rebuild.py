@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from engine.log.appender import read_head
 from engine.read_model import fold
-from engine.store.counts import decision_counts, recount
+from engine.store.counts import day_counts, decision_counts, recount, recount_days
 from engine.store.db import read_transaction, write_transaction
 from engine.store.tables import Decision, Event
 
@@ -27,7 +28,7 @@ class RebuildReport:
     missing: list[str] = field(default_factory=list)  # in the log, not in the table
     extra: list[str] = field(default_factory=list)  # in the table, not in the log
     different: dict[str, list[str]] = field(default_factory=dict)  # id -> differing columns
-    #: "tier/status" -> (the replay's count, decision_counts' count), where they differ.
+    #: "tier/status" (decision_counts) or "day/tier" (decision_days) -> (the replay's count, the table's).
     counts: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
@@ -71,11 +72,18 @@ def compare(engine: Engine, progress: Callable[[int], None] | None = None) -> Re
             if differing:
                 report.different[decision_id] = differing
         held = decision_counts(conn)
+        held_days = day_counts(conn)
     replayed = Counter((row["tier"], row["status"]) for row in expected.values())
     report.counts = {
         f"{t}/{s}": (replayed[(t, s)], held[(t, s)])
         for t, s in sorted(replayed.keys() | held.keys())
         if replayed[(t, s)] != held[(t, s)]
+    }
+    days = Counter((row["created_at"].astimezone(UTC).date(), row["tier"]) for row in expected.values())
+    report.counts |= {
+        f"{d.isoformat()}/{t}": (days[(d, t)], held_days[(d, t)])
+        for d, t in sorted(days.keys() | held_days.keys())
+        if days[(d, t)] != held_days[(d, t)]
     }
     report.missing = sorted(set(expected) - seen)
     return report
@@ -92,4 +100,5 @@ def apply(engine: Engine, progress: Callable[[int], None] | None = None) -> Rebu
         # The triggers counted the swap row by row; counting again from the new rows also mends a
         # table that a load with the triggers off left behind.
         recount(conn)
+        recount_days(conn)
     return RebuildReport(events=count, decisions=len(expected))

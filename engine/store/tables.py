@@ -6,10 +6,10 @@ store sees a row object.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, Index, Integer, String, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from engine.store.columns import JSONType, UTCDateTime
@@ -138,6 +138,17 @@ class DecisionCount(SQLModel, table=True):
     n: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class DecisionDay(SQLModel, table=True):
+    """How many decisions were filed on each UTC day at each (current) tier: kept by triggers on `decisions`
+    (engine.store.counts), so a count over months reads a row per day, not one per decision."""
+
+    __tablename__ = "decision_days"
+
+    day: date = Field(sa_column=Column(Date, primary_key=True))
+    tier: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    n: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 class Delegation(SQLModel, table=True):
     """Read model of delegation events: who may sign in whose place, for which role, when."""
 
@@ -214,7 +225,7 @@ class Checkpoint(SQLModel, table=True):
     frontier: list[str] | None = Field(default=None, sa_column=Column(JSONType))
 
 
-ALL_TABLES = [Event, LogHead, Decision, DecisionCount, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
+ALL_TABLES = [Event, LogHead, Decision, DecisionCount, DecisionDay, ApiToken, IdempotencyKey, PolicyVersion, Checkpoint]
 
 import engine.store.baseline_tables  # noqa: E402  (registers the baseline table with the metadata)
 import engine.store.outbox_tables  # noqa: E402  (registers the outbox table with the metadata)
