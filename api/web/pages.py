@@ -72,10 +72,11 @@ async def _call(fn: Callable[..., T], *args: Any) -> T:
 
 def _page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **context: Any) -> Template:
     runtime = runtime_of(request)
+    policy = runtime.policies.current
     return Template(
         template_name=name,
-        context={"user": request.scope.get("user"), "policy": runtime.policies.current, "path": request.url.path,
-                 **context},
+        context={"user": request.scope.get("user"), "policy": policy, "path": request.url.path,
+                 "category_words": functools.partial(_category_words, policy), **context},
         status_code=status_code,
     )  # fmt: skip
 

@@ -38,3 +38,18 @@ def test_forms_pages_and_digests_use_the_words(browser: Any) -> None:
     assert "Deviation from the quality bar" in page and "3.5 %" in page
     digest = browser.client.get("/digests/weekly").text
     assert "Weekly operational sync" in digest and "weekly_sync," not in digest
+
+
+def test_categories_read_as_words_in_the_list_the_page_and_the_form(browser: Any) -> None:
+    browser.sign_in("mei")
+    filed = browser.submit(
+        "/new?category=quality_threshold",
+        "/new",
+        {"category": "quality_threshold", "title": "Bound", "attr.deviation_pct": "1.5", "action": "file"},
+    )
+    assert "<dt>Category</dt><dd>quality threshold" in filed.text
+    listing = browser.client.get("/decisions").text
+    assert '<span class="hint">quality threshold</span>' in listing
+    assert '<option value="quality_threshold" >quality threshold</option>' in listing
+    assert ">quality_threshold<" not in listing
+    assert ">quality threshold — " in browser.client.get("/new").text
