@@ -252,6 +252,8 @@ def _startup(url: str, state: Path) -> tuple[float, float]:
 def startup_rows(backend: str, sizes: tuple[int, int], label: str) -> list[Row]:
     """`decisions serve` to its first answer, and its peak resident memory, with a checkpoint of the whole log:
     streaming every signed leaf hash once, then resuming from a stored verification that covers the checkpoint."""
+    from engine.runtime import upgrade_database
+
     cold: dict[int, tuple[float, float]] = {}
     stored: dict[int, tuple[float, float]] = {}
     for size in sizes:
@@ -263,6 +265,7 @@ def startup_rows(backend: str, sizes: tuple[int, int], label: str) -> list[Row]:
             if backend == "sqlite":
                 copy = f"sqlite:///{Path(tmp) / 'copy.db'}"
                 shutil.copyfile(sqlite_history(size), Path(tmp) / "copy.db")
+            upgrade_database(copy)  # a history cached by an older schema gets this one's migrations
             env = _env(copy, state)
             subprocess.run([_decisions(), "log", "checkpoint", "-o", os.devnull], env=env, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
