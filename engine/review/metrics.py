@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import BigInteger, Engine, Select, cast, func, literal, select, union_all
 
 from engine.review.windows import Period, local_midnight, period_before, period_for_date
 from engine.store.db import read_transaction
@@ -46,20 +46,27 @@ class EscalationReport(msgspec.Struct, kw_only=True):
 def tiers_filed(engine: Engine, ranges: Sequence[tuple[datetime, datetime]]) -> list[Counter[int]]:
     """Per [start, end) range, decisions filed in it by current tier, from the read model (a fold of the log:
     `decisions log rebuild --check`): the whole UTC days inside it from `decision_days` (a row per day), the
-    part-days at its edges counted off `ix_decisions_created_tier`. Never a row per decision into Python."""
-    out: list[Counter[int]] = []
-    with read_transaction(engine) as conn:
-        for start, end in ranges:
-            counts: Counter[int] = Counter()
-            first, last = _utc_midnight_after(start), _utc_midnight_before(end)
-            pieces = [(start, first), (last, end)] if first < last else [(start, end)]
-            for s, e in pieces:
-                if s < e:
-                    counts.update({tier: n for tier, n in conn.execute(tiers_filed_query(s, e))})
-            if first < last:
-                counts.update({tier: int(n) for tier, n in conn.execute(days_query(first.date(), last.date()))})
-            out.append(counts)
+    part-days at its edges counted off `ix_decisions_created_tier`. Never a row per decision into Python,
+    and one statement for all the ranges (each a round trip to PostgreSQL otherwise)."""
+    parts: list[Select[Any]] = []
+    for i, (start, end) in enumerate(ranges):
+        first, last = _utc_midnight_after(start), _utc_midnight_before(end)
+        pieces = [(start, first), (last, end)] if first < last else [(start, end)]
+        parts += [tagged(i, tiers_filed_query(s, e)) for s, e in pieces if s < e]
+        if first < last:
+            parts.append(tagged(i, days_query(first.date(), last.date())))
+    out: list[Counter[int]] = [Counter() for _ in ranges]
+    if parts:
+        with read_transaction(engine) as conn:
+            for i, tier, n in conn.execute(union_all(*parts)):
+                out[i][tier] += int(n)
     return out
+
+
+def tagged(i: int, query: Select[Any]) -> Select[Any]:
+    """`query`'s (tier, count) rows with the index of the range they belong to in front."""
+    tier, n = query.selected_columns
+    return query.with_only_columns(literal(i).label("k"), tier, cast(n, BigInteger).label("n"))
 
 
 def days_query(first: date, last: date) -> Select[Any]:

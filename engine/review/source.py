@@ -30,13 +30,14 @@ from sqlalchemy import (
     select,
     text,
     union,
+    union_all,
 )
 
 from engine.gauges import overdue_cutoffs
 from engine.queries import OPEN_SQL, unindexed, waiting_counts
 from engine.read_model import fold
 from engine.review.digest import PENDING_CAP, Waiting, merge_waiting, waiting_among
-from engine.review.metrics import tiers_filed_query
+from engine.review.metrics import tagged, tiers_filed_query
 from engine.store.db import read_transaction
 from engine.store.tables import BREAK_GLASS_OPEN_SQL, Decision, Event, LogHead
 from policy.compiled import Policy
@@ -239,10 +240,12 @@ def tier_counts(engine: Engine, windows: Sequence[Any], end: datetime) -> list[C
         return []
     counts: list[Counter[int]] = [Counter() for _ in windows]
     with read_transaction(engine) as conn:
-        for i, w in enumerate(windows):
-            upto = min(w.end, end)
-            rows = conn.execute(tiers_filed_query(w.start, upto, unamended=True))
-            counts[i].update({tier: n for tier, n in rows})
+        # One statement for every window (each a round trip to PostgreSQL otherwise).
+        per_window = [
+            tagged(i, tiers_filed_query(w.start, min(w.end, end), unamended=True)) for i, w in enumerate(windows)
+        ]
+        for i, tier, n in conn.execute(union_all(*per_window)):
+            counts[i][tier] += int(n)
         first, last = min(w.start for w in windows), min(max(w.end for w in windows), end)
         amended = conn.execute(
             select(_decisions.c.id, _decisions.c.created_at).where(
