@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+import heapq
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Engine, Select, TextClause, and_, bindparam, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, Engine, Select, TextClause, and_, bindparam, or_, select, text, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -145,34 +146,33 @@ class Queries:
         """
         policy = self.policies.current
         now = self.clock()
-        keys = INBOX_SORT_KEYS[sort]
-        after = _decode_keyset(sort, "oldest", keys, cursor) if cursor is not None else None
+        if sort == "due":
+            after = _decode_due(cursor) if cursor is not None else None
+        else:
+            after = _decode_keyset(sort, "oldest", INBOX_SORT_KEYS[sort], cursor) if cursor is not None else None
+        slas = {n: t.sla for n, t in policy.tiers.items()}
         items: list[tuple[dict[str, Any], InboxItem]] = []
+        batch = max(limit + 1, 16)
         with read_transaction(self.engine) as conn:
             delegators = delegators_in_force(conn, policy, actor, now)
             scope = inbox_scope(policy, actor, delegators, now)
-            for segment in inbox_segments(scope, actor.name, sort, after):
-                seq = segment.after_seq
-                while len(items) <= limit:
-                    want = max(limit + 1 - len(items), 16)
-                    batch = [dict(r) for r in conn.execute(inbox_query(segment, seq, want)).mappings()]
-                    for row in batch:
-                        item = self._inbox_item(policy, row, actor, delegators, now)
-                        if item is not None:
-                            items.append((row, item))
-                            if len(items) > limit:
-                                break
-                    if len(batch) < want:
+            segments = inbox_segments(scope, actor.name, sort, after, slas)
+            for row in _in_order(segments, lambda s, seq: _rows(conn, inbox_query(s, seq, batch)), batch):
+                item = self._inbox_item(policy, row, actor, delegators, now)
+                if item is not None:
+                    items.append((row, item))
+                    if len(items) > limit:
                         break
-                    seq = batch[-1]["filed_seq"]
-                if len(items) > limit:
-                    break
         more = len(items) > limit
         page = items[:limit]
-        return InboxPage(
-            items=[item for _, item in page],
-            next_cursor=_encode_keyset(sort, "oldest", keys, page[-1][0]) if more and page else None,
-        )
+        next_cursor = None
+        if more and page:
+            last_row, last_item = page[-1]
+            if sort == "due":
+                next_cursor = _encode_due(last_item.due_at, last_row["filed_seq"])
+            else:
+                next_cursor = _encode_keyset(sort, "oldest", INBOX_SORT_KEYS[sort], last_row)
+        return InboxPage(items=[item for _, item in page], next_cursor=next_cursor)
 
     @staticmethod
     def _inbox_item(
@@ -295,21 +295,36 @@ def list_query(
 @dataclass(frozen=True, slots=True)
 class InboxSegment:
     """One ordered walk of the open decisions: those `condition` admits, in filing order (newest first when
-    `newest`), after the filing seq `after_seq`. `tier` pins the walk to one tier (its own index range)."""
+    `newest`), after the filing seq `after_seq`. `tier` pins the walk to one tier (its own index range).
+
+    For the due order, `sla` is the tier's SLA: the walks with one are merged by due time (filing time
+    plus the SLA; within a tier filing order is due order, the log's time never going backwards), and
+    `resume` is the (filing time, seq) a page ended after, in this tier's terms."""
 
     condition: ColumnElement[bool]
     after_seq: int | None
     newest: bool = False
     tier: int | None = None
+    sla: timedelta | None = None
+    resume: tuple[datetime, int] | None = None
 
 
-def inbox_segments(scope: list[InboxTier], me: str, sort: InboxSort, after: list[Any] | None) -> list[InboxSegment]:
-    """The walks that read an inbox in `sort` order from the keyset values `after`, one after another.
+def inbox_segments(
+    scope: list[InboxTier],
+    me: str,
+    sort: InboxSort,
+    after: list[Any] | None,
+    slas: Mapping[int, timedelta | None] | None = None,
+) -> list[InboxSegment]:
+    """The walks that read an inbox in `sort` order from the keyset values `after`, one after another
+    (for the due order, those with an `sla` merged by due time first; see `_in_order`).
 
     Oldest or newest first is one walk over the actor's whole scope. Highest tier first is one walk per
     tier, highest first, each in filing order: a walk a planner reads straight off an index range
     (`ix_decisions_open_tier`), where one statement ordered by (tier DESC, filed_seq) left PostgreSQL
     free to gather the tiers' rows with a bitmap and sort them."""
+    if sort == "due":
+        return _due_segments(scope, me, after, slas or {})
     if sort != "tier":
         condition = scope_condition(scope, me)
         if condition is None:
@@ -326,6 +341,62 @@ def inbox_segments(scope: list[InboxTier], me: str, sort: InboxSort, after: list
     return segments
 
 
+def _due_segments(
+    scope: list[InboxTier], me: str, after: list[Any] | None, slas: Mapping[int, timedelta | None]
+) -> list[InboxSegment]:
+    """Due soonest first: one walk per tier with an SLA (merged by due time), then one walk, in filing
+    order, over the tiers without one. `after` is (due as epoch microseconds or None, filed_seq)."""
+    due = None if after is None or after[0] is None else _EPOCH + timedelta(microseconds=after[0])
+    segments = []
+    if after is None or due is not None:  # a cursor without a due time is past every walk with one
+        for part in scope:
+            sla = slas.get(part.tier)
+            if sla is None:
+                continue
+            condition = scope_condition([part], me)
+            assert condition is not None  # one tier in scope is a condition
+            resume = (due - sla, after[1]) if due is not None and after is not None else None
+            segments.append(InboxSegment(condition, None, tier=part.tier, sla=sla, resume=resume))
+    rest = scope_condition([p for p in scope if slas.get(p.tier) is None], me)
+    if rest is not None:
+        start = after[1] if after is not None and due is None else None
+        segments.append(InboxSegment(rest, start))
+    return segments
+
+
+def _rows(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def _in_order(
+    segments: list[InboxSegment], read: Callable[[InboxSegment, int | None], list[dict[str, Any]]], batch: int
+) -> Iterator[dict[str, Any]]:
+    """The rows of the walks in the inbox's order, read a batch at a time as they are needed: the walks
+    with an SLA merged by (due time, seq), then the others one after another."""
+
+    def walk(segment: InboxSegment) -> Iterator[dict[str, Any]]:
+        seq = segment.after_seq
+        while True:
+            rows = read(segment, seq)
+            for row in rows:
+                if segment.resume is None or (row["created_at"], row["filed_seq"]) > segment.resume:
+                    yield row
+            if len(rows) < batch:
+                return
+            seq = rows[-1]["filed_seq"]
+
+    def timed(segment: InboxSegment, sla: timedelta) -> Iterator[tuple[datetime, int, dict[str, Any]]]:
+        for row in walk(segment):
+            yield row["created_at"] + sla, row["filed_seq"], row
+
+    walks = [timed(s, s.sla) for s in segments if s.sla is not None]
+    for _, _, row in heapq.merge(*walks, key=lambda t: (t[0], t[1])):
+        yield row
+    for segment in segments:
+        if segment.sla is None:
+            yield from walk(segment)
+
+
 def inbox_query(segment: InboxSegment, after_seq: int | None, limit: int) -> Select[Any]:
     """A batch of one walk (`InboxSegment`) after `after_seq`, off a partial index of the open decisions:
     `ix_decisions_open` (filing order, either way) or, for one tier, `ix_decisions_open_tier`.
@@ -339,6 +410,8 @@ def inbox_query(segment: InboxSegment, after_seq: int | None, limit: int) -> Sel
         query = query.where(_decisions.c.tier == segment.tier)
     if after_seq is not None:
         query = query.where(seq < after_seq if segment.newest else seq > after_seq)
+    if segment.resume is not None:  # the rows at the resume instant itself are sorted out by `_in_order`
+        query = query.where(_decisions.c.created_at >= segment.resume[0])
     return query.order_by(seq.desc() if segment.newest else seq.asc()).limit(limit)
 
 
@@ -431,6 +504,31 @@ def _encode_keyset(sort: str, plain: str, keys: list[tuple[Any, bool]], row: dic
 
 
 _KEY_TYPES: dict[str, type] = {"tier": int, "title": str, "filed_seq": int}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _encode_due(due: datetime | None, seq: int) -> str:
+    """A due-order cursor: the last row's due time (epoch microseconds, None past the SLA tiers) and seq."""
+    micros = None if due is None else (due - _EPOCH) // timedelta(microseconds=1)
+    raw = "k" + msgspec.json.encode(["due", micros, seq]).decode()
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_due(cursor: str) -> list[Any]:
+    refused = InvalidInput([FieldError("$.query.cursor", "not a cursor this service issued for this sort")])
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        decoded = msgspec.json.decode(raw[1:]) if raw.startswith("k") else None
+    except (ValueError, binascii.Error, UnicodeDecodeError, msgspec.DecodeError) as exc:
+        raise refused from exc
+    if not isinstance(decoded, list) or len(decoded) != 3 or decoded[0] != "due":
+        raise refused
+    micros, seq = decoded[1:]
+    if type(seq) is not int or not 0 <= seq <= 2**63 - 1:
+        raise refused
+    if micros is not None and (type(micros) is not int or not 0 <= micros < 253402300800 * 10**6):
+        raise refused  # after 9999-12-31: never issued
+    return [micros, seq]
 
 
 def _decode_keyset(sort: str, plain: str, keys: list[tuple[Any, bool]], cursor: str) -> list[Any]:

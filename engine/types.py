@@ -246,10 +246,10 @@ DecisionSort = Literal["newest", "oldest", "tier", "title"]
 DECISION_SORTS: tuple[DecisionSort, ...] = ("newest", "oldest", "tier", "title")
 
 
-#: Orders of the inbox: filed oldest (the longest wait) or newest first, or highest tier first (oldest first
-#: within a tier).
-InboxSort = Literal["oldest", "newest", "tier"]
-INBOX_SORTS: tuple[InboxSort, ...] = ("oldest", "newest", "tier")
+#: Orders of the inbox: filed oldest (the longest wait) or newest first, highest tier first (oldest first
+#: within a tier), or due soonest first (filing time plus the tier's SLA; tiers without an SLA last).
+InboxSort = Literal["oldest", "newest", "tier", "due"]
+INBOX_SORTS: tuple[InboxSort, ...] = ("oldest", "newest", "tier", "due")
 
 
 class DecisionPage(Struct, kw_only=True):

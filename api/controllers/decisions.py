@@ -328,8 +328,9 @@ def inbox(
     sort: Annotated[
         InboxSort,
         QueryParameter(
-            description="oldest (the longest wait) or newest filed first, or highest tier first "
-            "(oldest first within a tier)"
+            description="oldest (the longest wait) or newest filed first, highest tier first, or due "
+            "soonest first (filing time plus the tier's SLA, tiers without an SLA last, oldest first); "
+            "highest tier first is oldest first within a tier"
         ),
     ] = "oldest",
     cursor: FromQuery[str | None] = None,

@@ -515,6 +515,7 @@ INBOX_ORDERS: dict[str, str] = {
     "oldest": "Oldest first",
     "newest": "Newest first",
     "tier": "Highest tier first",
+    "due": "Due soonest first",
 }
 
 SORTS: dict[str, str] = {

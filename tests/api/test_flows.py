@@ -226,14 +226,16 @@ def test_the_inbox_sorts_oldest_newest_or_by_tier_each_with_its_own_cursor(api: 
     # Highest tier first, the longest wait first within a tier.
     assert walk("dana", "tier") == ["c1", "c2", "c3", "p1", "p2", "p3"]
     assert walk("tomas", "tier") == walk("tomas", "oldest") == ["p1", "p2", "p3"]
+    # Due soonest first: filing time plus the tier's SLA (3 days for tier 2, 5 for tier 3).
+    assert walk("dana", "due") == ["p1", "p2", "p3", "c1", "c2", "c3"]
     # A cursor belongs to its sort: any other refuses it, naming the field.
     cursors = {
         sort: api.get("/v1/inbox", "dana", params={"limit": 1, "sort": sort}).json()["next_cursor"]
-        for sort in ("oldest", "newest", "tier")
+        for sort in ("oldest", "newest", "tier", "due")
     }
     for issued, cursor in cursors.items():
-        for sort in {"oldest", "newest", "tier"} - {issued}:
+        for sort in {"oldest", "newest", "tier", "due"} - {issued}:
             refused = api.get("/v1/inbox", "dana", params={"sort": sort, "cursor": cursor})
             assert refused.status_code == 422, (issued, sort, refused.text)
             assert refused.json()["errors"][0]["path"] == "$.query.cursor"
-    assert api.get("/v1/inbox", "dana", params={"sort": "due"}).status_code == 400
+    assert api.get("/v1/inbox", "dana", params={"sort": "soon"}).status_code == 400

@@ -61,8 +61,8 @@ def _claimed(policy: Any) -> list[Person]:
     ]
 
 
-def _reference(rt: Runtime, actor: Person) -> list[tuple[str, int]]:
-    """Every open decision, in filing order, that the rules put in `actor`'s inbox, with its tier."""
+def _reference(rt: Runtime, actor: Person) -> list[tuple[str, int, Any]]:
+    """Every open decision, in filing order, that the rules put in `actor`'s inbox, with its tier and due time."""
     policy = rt.policies.current
     now = rt.service.clock()
     with read_transaction(rt.service.engine) as conn:
@@ -80,7 +80,8 @@ def _reference(rt: Runtime, actor: Person) -> list[tuple[str, int]]:
         except DomainError:
             signs = False
         if signs or escalation_for(tier, row, actor, now) is not None:
-            out.append((row["id"], row["tier"]))
+            due = row["created_at"] + tier.sla if tier.sla is not None else None
+            out.append((row["id"], row["tier"], due))
     return out
 
 
@@ -152,14 +153,17 @@ def test_sql_inbox_equals_the_rules_on_every_open_decision(database_url: str, tm
                 _step(rt, rng, clock, ids)
             for actor in actors:
                 reference = _reference(rt, actor)
-                expected = [i for i, _ in reference]
+                expected = [i for i, _, _ in reference]
                 limit = 3 + round_ % 3
                 assert _paged(rt, actor, limit) == expected, actor.name
                 # The other orders page the same decisions: newest first, and highest tier first
                 # (filing order within a tier; sorted() is stable).
                 assert _paged(rt, actor, limit, "newest") == expected[::-1], actor.name
-                by_tier = [i for i, _ in sorted(reference, key=lambda r: -r[1])]
+                by_tier = [i for i, _, _ in sorted(reference, key=lambda r: -r[1])]
                 assert _paged(rt, actor, limit, "tier") == by_tier, actor.name
+                # Due soonest first, those without a due time last (filing order breaks ties).
+                by_due = [i for i, _, d in sorted(reference, key=lambda r: (r[2] is None, r[2] or 0))]
+                assert _paged(rt, actor, limit, "due") == by_due, actor.name
                 checked += len(expected)
                 # The decision page asks the rules about one decision: the same answer as the inbox,
                 # escalation aside (being told is not being allowed to sign).

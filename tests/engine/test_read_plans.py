@@ -154,6 +154,12 @@ INBOX_SORTS = [
     ("oldest", [2 * (ROWS - 300)], "ix_decisions_open"),
     ("newest", [2 * (ROWS - 300)], "ix_decisions_open"),
     ("tier", [2, 2 * (ROWS - 300)], "ix_decisions_open_tier"),
+    # Due: epoch microseconds of a due time deep into the open decisions, then a filing seq.
+    (
+        "due",
+        [int((START + timedelta(minutes=5 * (ROWS - 300), days=3)).timestamp() * 10**6), 2 * (ROWS - 300)],
+        "ix_decisions_open_tier",
+    ),
 ]
 
 
@@ -166,7 +172,7 @@ def test_the_inbox_walks_the_open_decisions_only(
     actor = policy.people[who]
     scope = inbox_scope(policy, actor, [], START + timedelta(days=400))
     for after in (None, deep):
-        segments = inbox_segments(scope, actor.name, sort, after)
+        segments = inbox_segments(scope, actor.name, sort, after, {n: t.sla for n, t in policy.tiers.items()})
         assert segments
         for segment in segments:
             plan = _plan(history, inbox_query(segment, segment.after_seq, 51))

@@ -142,6 +142,10 @@ def test_the_inbox_page_sorts_pages_in_its_order_and_a_verdict_returns_to_it(
     other = html.unescape(link.group(1)).replace("sort=tier", "sort=newest")
     assert titles(browser.client.get(other).text) == [d.title for d in filed][::-1][:50]
     assert "unknown order" in browser.client.get("/inbox?sort=random").text
+    # Due soonest first: the tier-2 ones (3-day SLA) before the tier-3 ones (5 days), filing order within.
+    due = browser.client.get("/inbox?sort=due").text
+    assert '<option value="due" selected>' in due
+    assert titles(due) == ([d.title for d in filed if d.tier == 2] + [d.title for d in filed if d.tier == 3])[:50]
     # Approving from the inbox sorted by tier comes back to it, sorted by tier, naming the title.
     top = filed[1]
     r = browser.submit(
