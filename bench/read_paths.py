@@ -144,6 +144,8 @@ def postgres_history(size: int) -> str:
                 continue
             if table in SEARCH_TABLES:
                 continue
+            if table == "log_verifications":
+                continue  # results about the SQLite file (the /audit row's worker), not about this copy
             if table == "log_head":
                 conn.execute("DELETE FROM log_head")
             columns = [r[1] for r in lite.execute(f"PRAGMA table_info({table})")]
@@ -155,6 +157,14 @@ def postgres_history(size: int) -> str:
         conn.execute("ALTER TABLE decisions ENABLE TRIGGER USER")
         conn.execute("ALTER TABLE events ENABLE TRIGGER events_search_comment")
         conn.execute(backfill_statement("postgresql"))  # in the copy's transaction: a cached schema is whole
+        # Rows came over with their ids (checkpoints signed while the SQLite copy was served, ...): each id
+        # sequence starts after them, or the server's first insert collides with a copied row.
+        for table, column, sequence in conn.execute(
+            "SELECT table_name, column_name, pg_get_serial_sequence(table_name, column_name) "
+            "FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND pg_get_serial_sequence(table_name, column_name) IS NOT NULL"
+        ).fetchall():
+            conn.execute(f"SELECT setval('{sequence}', coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
         conn.commit()
     with psycopg.connect(raw, autocommit=True, options=f"-csearch_path={schema}") as conn:
         conn.execute("VACUUM ANALYZE")
