@@ -18,11 +18,11 @@ from typing import Any, TypeVar
 
 import msgspec
 from sqlalchemy import (
-    CompoundSelect,
     Connection,
     Engine,
     Result,
     Select,
+    TextClause,
     TextualSelect,
     bindparam,
     column,
@@ -30,7 +30,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union,
     union_all,
 )
 
@@ -40,7 +39,7 @@ from engine.read_model import fold
 from engine.review.digest import PENDING_CAP, Waiting, merge_waiting, waiting_among
 from engine.review.metrics import tagged, tiers_filed_query
 from engine.store.db import read_transaction
-from engine.store.tables import BREAK_GLASS_OPEN_SQL, Decision, Event, LogHead
+from engine.store.tables import BREAK_GLASS_OPEN_SQL, OPEN_STATUSES_SQL, Decision, Event, LogHead
 from policy.compiled import Policy
 
 T = TypeVar("T")
@@ -188,24 +187,32 @@ def bare_break_glass_query(end: datetime, before_seq: int | None) -> Select[Any]
     return select(*_DIGEST_COLUMNS).where(*scope, or_(reason.is_(None), reason == "")).order_by(_decisions.c.filed_seq)
 
 
-def changed_since_query(start: datetime, end: datetime, size: int) -> CompoundSelect:
-    """Ids of the decisions a closed window shows whose last event is at or after `size` (see _replayed)."""
-    changed = _decisions.c.last_seq >= size
-    # Three indexed lookups, not one OR that would scan every decision ever filed; each told its index
-    # (`unindexed`): SQLite, without statistics, would as soon read `created_at < end` (the whole history
-    # before the window) as the few decisions decided since or still open.
-    created_at = unindexed(_decisions.c.created_at)
-    filed = select(_decisions.c.id).where(_decisions.c.created_at >= start, _decisions.c.created_at < end, changed)
-    still_open = select(_decisions.c.id).where(OPEN_SQL, created_at < end, changed)
-    closed_later = select(_decisions.c.id).where(_decisions.c.decided_at >= end, created_at < end, changed)
-    return union(filed, still_open, closed_later)
+def changed_since_query(start: datetime, end: datetime, size: int, dialect: str) -> TextClause:
+    """Ids of the decisions a closed window shows whose last event is at or after `size` (see _replayed): those
+    filed in it, those still open, those decided since and filed before its end; the last two read off
+    `ix_decisions_open` and `ix_decisions_decided_at`, which hold the filing time and the last event
+    (migration 0023). SQLite is told the indexes: without statistics it would as soon read every decision
+    filed before the end, or seek (status, filed_seq) and read the row of every open decision."""
+    sqlite = dialect == "sqlite"
+    open_hint = " INDEXED BY ix_decisions_open" if sqlite else ""
+    decided_hint = " INDEXED BY ix_decisions_decided_at" if sqlite else ""
+    changed = "created_at < :end AND last_seq >= :size"
+    return text(
+        f"SELECT id FROM decisions WHERE created_at >= :start AND {changed}"
+        f" UNION SELECT id FROM decisions{open_hint} WHERE {OPEN_STATUSES_SQL} AND {changed}"
+        f" UNION SELECT id FROM decisions{decided_hint} WHERE decided_at >= :end AND {changed}"
+    ).bindparams(
+        bindparam("start", start, type_=_decisions.c.created_at.type),
+        bindparam("end", end, type_=_decisions.c.created_at.type),
+        bindparam("size", size),
+    )
 
 
 def _replayed(conn: Connection, start: datetime, end: datetime, size: int) -> list[dict[str, Any]]:
     """The decisions a closed window shows that changed since its end (last event at or after `size`), each
     the fold of its events before `end`: those filed in the window, and those open at `end` (still open
     now, or decided since)."""
-    ids = conn.execute(changed_since_query(start, end, size)).scalars().all()
+    ids = conn.execute(changed_since_query(start, end, size, conn.dialect.name)).scalars().all()
     states: dict[str, dict[str, Any]] = {}
     for chunk in _chunks(sorted(ids), 500):
         rows = conn.execute(

@@ -78,6 +78,8 @@ class Decision(SQLModel, table=True):
             "tier",
             "filed_by",
             "created_at",
+            # 0023_changed_since: a closed window's digest asks which open decisions changed since its end.
+            "last_seq",
             sqlite_where=text(OPEN_STATUSES_SQL),
             postgresql_where=text(OPEN_STATUSES_SQL),
         ),
@@ -90,6 +92,8 @@ class Decision(SQLModel, table=True):
             sqlite_where=text(OPEN_STATUSES_SQL),
             postgresql_where=text(OPEN_STATUSES_SQL),
         ),
+        # 0023_changed_since: which decisions decided since a window's end were filed before it, changed since.
+        Index("ix_decisions_decided_at", "decided_at", "created_at", "last_seq"),
         # Migration 0020_digest_indexes: what the digest and the escalation metrics count and list.
         Index("ix_decisions_created_tier", "created_at", "tier", "amendments"),
         Index(
@@ -121,7 +125,7 @@ class Decision(SQLModel, table=True):
     policy_version: str = Field(sa_column=Column(String(64), nullable=False))
     created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False, index=True))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
-    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     supersedes: str | None = Field(default=None, sa_column=Column(String(40)))
     superseded_by: str | None = Field(default=None, sa_column=Column(String(40)))
     break_glass_reason: str | None = Field(default=None, sa_column=Column(Text))
