@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from litestar.connection import ASGIConnection
 from litestar.enums import ParamType
 from litestar.exceptions import ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import QueryParameter
 
@@ -65,6 +66,26 @@ def refuse_control_characters(connection: ASGIConnection[Any, Any, Any, Any]) ->
     for name, value in connection.path_params.items():
         if isinstance(value, str) and _CONTROL.search(value):
             raise refused(ParamType.PATH.value, name, "contains a control character")
+
+
+def refuse_null_for_typed(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """`?tier=null` is a 400, not "no tier": the document promises an integer, not JSON's null.
+
+    Litestar converts the word `null` to None for any optional parameter, so a client that serialised
+    a missing value as "null" would silently get the unfiltered answer. Text parameters keep the word
+    (a search for "null" is a search).
+    """
+    if "null" not in connection.query_params.values():
+        return
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        if not field.is_optional:
+            continue
+        query_name = getattr(field.kwarg_definition, "query", None) or name
+        if connection.query_params.get(query_name) != "null":
+            continue
+        types = [inner.annotation for inner in field.inner_types if inner.annotation is not type(None)]
+        if types and str not in types:
+            raise refused(ParamType.QUERY.value, query_name, "must be a value of its type or left out, not null")
 
 
 class _Object(dict[str, Any]):

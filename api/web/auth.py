@@ -12,7 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect, Template
 
 from api.auth import runtime_of
-from api.params import refuse_control_characters
+from api.params import refuse_control_characters, refuse_null_for_typed
 from api.web.session import current_session
 from engine.sessions import LiveSession
 from policy.compiled import Person, Policy
@@ -25,6 +25,7 @@ class LoginRequired(NotAuthorizedException):
 
 async def web_authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     refuse_control_characters(connection)
+    refuse_null_for_typed(connection, handler)
     if handler.opt.get("public"):
         return
     roles = handler.opt.get("roles")
