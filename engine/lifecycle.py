@@ -322,6 +322,7 @@ def candidate_text(category: str, attributes: Mapping[str, Any], authority: Auth
     InvalidInput when no candidate has that version. The filing and each amendment that changes the
     candidate log this text, so the log alone says what every approval of it approved. None also
     when the text is unknown to `authority` (the replay of a log written before texts were logged)."""
+    # A `policy` decision of a policy without that category is of an unknown category: nothing to check.
     if category != POLICY_CATEGORY or POLICY_CATEGORY not in authority.policy.categories:
         return None
     version = attributes.get("candidate_version")
@@ -366,7 +367,7 @@ def precheck_filing(command: File, actor: Person, policy: Policy) -> Any:
 def _file(command: File, actor: Person, authority: Authority, old: DecisionState | None, decision_id: str) -> Outcome:
     policy = authority.policy
     result = precheck_filing(command, actor, policy)
-    candidate = candidate_text(command.category, result.attributes, authority) if result.known_category else None
+    candidate = candidate_text(command.category, result.attributes, authority)
     matched = matched_rules(policy, command.category, result)
     tier = result.tier
     if command.supersedes is not None:
@@ -720,7 +721,7 @@ def amend(
     attributes the policy declares immaterial (`material: false`) and the tier and route stay.
     """
     refuse_amendment(state, actor)
-    old_attributes = state.content.get("attributes", state.attributes) or {}
+    old_attributes = state.attributes  # the content's attributes (state_of reads both from the row)
     new_attributes = new_content.get("attributes") or {}
     changed_fields = {
         k for k in set(old_attributes) | set(new_attributes) if old_attributes.get(k) != new_attributes.get(k)
@@ -763,7 +764,7 @@ def _amend(
     if command.rationale is not None:
         content["rationale"] = command.rationale
     result = classified(policy, state.category, content.get("attributes") or {})
-    candidate = candidate_text(state.category, result.attributes, authority) if result.known_category else None
+    candidate = candidate_text(state.category, result.attributes, authority)
     content["attributes"] = result.attributes
     matched = matched_rules(policy, state.category, result)
     tier = result.tier

@@ -16,7 +16,7 @@ import pytest
 from engine.errors import Forbidden, InvalidInput
 from engine.lifecycle import Authority, DecisionState, InboxTier, RecordBaseline, decide, inbox_scope, may_sign
 from engine.quorum import Vote
-from engine.routing import route_for
+from engine.routing import approver_groups, groups_giving, route_for
 from policy import load_policy_text
 from policy.compiled import ApproverRule, Person, Policy
 from tests.support import DEFAULT_POLICY
@@ -163,3 +163,35 @@ def test_only_an_admin_records_a_baseline_and_never_an_empty_one() -> None:
 def test_a_claim_given_admin_records_a_baseline() -> None:
     kim = Person("kim", frozenset({"squad_member", "admin"}), authority=(("admin", "groups=admins"),))
     assert decide(BASELINE, kim, _authority()).events[0].actor == "kim"
+
+
+def test_may_sign_is_false_when_the_vote_would_repeat_a_counted_squad() -> None:
+    """A role the quorum takes, but from a squad already counted (`distinct: squad`): it would not count."""
+    rule = ApproverRule("tech_pm", 2, True, ("tech_pm",), "squad")
+    tier = dataclasses.replace(POLICY.tiers[2], approvers=rule)
+    policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: tier})
+    state = _pending(policy, 2, votes=(Vote("tess", "tech_pm", "nucleus", "tess", "h"),))
+    assert may_sign(state, tier, PEOPLE["tomas"], []) is False  # nucleus again
+    assert may_sign(state, tier, PEOPLE["priya"], []) is None  # atlas
+
+
+# -- the groups an approver may come from (routing) ----------------------------------------------------------
+
+GROUPS = (
+    "\nidentity:\n  approver_roles_from_idp: true\n  groups:\n"
+    "    readers: {roles: [auditor]}\n    pms: {roles: [tech_pm]}\n    leads: {roles: [director, tech_pm]}\n"
+)
+
+
+def test_a_route_names_the_groups_whose_members_may_sign_it() -> None:
+    policy = load_policy_text(TEXT + GROUPS, "groups.yaml")
+    assert approver_groups(policy, route_for(policy, 2, "mei")) == ["pms", "leads"]
+    assert approver_groups(policy, route_for(policy, 3, "mei")) == ["leads"]
+    assert approver_groups(policy, route_for(policy, 1, "mei")) == []  # the squad resolves it: nobody signs
+    assert groups_giving(policy, ["auditor", "director"]) == ["readers", "leads"]
+
+
+def test_no_group_names_an_approver_where_the_policy_takes_approver_roles_from_people_only() -> None:
+    policy = load_policy_text(TEXT + "\nidentity:\n  groups:\n    readers: {roles: [auditor]}\n", "plain.yaml")
+    assert approver_groups(policy, route_for(policy, 2, "mei")) == []
+    assert groups_giving(policy, ["auditor"]) == []

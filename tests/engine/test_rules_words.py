@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from hashlib import sha256
 from typing import Any
 
+import msgspec
 import pytest
 
 from engine.content import content_hash
@@ -316,7 +317,7 @@ def test_an_amendment_of_an_unknown_category_has_no_immaterial_field() -> None:
     assert outcome.events[0].data["tier"] == POLICY.unknown_category_tier and book.status("D1") == "pending"
 
 
-def test_an_amendment_compares_attributes_with_the_state_when_the_content_lacks_them() -> None:
+def test_an_amendment_that_changes_nothing_keeps_its_approvals() -> None:
     tier = POLICY.tiers[2]
     route = route_for(POLICY, 2, "mei")
     vote = Vote("tomas", "tech_pm", "nucleus", "tomas", "h")
@@ -336,6 +337,9 @@ def test_state_of_an_older_row_takes_the_defaults() -> None:
     row = {k: v for k, v in book.rows["D1"].items() if k not in ("category", "known_category")}
     state = state_of(row)
     assert state.category == "" and state.known_category is True
+    book.file("mei", "no_such_category", {"a": 1}, "U1")
+    unknown = state_of(book.rows["U1"])
+    assert unknown.known_category is False and unknown.category == "no_such_category"
 
 
 def test_only_grants_to_the_actor_whose_delegator_still_holds_the_role_are_in_force() -> None:
@@ -454,3 +458,38 @@ def test_a_candidate_that_adds_nothing_is_passed_over_for_the_next() -> None:
         "your approval would not count: needs 1 more approval(s) by a tech_pm from a squad not yet counted "
         "(counted: nucleus)"
     )
+
+
+def test_a_rejection_needs_a_reason_and_records_what_stood() -> None:
+    voted = (Vote("tomas", "tech_pm", "nucleus", "tomas", "h"),)
+    two = dataclasses.replace(PM_TIER, approvers=dataclasses.replace(PM_TIER.approvers, count=2))  # type: ignore[type-var]
+    state = dataclasses.replace(
+        _pending_tier2(votes=voted),
+        route=route_for(dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: two}), 2, "mei"),
+    )
+    for reason in (None, "", "   "):
+        with pytest.raises(InvalidInput) as refused:
+            give_verdict(state, two, PEOPLE["priya"], "reject", reason)
+        [error] = refused.value.errors
+        assert (error.path, error.message) == ("$.reason", "a rejection needs a reason the filer can act on")
+    t = give_verdict(state, two, PEOPLE["priya"], "reject", "too risky")
+    assert t.event_type == "approval_recorded" and t.status == "rejected"
+    assert t.data == {
+        "verdict": "reject",
+        "reason": "too risky",
+        "role": "tech_pm",
+        "squad": "atlas",
+        "on_behalf_of": None,
+        "approvals": ["tomas"],
+        "missing": None,
+        "status": "rejected",
+        "content_hash": "h",
+    }
+    approval = give_verdict(_pending_tier2(), PM_TIER, PEOPLE["priya"], "approve", None)
+    assert approval.data["approvals"] == ["priya"] and approval.data["missing"] is None
+    open_one = give_verdict(state, two, PEOPLE["priya"], "approve", "fine")
+    assert open_one.status == "approved" and open_one.data["approvals"] == ["tomas", "priya"]
+    three = dataclasses.replace(two, approvers=dataclasses.replace(two.approvers, count=3))  # type: ignore[type-var]
+    wider = dataclasses.replace(state, route=msgspec.structs.replace(state.route, count=3))
+    still = give_verdict(wider, three, PEOPLE["priya"], "approve", None)
+    assert still.status == "pending" and still.data["missing"] == "needs 1 more approval(s) by a tech_pm"
