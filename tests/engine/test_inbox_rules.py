@@ -195,3 +195,24 @@ def test_no_group_names_an_approver_where_the_policy_takes_approver_roles_from_p
     policy = load_policy_text(TEXT + "\nidentity:\n  groups:\n    readers: {roles: [auditor]}\n", "plain.yaml")
     assert approver_groups(policy, route_for(policy, 2, "mei")) == []
     assert groups_giving(policy, ["auditor"]) == []
+
+
+def test_a_route_of_two_roles_names_the_groups_of_either() -> None:
+    text = TEXT.replace(
+        "approvers: {role: director, count: 1, exclude_filer: true}",
+        "approvers: {roles: [director, tech_pm], count: 2, distinct: role, exclude_filer: true}",
+    )
+    policy = load_policy_text(
+        text + "\nidentity:\n  approver_roles_from_idp: true\n  groups:\n"
+        "    pms: {roles: [tech_pm]}\n    directors: {roles: [director]}\n",
+        "two-roles.yaml",
+    )
+    assert approver_groups(policy, route_for(policy, 3, "mei")) == ["pms", "directors"]
+
+
+def test_a_tier_nobody_signs_can_still_escalate_and_says_it_is_not_signed() -> None:
+    """`sign` is False, not merely falsy, for a tier the squad resolves (as the store filters on it)."""
+    escalating = dataclasses.replace(POLICY.tiers[1], sla=timedelta(days=1), escalate_to="director")
+    policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 1: escalating})
+    [first, *_] = inbox_scope(policy, PEOPLE["dana"], [], NOW)
+    assert first == InboxTier(1, False, False, NOW - timedelta(days=1)) and first.sign is False
