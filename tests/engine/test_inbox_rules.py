@@ -14,7 +14,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.errors import Forbidden, InvalidInput
-from engine.lifecycle import Authority, DecisionState, InboxTier, RecordBaseline, decide, inbox_scope, may_sign
+from engine.lifecycle import (
+    Authority,
+    DecisionState,
+    InboxTier,
+    RecordBaseline,
+    decide,
+    delegable_roles,
+    inbox_scope,
+    may_sign,
+    offered_steps,
+)
 from engine.quorum import Vote
 from engine.routing import approver_groups, groups_giving, route_for
 from policy import load_policy_text
@@ -216,3 +226,32 @@ def test_a_tier_nobody_signs_can_still_escalate_and_says_it_is_not_signed() -> N
     policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 1: escalating})
     [first, *_] = inbox_scope(policy, PEOPLE["dana"], [], NOW)
     assert first == InboxTier(1, False, False, NOW - timedelta(days=1)) and first.sign is False
+
+
+# -- what a page offers (offered_steps) and which sign-offs a person may delegate ---------------------------------
+
+
+def _steps(state: DecisionState, who: str, tier: int | None = 2) -> frozenset[str]:
+    number = None if tier is None else POLICY.tiers[tier]
+    return offered_steps(state, number, PEOPLE[who], _authority(), [])
+
+
+def test_each_person_is_offered_the_steps_the_rules_would_take() -> None:
+    pending = dataclasses.replace(_pending(POLICY, 2), squad="nucleus")
+    assert _steps(pending, "mei") == {"withdraw", "amend", "proceed", "comment"}
+    assert _steps(pending, "tomas") == {"decide", "comment"}
+    assert _steps(pending, "ann") == frozenset()  # an auditor only reads
+    assert _steps(pending, "mei", tier=None) == {"withdraw", "amend", "comment"}  # no tier: no verdict, no glass
+    assert _steps(pending, "tomas", tier=None) == {"comment"}
+    resolved = dataclasses.replace(_pending(POLICY, 1), status="resolved", squad="nucleus")
+    assert _steps(resolved, "mei", tier=1) == {"comment", "supersede"}
+    assert _steps(resolved, "jon", tier=1) == {"comment", "supersede"}  # same squad
+    assert _steps(resolved, "ravi", tier=1) == {"comment"}
+
+
+def test_a_person_may_delegate_only_sign_offs_a_tier_lets_be_delegated() -> None:
+    assert delegable_roles(POLICY, frozenset({"squad_member", "tech_pm", "director"})) == ["director", "tech_pm"]
+    no_pm = dataclasses.replace(POLICY.tiers[2], delegation=False)
+    policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: no_pm})
+    assert delegable_roles(policy, frozenset({"tech_pm", "director"})) == ["director"]
+    assert delegable_roles(POLICY, frozenset({"admin"})) == []
