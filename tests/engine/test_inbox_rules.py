@@ -255,3 +255,12 @@ def test_a_person_may_delegate_only_sign_offs_a_tier_lets_be_delegated() -> None
     policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: no_pm})
     assert delegable_roles(policy, frozenset({"tech_pm", "director"})) == ["director"]
     assert delegable_roles(POLICY, frozenset({"admin"})) == []
+
+
+def test_supersede_is_offered_to_an_approver_in_their_own_right_and_never_to_a_reader() -> None:
+    approved = dataclasses.replace(_pending(POLICY, 3, filer="ravi"), status="approved")
+    assert "supersede" in _steps(approved, "dana", tier=3)  # may approve it: reads the policy's tier 3
+    assert "supersede" not in _steps(approved, "tomas", tier=3)
+    resolved = dataclasses.replace(_pending(POLICY, 1), status="resolved", squad="nucleus")
+    reader = Person("ana", frozenset({"auditor"}), "nucleus")  # in the squad, but reads only
+    assert offered_steps(resolved, POLICY.tiers[1], reader, _authority(), []) == frozenset()
