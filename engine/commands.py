@@ -192,7 +192,14 @@ class Commands:
 
     def file(self, actor: Person, request: FilingRequest, idempotency_key: str | None = None) -> FilingResult:
         result: FilingResult = self._write(self.filing_work(actor, request, idempotency_key))
+        self._run_activated(result.decision.category, result.decision.status)
         return result
+
+    def _run_activated(self, category: str, status: str) -> None:
+        """Run at once the version a `policy` decision's closing activated (by approval, or a filing or an
+        amendment a squad tier resolves): the log already says it is active."""
+        if self.governance is not None and category == POLICY_CATEGORY and status in ("approved", "resolved"):
+            self.governance.after_commit()
 
     def file_later(
         self, actor: Person, request: FilingRequest, idempotency_key: str | None = None
@@ -302,8 +309,7 @@ class Commands:
             return decision_view(policy, rows.get(decision_id, row))
 
         view: DecisionView = self._write(work)
-        if self.governance is not None and view.category == POLICY_CATEGORY and view.status == "approved":
-            self.governance.after_commit()  # run the version this approval activated, at once
+        self._run_activated(view.category, view.status)
         return view
 
     def decide(

@@ -413,8 +413,10 @@ def _file(command: File, actor: Person, authority: Authority, old: DecisionState
     if candidate is not None:
         data["candidate_text"] = candidate
     events = [PlannedEvent("decision_filed", decision_id, data, actor.name)]
-    if old is not None and status == "resolved":
-        events.append(_superseded(old, decision_id))
+    if status == "resolved":
+        if old is not None:
+            events.append(_superseded(old, decision_id))
+        events.extend(_activation(decision_id, command.category, result.known_category, result.attributes, authority))
     return Outcome(tuple(events))
 
 
@@ -538,29 +540,33 @@ def _on_approval(state: DecisionState, authority: Authority, related: DecisionSt
                 "it cannot be approved as filed: withdraw it and file again"
             )
         events.append(_superseded(related, state.id))
-    if state.category == POLICY_CATEGORY and state.known_category and POLICY_CATEGORY in authority.policy.categories:
-        version = state.attributes.get("candidate_version")
-        text = authority.candidates.get(version) if isinstance(version, str) else None
-        if text is None:
-            raise Conflict(
-                f"decision {state.id} names candidate policy {version!r}, which is not stored; it cannot be approved"
-            )
-        if version != authority.policy.version:
-            events.append(
-                PlannedEvent(
-                    "policy_activated",
-                    None,
-                    {
-                        "version": version,
-                        "previous": authority.policy.version,
-                        "source": f"decision {state.id}",
-                        "decision_id": state.id,
-                        "text": text,
-                    },
-                    SYSTEM,
-                )
-            )
+    events.extend(_activation(state.id, state.category, state.known_category, state.attributes, authority))
     return events
+
+
+def _activation(
+    decision_id: str, category: str, known_category: bool, attributes: Mapping[str, Any], authority: Authority
+) -> list[PlannedEvent]:
+    """The activation a `policy` decision's closing causes in its own transaction, whichever step closes it:
+    the approval that completes its quorum, or a filing or amendment that a squad-resolved tier settles."""
+    if category != POLICY_CATEGORY or not known_category or POLICY_CATEGORY not in authority.policy.categories:
+        return []
+    version = attributes.get("candidate_version")
+    text = authority.candidates.get(version) if isinstance(version, str) else None
+    if text is None:
+        raise Conflict(
+            f"decision {decision_id} names candidate policy {version!r}, which is not stored; it cannot be approved"
+        )
+    if version == authority.policy.version:
+        return []
+    data = {
+        "version": version,
+        "previous": authority.policy.version,
+        "source": f"decision {decision_id}",
+        "decision_id": decision_id,
+        "text": text,
+    }
+    return [PlannedEvent("policy_activated", None, data, SYSTEM)]
 
 
 # -- what could wait on an actor (the inbox's filter, derived from the rules above) ----------------------------
@@ -811,6 +817,8 @@ def _amend(
         if related is None or related.status not in SUPERSEDABLE:
             raise Conflict(f"decision {state.supersedes}, which this one replaces, can no longer be superseded")
         events.append(_superseded(related, state.id))
+    if status != "pending":
+        events.extend(_activation(state.id, state.category, result.known_category, result.attributes, authority))
     return Outcome(tuple(events))
 
 

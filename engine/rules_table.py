@@ -68,7 +68,8 @@ RULES: tuple[Rule, ...] = (
         "the filer",
         "re-classified under the policy in force; votes are carried to the new content only when nothing "
         "changed but attributes the policy marks `material: false` and the tier and route stay; all other "
-        "votes lapse (dismissed); naming another candidate policy logs that candidate's full text",
+        "votes lapse (dismissed); naming another candidate policy logs that candidate's full text; an "
+        "amendment that moves a `policy` decision to a squad tier resolves it and activates its candidate",
     ),
     Rule(
         "proceed (break-glass)",
@@ -101,7 +102,8 @@ OTHER_RULES: tuple[tuple[str, str, str], ...] = (
         "file",
         "anyone holding squad_member, tech_pm, director or admin",
         "classified under the policy in force; tier 1 is resolved at filing, others wait for their quorum; "
-        "a `policy` decision must name a proposed candidate, whose full text the filing logs",
+        "a `policy` decision must name a proposed candidate, whose full text the filing logs, and one that "
+        "a squad tier resolves at filing activates its candidate in the same transaction",
     ),
     (
         "delegate",

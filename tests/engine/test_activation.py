@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Forbidden, InvalidInput
+from engine.log.audit import audit_database
 from engine.runtime import open_runtime
-from engine.types import FilingRequest, VerdictRequest
+from engine.types import AmendRequest, FilingRequest, VerdictRequest
 from policy import PolicyLoadError
 from tests.support import DEFAULT_POLICY, ManualClock
 
@@ -135,5 +136,77 @@ def test_filing_during_activation_never_sees_a_half_loaded_policy(database_url: 
         # bound and tier 2 under the new one, never a mix.
         assert seen
         assert all((v, t) in {(old, 1), (new, 2)} for v, t in seen)
+    finally:
+        rt.close()
+
+
+_POLICY_AT_TIER_3 = (
+    "    base_tier: 3\n    examples:\n"
+    "      - {attributes: {candidate_version: 3f2a9c, summary: raise the pipeline risk threshold}, tier: 3}\n"
+)
+#: The policy category settled by the squad unless the summary says "major".
+_POLICY_AT_TIER_1 = (
+    "    base_tier: 1\n    rules:\n      - id: major-change\n        when: {summary: major}\n        tier: 3\n"
+    "        description: a major change of the policy\n    examples:\n"
+    "      - {attributes: {candidate_version: 3f2a9c, summary: minor}, tier: 1}\n"
+)
+
+
+def _squad_settled_policy(policy_file: Path) -> None:
+    text = policy_file.read_text()
+    assert _POLICY_AT_TIER_3 in text
+    policy_file.write_text(text.replace(_POLICY_AT_TIER_3, _POLICY_AT_TIER_1))
+
+
+def test_a_policy_decision_a_squad_tier_resolves_at_filing_activates_its_candidate(
+    database_url: str, policy_file: Path
+) -> None:
+    _squad_settled_policy(policy_file)
+    rt = open_runtime(database_url, str(policy_file), clock=ManualClock())
+    try:
+        candidate = rt.governance.propose(_candidate_text(policy_file), "candidate.yaml")
+        filed = rt.service.file(
+            rt.policies.current.people["adm"],
+            FilingRequest(
+                title="Tighten the quality bound",
+                category="policy",
+                attributes={"candidate_version": candidate.version, "summary": "minor"},
+            ),
+        )
+        # Resolved is the decision taken: the version it names is the one in force, in the same write.
+        assert filed.decision.status == "resolved"
+        assert rt.policies.current.version == candidate.version
+        assert audit_database(rt.service.engine).ok
+    finally:
+        rt.close()
+
+
+def test_an_amendment_that_lets_the_squad_resolve_a_policy_decision_activates_its_candidate(
+    database_url: str, policy_file: Path
+) -> None:
+    _squad_settled_policy(policy_file)
+    rt = open_runtime(database_url, str(policy_file), clock=ManualClock())
+    try:
+        adm = rt.policies.current.people["adm"]
+        first = rt.policies.current.version
+        candidate = rt.governance.propose(_candidate_text(policy_file), "candidate.yaml")
+        filed = rt.service.file(
+            adm,
+            FilingRequest(
+                title="Tighten the quality bound",
+                category="policy",
+                attributes={"candidate_version": candidate.version, "summary": "major"},
+            ),
+        )
+        assert filed.decision.tier == 3 and filed.decision.status == "pending"
+        assert rt.policies.current.version == first
+        amended = rt.service.amend(
+            adm,
+            filed.decision.id,
+            AmendRequest(attributes={"candidate_version": candidate.version, "summary": "minor"}, reason="smaller"),
+        )
+        assert amended.status == "resolved"
+        assert rt.policies.current.version == candidate.version
+        assert audit_database(rt.service.engine).ok
     finally:
         rt.close()
