@@ -19,6 +19,7 @@ from datetime import date
 
 from sqlalchemy import Connection, select, text
 
+from engine.store.guards import grant_to_app
 from engine.store.tables import DecisionCount, DecisionDay
 
 COUNTS_TABLE = "decision_counts"
@@ -67,14 +68,7 @@ END $$""",
     "DROP TRIGGER IF EXISTS decision_counts_sync ON decisions",
     """CREATE TRIGGER decision_counts_sync AFTER INSERT OR UPDATE OR DELETE ON decisions
        FOR EACH ROW EXECUTE FUNCTION decision_counts_sync()""",
-    f"""DO $$
-BEGIN
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'decisions_app') THEN
-    GRANT SELECT, INSERT, UPDATE, DELETE ON {COUNTS_TABLE} TO decisions_app;
-  END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-  RAISE NOTICE 'could not grant {COUNTS_TABLE} to decisions_app; grant it by hand';
-END $$""",
+    grant_to_app(COUNTS_TABLE),
 ]
 
 
@@ -161,14 +155,7 @@ END $$""",
     "DROP TRIGGER IF EXISTS decision_days_sync ON decisions",
     """CREATE TRIGGER decision_days_sync AFTER INSERT OR UPDATE OR DELETE ON decisions
        FOR EACH ROW EXECUTE FUNCTION decision_days_sync()""",
-    f"""DO $$
-BEGIN
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'decisions_app') THEN
-    GRANT SELECT, INSERT, UPDATE, DELETE ON {DAYS_TABLE} TO decisions_app;
-  END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-  RAISE NOTICE 'could not grant {DAYS_TABLE} to decisions_app; grant it by hand';
-END $$""",
+    grant_to_app(DAYS_TABLE),
 ]
 
 

@@ -188,3 +188,18 @@ def expected_guards(dialect: str) -> set[str]:
         return names | {"events_append_only_insert"}
     names = {f"{t}_refuse_{op}" for t in APPEND_ONLY_TABLES for op in ("change", "truncate")}
     return names | {"events_next_seq"}
+
+
+def grant_to_app(table: str) -> str:
+    """PostgreSQL: let the application role (where the guards made one) keep a trigger-maintained table.
+
+    The triggers run as the writer, so the role needs every right on the table; a migration run by
+    someone who may not grant leaves a notice instead of failing the upgrade."""
+    return f"""DO $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'decisions_app') THEN
+    GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO decisions_app;
+  END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+  RAISE NOTICE 'could not grant {table} to decisions_app; grant it by hand';
+END $$"""

@@ -16,6 +16,8 @@ import re
 
 from sqlalchemy import Connection, TextClause, text
 
+from engine.store.guards import grant_to_app
+
 SEARCH_TABLE = "decision_search"
 #: Tables the migrations own outside the SQLModel metadata (autogenerate must not drop them).
 SEARCH_TABLES = frozenset(
@@ -105,14 +107,7 @@ END $$""",
     "DROP TRIGGER IF EXISTS events_search_comment ON events",
     """CREATE TRIGGER events_search_comment AFTER INSERT ON events
        FOR EACH ROW WHEN (NEW.type = 'comment_added') EXECUTE FUNCTION decisions_search_comment()""",
-    f"""DO $$
-BEGIN
-  IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'decisions_app') THEN
-    GRANT SELECT, INSERT, UPDATE, DELETE ON {SEARCH_TABLE} TO decisions_app;
-  END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-  RAISE NOTICE 'could not grant decision_search to decisions_app; grant it by hand';
-END $$""",
+    grant_to_app(SEARCH_TABLE),
 ]
 _PG_BACKFILL = f"""INSERT INTO {SEARCH_TABLE} (filed_seq, document)
     SELECT d.filed_seq, {_PG_BACKFILL_DOCUMENT}
