@@ -54,6 +54,7 @@ def generate(
     start: datetime | None = None,
     span_days: int = 3650,
     *,
+    end: datetime | None = None,
     filers: list[str] | None = None,
     categories: list[tuple[str, dict[str, Any], int]] | None = None,
     weekly: int | None = None,
@@ -66,13 +67,16 @@ def generate(
     `filers`, each decision's filer is drawn from them (their squad goes with them); `weekly` files
     at that constant rate instead of spreading over `span_days` (the span then follows); with
     `pending_share`, that share of the tier-2/3 decisions, drawn anywhere in the history, is left
-    pending and every other one approved.
+    pending and every other one approved. With `end`, the history is laid out to stop just before it
+    (`start` is then ignored): histories of any size then share their last weeks.
     """
     url = f"sqlite:///{path}"
     upgrade_database(url)
     if weekly is not None:
         span_days = max(1, round(decisions / weekly * 7))
     moment = start or datetime(2017, 1, 2, 17, tzinfo=UTC)
+    if end is not None:
+        moment = end - timedelta(days=span_days)
     bootstrap_at = moment - timedelta(days=1)
     rt = open_runtime(url, "policies.yaml", clock=lambda: bootstrap_at)  # bootstraps the policy: seq 0
     policy = rt.policies.current

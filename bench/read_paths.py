@@ -2,8 +2,10 @@
 
 `python -m bench --only read-paths [--read-sizes 10000,1000000]`. For each size a history is
 generated once (bench.generate: six filers in two squads, a constant ~1,900 filings a week, 1 %
-of the tier-2/3 decisions left pending anywhere in it) and cached under /tmp keyed by its size and
-the generator's version: a SQLite file, copied into a PostgreSQL schema of the same name. A real
+of the tier-2/3 decisions left pending anywhere in it) and cached under /tmp keyed by its size,
+the generator's version and the history's end: a SQLite file, copied into a PostgreSQL schema of
+the same name. Every size ends at one instant (`history_end`), so the current review window
+holds the same filings at both sizes and a row's ratio is the history's doing, not its answer's. A real
 `decisions serve` answers over loopback HTTP; each operation is the median of 7 warm requests.
 The table gives every operation at the large size against the small one, with the ratio.
 
@@ -14,6 +16,7 @@ here: 2 warm-up calls, then the median of 7) or a float of seconds it measured i
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -25,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from bench.http_rows import PG, _port, _wait
 from bench.timing import Row, fmt
 
 #: Bump when the generator's output changes: cached histories of another version are not reused.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CACHE = Path(os.environ.get("BENCH_CACHE", "/tmp/decision-rights-bench"))
 SIZES = (10_000, 1_000_000)
 WEEKLY = 1_900
@@ -88,19 +92,47 @@ def operation(name: str) -> Callable[[Setup], Setup]:
 # -- the histories ------------------------------------------------------------------------------------------
 
 
+def history_end() -> datetime:
+    """The instant every cached history stops at: the first generation's time in the current weekly
+    review window (recorded in the cache), so histories generated apart still share their last weeks
+    and the current window is part-filled alike at every size. A new window starts new histories."""
+    from engine.review.service import cadence_for
+    from engine.review.windows import window_at
+    from policy.loader import load_policy
+
+    policy = load_policy("policies.yaml")
+    now = datetime.now(UTC).replace(microsecond=0)
+    window = window_at(cadence_for(policy, "weekly"), policy.timezone, now)
+    record = CACHE / f"history-end-v{GENERATOR_VERSION}.json"
+    key = window.start.isoformat()
+    if record.exists():
+        recorded = json.loads(record.read_text())
+        if recorded.get("window") == key:
+            return datetime.fromisoformat(recorded["end"])
+    CACHE.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"window": key, "end": now.isoformat()}))
+    return now
+
+
+def _tag(size: int) -> str:
+    return f"v{GENERATOR_VERSION}_{history_end():%Y%m%d%H%M%S}_{size}"
+
+
 def sqlite_history(size: int) -> Path:
-    """The generated SQLite history of `size` decisions, built once and cached."""
+    """The generated SQLite history of `size` decisions ending at `history_end()`, built once and cached;
+    histories of this version ending elsewhere are removed."""
     from bench.generate import FILERS, SPREAD, generate
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"history-v{GENERATOR_VERSION}-{size}.db"
+    path = CACHE / f"history-{_tag(size)}.db"
     if path.exists():
         return path
-    partial = path.with_suffix(".partial.db")
-    for stale in CACHE.glob(partial.name + "*"):
+    for stale in CACHE.glob(f"history-v*_{size}.*db*"):
         stale.unlink()
+    partial = path.with_suffix(".partial.db")
     os.environ.setdefault("DECISIONS_STATE_DIR", str(CACHE / "generate-state"))
-    generate(partial, size, filers=FILERS, categories=SPREAD, weekly=WEEKLY, pending_share=PENDING)
+    generate(partial, size, end=history_end(), filers=FILERS, categories=SPREAD, weekly=WEEKLY,
+             pending_share=PENDING)  # fmt: skip
     partial.rename(path)
     return path
 
@@ -110,7 +142,7 @@ def postgres_history(size: int) -> str:
     import psycopg
 
     source = sqlite_history(size)
-    schema = f"bench_history_v{GENERATOR_VERSION}_{size}"
+    schema = f"bench_history_{_tag(size)}"
     url = f"{PG}?options=-csearch_path%3D{schema}"
     raw = PG.replace("+psycopg", "")
     with sqlite3.connect(source) as lite:
@@ -122,6 +154,13 @@ def postgres_history(size: int) -> str:
             if done is not None and conn.execute(f"SELECT size FROM {schema}.log_head").fetchone() == (expected,):
                 return url
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        # Copies of this size's earlier histories (another version or end): several GB each at 1M.
+        for (stale,) in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'bench\\_history\\_%%' AND nspname LIKE %s "
+            "AND nspname != %s",
+            (f"%\\_{size}", schema),
+        ).fetchall():
+            conn.execute(f"DROP SCHEMA {stale} CASCADE")
         conn.execute(f"CREATE SCHEMA {schema}")
     from engine.runtime import upgrade_database
     from engine.store.search import SEARCH_TABLES, backfill_statement
@@ -284,8 +323,8 @@ def _weekly_digest(t: Target) -> Callable[[], object]:
 
 @operation("weekly digest of the history's last full week, ~1,900 filings at both sizes")
 def _weekly_digest_full_week(t: Target) -> Callable[[], object]:
-    # The current window holds ~1,900 filings at 1M and none at 10k (the 10k history ends weeks ago), so
-    # that row's ratio is its answer's size; this one lists as many decisions at both sizes.
+    # The current window holds what was filed since it opened (both sizes end at `history_end`); this one
+    # lists a whole week, ~1,900 decisions, at both sizes, and is closed: changes since its end are replayed.
     from datetime import date, timedelta
 
     newest = t.get("/v1/decisions", "dana", sort="newest", limit=1).json()["items"][0]["created_at"]
