@@ -47,7 +47,18 @@ def create_db_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, isolation_level="READ COMMITTED", **kwargs)
+    engine = create_engine(url, isolation_level="READ COMMITTED", **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _utc_session(dbapi_connection: Any, _record: Any) -> None:
+        # Every time is stored and compared in UTC; a server whose default zone is another (or Etc/UTC,
+        # which psycopg maps to a ZoneInfo) would hand back each timestamp for a per-row conversion.
+        # Under 'UTC' psycopg returns datetime.UTC itself, which UTCDateTime passes through as it is.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+        dbapi_connection.commit()
+
+    return engine
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
