@@ -1,8 +1,9 @@
 """What `/metrics` says about decisions, read from sources that do not grow with the history.
 
 Filed and per-tier totals, pending and break-glass come from `decision_counts` (a dozen rows kept
-by triggers: engine.store.counts); the log's size from its head row; overdue decisions are counted
-in SQL over the partial index of open decisions. The SLA arithmetic is `overdue_cutoffs`, pure.
+by triggers: engine.store.counts); the log's size from its head row; overdue decisions are the pending
+ones less those still within their SLA, counted in SQL over the recent tail of the partial index of
+open decisions (engine.queries.within_sla_query). The SLA arithmetic is `overdue_cutoffs`, pure.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from engine.queries import overdue_query
+from engine.queries import within_sla_query
 from engine.store.counts import decision_counts
 from engine.store.db import read_transaction
 from engine.store.tables import LogHead
@@ -40,10 +41,11 @@ def overdue_cutoffs(policy: Policy, now: datetime) -> dict[int, datetime]:
 
 
 def read_gauges(engine: Engine, policy: Policy, now: datetime) -> DecisionGauges:
-    query = overdue_query(overdue_cutoffs(policy, now), engine.dialect.name)
-    with read_transaction(engine) as conn:
+    cutoffs = overdue_cutoffs(policy, now)
+    query = within_sla_query(cutoffs, engine.dialect.name)
+    with read_transaction(engine) as conn:  # one snapshot: the counts and the tail agree
         counts = decision_counts(conn)
-        overdue = Counter({tier: n for tier, n in conn.execute(query)}) if query is not None else Counter()
+        within = Counter({tier: n for tier, n in conn.execute(query)}) if query is not None else Counter()
         size = conn.execute(select(_head.c.size)).scalar()
     by_tier: Counter[int] = Counter()
     pending: Counter[int] = Counter()
@@ -51,6 +53,7 @@ def read_gauges(engine: Engine, policy: Policy, now: datetime) -> DecisionGauges
         by_tier[tier] += n
         if status in OPEN_STATUSES:
             pending[tier] += n
+    overdue = Counter({tier: pending[tier] - within[tier] for tier in cutoffs if pending[tier] > within[tier]})
     return DecisionGauges(
         filed=sum(by_tier.values()),
         by_tier=by_tier,

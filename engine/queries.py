@@ -415,26 +415,37 @@ def inbox_query(segment: InboxSegment, after_seq: int | None, limit: int) -> Sel
     return query.order_by(seq.desc() if segment.newest else seq.asc()).limit(limit)
 
 
-def overdue_query(cutoffs: dict[int, datetime], dialect: str) -> TextClause | None:
-    """Per tier, the open decisions filed before that tier's cutoff (now minus its SLA): a count over
-    `ix_decisions_open`, which holds tier and filing time, so it grows with the open decisions only.
-    None when no tier has an SLA. SQLite is told the index (`INDEXED BY`): left to itself it seeks
-    (status, filed_seq) for each open status and reads every row it finds."""
+def within_sla_query(cutoffs: dict[int, datetime], dialect: str) -> TextClause | None:
+    """Per tier with an SLA, the open decisions filed at or after that tier's cutoff (now minus its SLA): those
+    not yet overdue, which /metrics takes from the tier's pending count (engine.gauges). None when no tier has
+    an SLA.
+
+    Most of a long backlog is overdue, so this counts the other side: filing times never decrease along the
+    log (the appender stamps under the chain lock), so the decisions filed since the earliest cutoff are a
+    tail of `ix_decisions_open` in filing order, from the first one filed at or after it (a seek on
+    `ix_decisions_created_at`, the smallest seq among equal times). The count grows with what was filed
+    within an SLA, not with the open decisions of the whole history. SQLite is told the index (`INDEXED
+    BY`): left to itself it seeks (status, filed_seq) for each open status and reads every row it finds."""
     if not cutoffs:
         return None
-    terms = " OR ".join(f"(tier = :tier_{i} AND created_at < :cutoff_{i})" for i in range(len(cutoffs)))
+    terms = " OR ".join(f"(tier = :tier_{i} AND created_at >= :cutoff_{i})" for i in range(len(cutoffs)))
     hint = " INDEXED BY ix_decisions_open" if dialect == "sqlite" else ""
-    params = []
+    params = [bindparam("earliest", min(cutoffs.values()), type_=_decisions.c.created_at.type)]
     for i, (tier, cutoff) in enumerate(sorted(cutoffs.items())):
         params += [bindparam(f"tier_{i}", tier), bindparam(f"cutoff_{i}", cutoff, type_=_decisions.c.created_at.type)]
+    first = (
+        "SELECT min(filed_seq) FROM decisions WHERE created_at = "
+        "(SELECT min(created_at) FROM decisions WHERE created_at >= :earliest)"
+    )
     return text(
-        f"SELECT tier, count(*) FROM decisions{hint} WHERE {OPEN_STATUSES_SQL} AND ({terms}) GROUP BY tier"
+        f"SELECT tier, count(*) FROM decisions{hint} WHERE {OPEN_STATUSES_SQL} AND filed_seq >= ({first})"
+        f" AND ({terms}) GROUP BY tier"
     ).bindparams(*params)
 
 
 def waiting_counts(cutoffs: dict[int, datetime], end: datetime, before_seq: int | None, dialect: str) -> TextClause:
     """(how many, how many overdue) of the decisions open and filed before `end`, and with `before_seq`
-    only those whose last event came before it: one pass over `ix_decisions_open` (see overdue_query)."""
+    only those whose last event came before it: one pass over `ix_decisions_open` (see within_sla_query)."""
     terms = " OR ".join(f"(tier = :tier_{i} AND created_at < :cutoff_{i})" for i in range(len(cutoffs))) or "1 = 0"
     hint = " INDEXED BY ix_decisions_open" if dialect == "sqlite" else ""
     unchanged = "" if before_seq is None else " AND last_seq < :before_seq"
