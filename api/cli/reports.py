@@ -47,7 +47,8 @@ def _write_digest(obj: Context, kind: str, day: datetime | None, fmt: str, outpu
     from engine.review.render import render_digest
 
     with obj.runtime() as rt:
-        body = render_digest(rt.reviews.digest(kind, day.date() if day else None), fmt)
+        built = rt.reviews.digest(kind, day.date() if day else None)
+        body = render_digest(built, fmt, rt.reviews.policy_of(built) if fmt != "json" else None)
     if output is None:
         click.echo(body.decode(), nl=False)
     else:

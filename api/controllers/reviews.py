@@ -42,8 +42,11 @@ def digest(
     date: FromQuery[Date | None] = None,
     format: FromQuery[Format] = "json",
 ) -> Response[bytes]:
-    built = runtime_of(request).reviews.digest(kind, date)
-    return Response(render_digest(built, format), media_type=MEDIA[format])
+    reviews = runtime_of(request).reviews
+    built = reviews.digest(kind, date)
+    # JSON carries ids; Markdown and HTML name categories and people as the digest's policy does.
+    policy = reviews.policy_of(built) if format != "json" else None
+    return Response(render_digest(built, format, policy), media_type=MEDIA[format])
 
 
 @get(

@@ -46,6 +46,7 @@ from engine.types import (
     VerdictRequest,
     WithdrawRequest,
 )
+from engine.words import category_words
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
@@ -76,7 +77,7 @@ def _page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **
     return Template(
         template_name=name,
         context={"user": request.scope.get("user"), "policy": policy, "path": request.url.path,
-                 "category_words": functools.partial(_category_words, policy), **context},
+                 "category_words": functools.partial(category_words, policy), **context},
         status_code=status_code,
     )  # fmt: skip
 
@@ -118,12 +119,6 @@ def _title_of(runtime: Any, decision_id: str) -> str:
         return str(runtime.service.get(decision_id).title)
     except NotFound:
         return decision_id
-
-
-def _category_words(policy: Policy, name: str) -> str:
-    category = policy.categories.get(name)
-    label = getattr(category, "label", None) if category is not None else None
-    return str(label or name.replace("_", " "))
 
 
 def _waited(seconds: float) -> str:
@@ -247,7 +242,7 @@ class Pages(Controller):
                 "due": _local(policy, i.due_at),
                 "due_short": i.due_at.astimezone(policy.timezone).strftime("%d %b %H:%M") if i.due_at else "",
                 "filed": _local(policy, i.decision.created_at),
-                "category": _category_words(policy, i.decision.category),
+                "category": category_words(policy, i.decision.category),
                 "excerpt": _excerpt(i.decision.rationale),
                 "why": _why(i.decision),
             }
@@ -446,7 +441,7 @@ class Pages(Controller):
             "digest.html.j2",
             kind=kind,
             # Safe: rendered by our own autoescaping template.
-            body=Markup(digest_html(built, standalone=False)),
+            body=Markup(digest_html(built, standalone=False, policy=runtime.reviews.policy_of(built))),
             previous=(built.window_start - step).isoformat(),
             next=(built.window_start + step).isoformat(),
             closed=built.closed,

@@ -21,6 +21,7 @@ from api.web.pages import _form
 from engine.errors import DomainError, InvalidInput, NotFound
 from engine.lifecycle import delegable_roles
 from engine.types import AmendRequest, DelegationRequest, DelegationView
+from engine.words import person_words
 from policy.compiled import Policy
 
 
@@ -220,8 +221,7 @@ class Steps(Controller):
 
 def _person_words(policy: Policy, name: str) -> str:
     """A person as the directory names them (`Tomas`), else their id."""
-    person = policy.people.get(name)
-    return str(getattr(person, "display_name", None) or name)
+    return person_words(policy, name)
 
 
 def _query(**values: str) -> str:

@@ -312,7 +312,7 @@ def enqueue_digest(
         "kind": "digest",
         "window": label,
         "link": link,
-        "text": digest_markdown(digest),
+        "text": digest_markdown(digest, policy),
         "slack": digest_slack(digest, link),
     }
     with write_transaction(engine) as conn:

@@ -7,10 +7,13 @@ from typing import Any
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from engine.review.digest import Digest, DigestDecision, TrendPoint
 from engine.review.metrics import EscalationReport
 from engine.text_safety import markdown_inline
+from engine.words import category_words, person_words, says_the_id
+from policy.compiled import Policy
 
 FORMATS = ("json", "md", "html")
 #: Bare media types: the HTTP layer adds "; charset=utf-8" to text/* (twice, if we had too).
@@ -42,7 +45,37 @@ def _cell(text: str | None) -> str:
     return markdown_inline(text or "")
 
 
-def _row(d: DigestDecision, digest: Digest) -> str:
+class _Words:
+    """Categories and people as the digest's policy names them (ids without a policy): in Markdown with the id
+    in parentheses where the words do not say it, in HTML with the id in a title attribute. The JSON keeps ids."""
+
+    def __init__(self, policy: Policy | None) -> None:
+        self.policy = policy
+
+    def md_category(self, name: str) -> str:
+        return _md_named(category_words(self.policy, name), name)
+
+    def md_person(self, name: str) -> str:
+        return _md_named(person_words(self.policy, name), name)
+
+    def html_category(self, name: str) -> Markup:
+        return _html_named(category_words(self.policy, name), name)
+
+    def html_person(self, name: str) -> Markup:
+        return _html_named(person_words(self.policy, name), name)
+
+
+def _md_named(words: str, name: str) -> str:
+    return _cell(words if says_the_id(words, name) else f"{words} ({name})")
+
+
+def _html_named(words: str, name: str) -> Markup:
+    if words == name:
+        return escape(name)
+    return Markup('<span title="{}">{}</span>').format(name, words)
+
+
+def _row(d: DigestDecision, digest: Digest, words: _Words) -> str:
     flags = " ".join(
         f
         for f, on in (
@@ -55,8 +88,9 @@ def _row(d: DigestDecision, digest: Digest) -> str:
     ttd = f"{d.time_to_decision_hours} h" if d.time_to_decision_hours is not None else ""
     waited = f"{d.waiting_hours} h" if d.waiting_hours is not None else ""
     return (
-        f"| {_cell(d.title)} | {_cell(d.category)} | {_cell(d.squad)} | {d.status} {flags} | "
-        f"{_cell(d.filed_by)} | {_cell(', '.join(d.approvers))} | {ttd or waited} | {d.id} |"
+        f"| {_cell(d.title)} | {words.md_category(d.category)} | {_cell(d.squad)} | {d.status} {flags} | "
+        f"{words.md_person(d.filed_by)} | {', '.join(words.md_person(a) for a in d.approvers)} | "
+        f"{ttd or waited} | {d.id} |"
     )
 
 
@@ -91,7 +125,9 @@ def _baseline_line(d: Digest) -> list[str]:
     ]
 
 
-def digest_markdown(d: Digest) -> str:
+def digest_markdown(d: Digest, policy: Policy | None = None) -> str:
+    """The digest as GitHub Markdown; categories and people named as `policy` (the digest's own) names them."""
+    words = _Words(policy)
     lines = [
         f"# Review digest: {d.title or d.cadence}, {d.window_start.isoformat()} to {d.window_last_day.isoformat()}",
         "",
@@ -107,8 +143,8 @@ def digest_markdown(d: Digest) -> str:
         f"- Pending: {len(d.pending) + d.pending_more}, overdue: **{d.overdue}**, "
         f"break-glass awaiting review: **{len(d.break_glass)}**",
         *_baseline_line(d),
-        "- By category: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_category.items()) or "none"),
-        "- By squad: " + (", ".join(f"{_cell(k)} {v}" for k, v in d.by_squad.items()) or "none"),
+        "- By category: " + (", ".join(f"{words.md_category(k)}: {v}" for k, v in d.by_category.items()) or "none"),
+        "- By squad: " + (", ".join(f"{_cell(k)}: {v}" for k, v in d.by_squad.items()) or "none"),
         "",
     ]
     header = "| title | category | squad | status | filer | signed by | time to decision / waiting | id |"
@@ -117,12 +153,12 @@ def digest_markdown(d: Digest) -> str:
         here = " (reviewed in this meeting)" if section.reviewed_here else ""
         lines += [f"## Tier {section.tier}: {section.name}{here}", ""]
         if section.decisions:
-            lines += [header, rule, *(_row(x, d) for x in section.decisions), ""]
+            lines += [header, rule, *(_row(x, d, words) for x in section.decisions), ""]
         else:
             lines += ["None filed in this window.", ""]
     earlier = earlier_pending(d)
     lines += ["## Still waiting from earlier windows", "", _waiting_note(d, earlier), ""]
-    lines += [header, rule, *(_row(x, d) for x in earlier), ""] if earlier else []
+    lines += [header, rule, *(_row(x, d, words) for x in earlier), ""] if earlier else []
     more = earlier_more(d, earlier)
     lines += (
         [f"{_more(more).capitalize()}, the oldest first: the digest lists {len(earlier)} of them.", ""] if more else []
@@ -212,22 +248,27 @@ def _nice_ticks(top: int) -> list[int]:
     return list(range(0, -(-top // step) * step + 1, step))
 
 
-def digest_html(d: Digest, standalone: bool = True) -> str:
+def digest_html(d: Digest, standalone: bool = True, policy: Policy | None = None) -> str:
+    """The digest as HTML (a whole page, or the article alone for the web page that frames it); categories and
+    people named as `policy` (the digest's own) names them."""
     template = _env.get_template("digest.html.j2")
     earlier = earlier_pending(d)
+    words = _Words(policy)
     return template.render(
         d=d, chart=trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct,
         earlier=earlier, waiting_note=_waiting_note(d, earlier), more=_more(earlier_more(d, earlier)),
+        category=words.html_category, person=words.html_person,
     )  # fmt: skip
 
 
-def render_digest(d: Digest, fmt: str) -> bytes:
+def render_digest(d: Digest, fmt: str, policy: Policy | None = None) -> bytes:
+    """`fmt` json (ids, the data), md or html (the words `policy`, the one the digest was built under, gives)."""
     if fmt == "json":
         return to_json(d)
     if fmt == "md":
-        return digest_markdown(d).encode()
+        return digest_markdown(d, policy).encode()
     if fmt == "html":
-        return digest_html(d).encode()
+        return digest_html(d, policy=policy).encode()
     raise ValueError(f"format must be one of {', '.join(FORMATS)}")
 
 

@@ -98,6 +98,14 @@ class Reviews:
         built.baseline = self._against_baseline(built)
         return built
 
+    def policy_of(self, built: Digest) -> Policy:
+        """The policy `built` was made under, whose words (categories, people) its Markdown and HTML use: the
+        one in force at a closed window's end, so a later activation never renames a closed digest."""
+        if built.closed and self.policy_at is not None:
+            return self.policy_at(built.ends_at)
+        current: Policy = self.policies.current
+        return current
+
     def _against_baseline(self, built: Digest) -> BaselineComparison | None:
         summary = self.baseline() if self.baseline is not None else None
         if summary is None:

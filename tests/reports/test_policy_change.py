@@ -37,8 +37,16 @@ def test_a_later_policy_activation_does_not_rewrite_a_closed_window(runtime: Run
     digest = runtime.reviews.digest("weekly", date(2026, 3, 2))
     # Filed Thursday 10:00, still waiting when the window ends (85 h, DST ate one): past the 3-day SLA.
     assert [(d.id, d.overdue) for d in digest.pending] == [(waiting, True)]
-    first = {fmt: render_digest(digest, fmt) for fmt in ("json", "md", "html")}
+    first = {fmt: render_digest(digest, fmt, runtime.reviews.policy_of(digest)) for fmt in ("json", "md", "html")}
+    assert "Mei (ML engineer)" in first["html"].decode()
     text = DEFAULT_POLICY.read_text().replace("{name: Tech PM sign-off,", "{name: Tech PM,")
+    text = text.replace("display_name: Mei (ML engineer),", "display_name: Mei Chen,")
     _activate(runtime, text.replace("sla: 3d}", "sla: 5d}"))
     again = runtime.reviews.digest("weekly", date(2026, 3, 2))
-    assert {fmt: render_digest(again, fmt) for fmt in first} == first
+    # Named as the policy in force at the window's end named her, byte for byte.
+    assert {fmt: render_digest(again, fmt, runtime.reviews.policy_of(again)) for fmt in first} == first
+    # The open window reads under the new policy, names included.
+    file(runtime, "mei", "pipeline", {"risk_score": 10}, "after the change")
+    now = runtime.reviews.digest("weekly")
+    html = render_digest(now, "html", runtime.reviews.policy_of(now)).decode()
+    assert '<span title="mei">Mei Chen</span>' in html and "Mei (ML engineer)" not in html

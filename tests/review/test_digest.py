@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
+from markdown_it import MarkdownIt
 
 from engine.review.render import render_digest
 from engine.runtime import Runtime
 from engine.types import AmendRequest, FilingRequest, ProceedRequest, VerdictRequest
-from tests.support import ManualClock
+from policy import load_policy_text
+from tests.support import DEFAULT_POLICY, ManualClock
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -216,3 +219,92 @@ def test_each_row_once_ids_out_of_the_way_and_a_chart_with_axis_values(runtime: 
     md = render_digest(d, "md").decode()
     assert md.count(f"| {this_week} |") == 1 and md.count(f"| {earlier} |") == 1
     assert "| title | category |" in md
+
+
+_md = MarkdownIt("commonmark").enable(["table"])
+
+
+def _md_cells(markdown: str) -> dict[str, list[str]]:
+    """Each Markdown table row as a reader sees it (escapes resolved), by its first cell (the title)."""
+    tokens = _md.parse(markdown)
+    rows: dict[str, list[str]] = {}
+    row: list[str] = []
+    for i, t in enumerate(tokens):
+        if t.type == "tr_open":
+            row = []
+        elif t.type in ("td_open", "th_open"):
+            row.append("".join(c.content for c in (tokens[i + 1].children or [])))
+        elif t.type == "tr_close" and row:
+            rows[row[0]] = row
+    return rows
+
+
+def _html_row(html: str, decision_id: str) -> str:
+    return html[html.index(f'<tr data-decision="{decision_id}">') :].split("</tr>", 1)[0]
+
+
+def _visible(html: str) -> str:
+    """The text a reader sees: inline elements join their neighbours, other elements break words apart."""
+    inline = re.sub(r"</?(?:span|a|small|code|strong)\b[^>]*>", "", html)
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", inline)))
+
+
+def test_markdown_and_html_name_categories_and_people_as_the_policy_does(
+    runtime: Runtime, seeded: dict[str, str]
+) -> None:
+    d = runtime.reviews.digest("weekly", date(2026, 3, 4))
+    policy = runtime.reviews.policy_of(d)
+    md = render_digest(d, "md", policy).decode()
+    rows = _md_cells(md)
+    # title | category | squad | status | filer | signed by | time | id
+    assert rows["small deviation"][1] == "quality threshold"
+    assert rows["small deviation"][4] == "Mei (ML engineer) (mei)"  # the id beside a name that does not say it
+    assert rows["dedup stage"][4:6] == ["Jon (researcher) (jon)", "Tomas"]  # "Tomas" says tomas already
+    assert rows["Acme scope"][4] == "Lena"
+    by_category = next(line for line in _md.parse(md) if line.type == "inline" and "By category" in line.content)
+    assert "quality threshold: 1" in by_category.content.replace("\\", "")
+    assert "quality_threshold" not in md.replace("\\_", "_")  # the id is for JSON, not this reader
+
+    html = render_digest(d, "html", policy).decode()
+    row = _html_row(html, seeded["tier1"])
+    assert '<span title="quality_threshold">quality threshold</span>' in row
+    assert '<span title="mei">Mei (ML engineer)</span>' in row
+    approved = _visible(_html_row(html, seeded["approved"]))
+    assert "Jon (researcher)" in approved and "Tomas" in approved and "tomas" not in approved
+    visible = _visible(html)
+    assert "quality_threshold" not in visible and "reporting_format" not in visible
+    assert "quality threshold: 1" in visible and "reporting format: 1" in visible
+
+    # JSON is the data: ids, as before.
+    data = msgspec.json.decode(render_digest(d, "json", policy))
+    row_json = next(x for s in data["sections"] for x in s["decisions"] if x["id"] == seeded["approved"])
+    assert (row_json["category"], row_json["filed_by"], row_json["approvers"]) == ("pipeline", "jon", ["tomas"])
+    assert data["by_category"]["quality_threshold"] == 1
+
+
+def test_names_from_the_policy_stay_escaped_in_markdown_and_html(runtime: Runtime, clock: ManualClock) -> None:
+    """Display names are text too: a policy author's `<b>` or `[link](...)` reads as written, never as markup;
+    an unknown category has no name but the one it was filed under, escaped the same way."""
+    evil_name = '<b onmouseover="x">Mei</b> [click](https://evil.example) | **bold**'
+    text = DEFAULT_POLICY.read_text().replace("display_name: Mei (ML engineer),", f"display_name: '{evil_name}',")
+    policy = load_policy_text(text, "evil.yaml")
+    assert policy.people["mei"].display_name == evil_name
+    _at(clock, "2026-03-03T10:00")
+    _file(runtime, "mei", "quality_threshold", {"deviation_pct": 1.0}, "plain title")
+    _file(runtime, "mei", "<i>odd|category</i>", {}, "unknown one")
+    _at(clock, "2026-03-10T09:00")
+    d = runtime.reviews.digest("weekly", date(2026, 3, 4))
+
+    md = render_digest(d, "md", policy).decode()
+    tokens = _md.parse(md)
+    kinds = {t.type for t in tokens} | {c.type for t in tokens for c in (t.children or [])}
+    assert not kinds & {"html_block", "html_inline", "link_open"}, kinds
+    rows = _md_cells(md)
+    assert rows["plain title"][4] == f"{evil_name} (mei)" and len(rows["plain title"]) == 8
+    assert rows["unknown one"][1] == "<i>odd|category</i>" and len(rows["unknown one"]) == 8
+
+    html = render_digest(d, "html", policy).decode()
+    assert "<b " not in html and "<i>" not in html
+    assert '<span title="mei">&lt;b onmouseover=&#34;x&#34;&gt;Mei&lt;/b&gt;' in html
+    visible = _visible(html)
+    assert evil_name in visible and "<i>odd|category</i>" in visible

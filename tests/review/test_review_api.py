@@ -26,6 +26,22 @@ def test_digest_formats_over_http(api: Api) -> None:
     assert html.headers["content-type"].startswith("text/html") and "<svg" in html.text and "Acme scope" in html.text
 
 
+def test_digest_markdown_and_html_over_http_name_people_and_categories_json_keeps_ids(api: Api) -> None:
+    from markdown_it import MarkdownIt
+
+    api.file("mei", "quality_threshold", {"deviation_pct": 3.0}, title="Looser bound")
+    body = api.get("/v1/digests/weekly", "dana").json()
+    assert (body["pending"][0]["category"], body["pending"][0]["filed_by"]) == ("quality_threshold", "mei")
+    assert body["by_category"] == {"quality_threshold": 1}
+    md = api.get("/v1/digests/weekly?format=md", "dana").text
+    text = MarkdownIt("commonmark").enable(["table"]).render(md).replace("\n", "")  # what a Markdown reader shows
+    assert "<td>Looser bound</td><td>quality threshold</td><td>nucleus</td>" in text
+    assert "<td>Mei (ML engineer) (mei)</td>" in text and "By category: quality threshold: 1" in text
+    html = api.get("/v1/digests/weekly?format=html", "dana").text
+    assert '<td data-label="Category"><span title="quality_threshold">quality threshold</span></td>' in html
+    assert '<td data-label="Filer"><span title="mei">Mei (ML engineer)</span></td>' in html
+
+
 @pytest.mark.parametrize(
     ("path", "field"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from policy import load_policy, load_policy_text
@@ -38,6 +39,12 @@ def test_forms_pages_and_digests_use_the_words(browser: Any) -> None:
     assert "Deviation from the quality bar" in page and "3.5 %" in page
     digest = browser.client.get("/digests/weekly").text
     assert "Weekly operational sync" in digest and "weekly_sync," not in digest
+    # The digest page names the category and the filer as the policy does; the ids are on hover.
+    row = digest[digest.index(">Bound</a>") : digest.index("</tr>", digest.index(">Bound</a>"))]
+    assert '<td data-label="Category"><span title="quality_threshold">quality threshold</span></td>' in row
+    assert '<td data-label="Filer"><span title="mei">Mei (ML engineer)</span></td>' in row
+    assert "quality threshold: 1" in re.sub(r"</?span[^>]*>", "", digest)
+    assert ">quality_threshold<" not in digest and ">mei<" not in digest and "quality_threshold:" not in digest
 
 
 def test_categories_read_as_words_in_the_list_the_page_and_the_form(browser: Any) -> None:
