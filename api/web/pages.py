@@ -26,6 +26,7 @@ from api.controllers.log import MEDIA as EXPORT_MEDIA
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
 from api.web.oidc import oidc_of, site_url
 from api.web.session import current_session, end_session, start_session
+from api.web.times import time_element
 from engine.decision_export import decisions_csv
 from engine.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from engine.log.autosign import checkpoint_every_from_env, checkpoint_lag, log_size, sign_before_export
@@ -41,12 +42,13 @@ from engine.types import (
     DecisionFilter,
     DecisionSort,
     FilingRequest,
+    InboxItem,
     InboxSort,
     ProceedRequest,
     VerdictRequest,
     WithdrawRequest,
 )
-from engine.words import category_words
+from engine.words import category_words, person_words
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
@@ -77,7 +79,8 @@ def _page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **
     return Template(
         template_name=name,
         context={"user": request.scope.get("user"), "policy": policy, "path": request.url.path,
-                 "category_words": functools.partial(category_words, policy), **context},
+                 "category_words": functools.partial(category_words, policy),
+                 "when": _when(policy, runtime.service.clock()), **context},
         status_code=status_code,
     )  # fmt: skip
 
@@ -87,10 +90,9 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-def _local(policy: Policy, moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(policy.timezone).strftime("%a %d %b %Y, %H:%M %Z")
+def _when(policy: Policy, now: datetime) -> Callable[[datetime | None], Any]:
+    """What pages write for an instant: `<time datetime="(UTC)">Tue 1 Dec 14:00 CET</time>`, in the policy's zone."""
+    return functools.partial(time_element, tz=policy.timezone, now=now)
 
 
 def _excerpt(text: str | None, limit: int = 220) -> str:
@@ -119,6 +121,20 @@ def _title_of(runtime: Any, decision_id: str) -> str:
         return str(runtime.service.get(decision_id).title)
     except NotFound:
         return decision_id
+
+
+def _escalation(policy: Policy, item: InboxItem) -> dict[str, Any] | None:
+    """Why an item was escalated here, in words (the API's `escalation` says the same with the UTC instant):
+    overdue since when, and which tier escalates to whom."""
+    if not item.escalated or item.due_at is None:
+        return None
+    tier = policy.tiers.get(item.decision.tier)
+    to = tier.escalate_to if tier is not None else None
+    return {
+        "since": item.due_at,
+        "tier": f"tier {item.decision.tier}" + (f" ({tier.name})" if tier is not None else ""),
+        "to": (person_words(policy, to) if to in policy.people else to.replace("_", " ")) if to else None,
+    }
 
 
 def _waited(seconds: float) -> str:
@@ -194,7 +210,6 @@ class Pages(Controller):
         if not person.roles & FILERS:
             return Redirect("/decisions", status_code=303)
         runtime = runtime_of(request)
-        policy = runtime.policies.current
         service = runtime.service
         mine = [
             d
@@ -212,7 +227,6 @@ class Pages(Controller):
             mine=sorted(mine, key=lambda d: d.created_at),
             recent=recent,
             waiting=[{"item": i, "waited": _waited(i.waiting_seconds)} for i in waiting],
-            when=lambda d: _local(policy, d),
             message=request.query_params.get("message"),
         )
 
@@ -239,10 +253,8 @@ class Pages(Controller):
             {
                 "item": i,
                 "waited": _waited(i.waiting_seconds),
-                "due": _local(policy, i.due_at),
-                "due_short": i.due_at.astimezone(policy.timezone).strftime("%d %b %H:%M") if i.due_at else "",
-                "filed": _local(policy, i.decision.created_at),
                 "category": category_words(policy, i.decision.category),
+                "escalation": _escalation(policy, i),
                 "excerpt": _excerpt(i.decision.rationale),
                 "why": _why(i.decision),
             }
@@ -286,7 +298,6 @@ class Pages(Controller):
             statuses=STATUSES,
             errors=errors,
             squads=sorted({p.squad for p in policy.people.values() if p.squad}),
-            when=lambda d: _local(policy, d),
             query=query,
             dates={k: request.query_params.get(k, "") for k in ("from", "to")},
             cursor=request.query_params.get("cursor"),
@@ -331,7 +342,6 @@ class Pages(Controller):
             may_decide=may_decide,
             steps=steps,
             related={i: _title_of(runtime, i) for i in (detail.supersedes, detail.superseded_by) if i},
-            when=lambda d: _local(policy, d),
             message=request.query_params.get("message"),
             error=request.query_params.get("error"),
         )
