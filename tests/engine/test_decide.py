@@ -613,3 +613,28 @@ def test_only_an_admin_activates_a_version_an_approved_decision_names() -> None:
     assert book.run(Activate(POLICY.version, TEXT), "adm", related="D3").events == ()  # already in force
     system = Person("system", frozenset({"system"}))
     assert book.run(activate, system, related="D1").events[0].actor == "system"
+
+
+def test_a_policy_filing_the_policy_did_not_know_then_never_activates_anything() -> None:
+    # Filed while the policy had no `policy` category: an unknown kind, its attributes never checked as a
+    # candidate's. Approved once a later policy knows the category, it is approved and nothing more.
+    start = TEXT.index("  policy:\n")
+    without = load_policy_text(TEXT[:start] + TEXT[TEXT.index("unknown_category_tier:") :], "no-policy.yaml")
+    assert "policy" not in without.categories
+    book = Book(without, candidates={CANDIDATE.version: CANDIDATE_TEXT})
+    book.file("adm", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    assert book.rows["D1"]["known_category"] is False
+    book.policy = POLICY
+    outcome = book.approve("dana", "D1")
+    assert [e.type for e in outcome.events] == ["approval_recorded"] and outcome.status == "approved"
+
+
+@pytest.mark.parametrize("version", [None, 7, ["a"], {"v": 1}])
+def test_a_candidate_version_that_is_not_text_is_never_looked_up(version: object) -> None:
+    # The category's schema asks for a string; a state that holds anything else is refused in words, never
+    # as a crash of the lookup (a list or a map cannot even be a key).
+    book = Book(candidates={CANDIDATE.version: CANDIDATE_TEXT})
+    book.file("adm", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    book.rows["D1"]["attributes"] = {**book.rows["D1"]["attributes"], "candidate_version": version}
+    with pytest.raises(Conflict, match=r"^decision D1 names candidate policy .*, which is not stored; it cannot be"):
+        book.approve("dana", "D1")
