@@ -43,4 +43,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
+        if value.tzinfo is UTC:
+            return value  # PostgreSQL sessions run in UTC (engine.store.db): nothing to convert, per row
         return value.astimezone(UTC)
