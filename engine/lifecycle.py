@@ -15,6 +15,7 @@ docs/rules.md is the table of these rules; a test keeps it in step with `RULES` 
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,11 +32,11 @@ from engine.quorum import Vote, acting_role, adds_to_quorum, missing, satisfied
 from engine.reminders import escalated_to
 from engine.routing import eligibility_refusal, route_for
 from engine.types import FINAL_STATUSES, OPEN_STATUSES, Route, Verdict
-from policy.compiled import AttributesInvalid, FieldError, Person, Policy, Tier
+from policy import PolicyLoadError, load_policy_text
+from policy.compiled import POLICY_CATEGORY, AttributesInvalid, FieldError, Person, Policy, Tier
 
 #: Roles that may file, amend their own, comment and break the glass (auditors only read).
 FILING_ROLES = frozenset({"squad_member", "tech_pm", "director", "admin"})
-POLICY_CATEGORY = "policy"
 #: Only decisions in force can be replaced; a pending one is withdrawn or amended instead.
 SUPERSEDABLE = frozenset({"resolved", "approved"})
 #: The actor of consequences (a supersession or an activation caused by another command).
@@ -336,7 +337,31 @@ def candidate_text(category: str, attributes: Mapping[str, Any], authority: Auth
                 )
             ]
         )
-    return authority.candidates.get(version)
+    text = authority.candidates.get(version)
+    problems = candidate_problems(text, version) if text is not None else None
+    if problems is not None:
+        raise InvalidInput(
+            [
+                FieldError(
+                    "$.attributes.candidate_version",
+                    f"candidate policy {version[:12]} does not load, so it could never be activated: {problems}",
+                )
+            ]
+        )
+    return text
+
+
+@functools.lru_cache(maxsize=16)
+def candidate_problems(text: str, version: str) -> str | None:
+    """Why a stored candidate policy could never run, or None: it must load under this service's rules
+    (policy.compiler). Proposing refuses such a text, but a version stored before a rule was added
+    (or written to the database by other means) is still named by its hash, so the rules ask again
+    before a filing names it and before an activation runs it. Loading is pure; remembered by text."""
+    try:
+        load_policy_text(text, f"candidate:{version[:12]}")
+    except PolicyLoadError as exc:
+        return "; ".join(str(issue) for issue in exc.issues)
+    return None
 
 
 def may_supersede_refusal(old: DecisionState, actor: Person, authority: Authority) -> str | None:
@@ -416,7 +441,9 @@ def _file(command: File, actor: Person, authority: Authority, old: DecisionState
     if status == "resolved":
         if old is not None:
             events.append(_superseded(old, decision_id))
-        events.extend(_activation(decision_id, command.category, result.known_category, result.attributes, authority))
+        events.extend(
+            _activation(decision_id, command.category, result.known_category, result.attributes, authority, tier)
+        )
     return Outcome(tuple(events))
 
 
@@ -545,17 +572,36 @@ def _on_approval(state: DecisionState, authority: Authority, related: DecisionSt
 
 
 def _activation(
-    decision_id: str, category: str, known_category: bool, attributes: Mapping[str, Any], authority: Authority
+    decision_id: str,
+    category: str,
+    known_category: bool,
+    attributes: Mapping[str, Any],
+    authority: Authority,
+    squad_tier: int | None = None,
 ) -> list[PlannedEvent]:
-    """The activation a `policy` decision's closing causes in its own transaction, whichever step closes it:
-    the approval that completes its quorum, or a filing or amendment that a squad-resolved tier settles."""
+    """The activation a `policy` decision's closing causes in its own transaction: only ever the approval
+    that completes its quorum. `squad_tier`: the tier the squad resolves that closes it instead (a filing or
+    an amendment), which is refused: the squad never activates a policy. The policy loader refuses a policy
+    under which that could happen (policy.compiler), so this holds for a policy built any other way too."""
     if category != POLICY_CATEGORY or not known_category or POLICY_CATEGORY not in authority.policy.categories:
         return []
+    if squad_tier is not None:
+        tier = _tier(authority.policy, squad_tier)
+        raise Forbidden(
+            f"a `policy` decision activates the policy it names, so it needs sign-off; tier {tier.number} "
+            f"({tier.name}) is resolved by the squad"
+        )
     version = attributes.get("candidate_version")
     text = authority.candidates.get(version) if isinstance(version, str) else None
     if text is None:
         raise Conflict(
             f"decision {decision_id} names candidate policy {version!r}, which is not stored; it cannot be approved"
+        )
+    problems = candidate_problems(text, version)
+    if problems is not None:
+        raise Conflict(
+            f"decision {decision_id} names candidate policy {str(version)[:12]}, which does not load, so it cannot "
+            f"be approved: withdraw it ({problems})"
         )
     if version == authority.policy.version:
         return []
@@ -818,7 +864,8 @@ def _amend(
             raise Conflict(f"decision {state.supersedes}, which this one replaces, can no longer be superseded")
         events.append(_superseded(related, state.id))
     if status != "pending":
-        events.extend(_activation(state.id, state.category, result.known_category, result.attributes, authority))
+        squad = tier if status == "resolved" else None
+        events.extend(_activation(state.id, state.category, result.known_category, result.attributes, authority, squad))
     return Outcome(tuple(events))
 
 
@@ -880,6 +927,9 @@ def _activate(command: Activate, actor: Person, authority: Authority, approving:
         raise Forbidden(f"no approved `policy` decision names version {command.version[:12]}")
     if command.version == authority.policy.version:
         return Outcome(())
+    problems = candidate_problems(command.text, command.version)
+    if problems is not None:
+        raise InvalidInput([FieldError("$.text", f"policy {command.version[:12]} does not load: {problems}")])
     data = {
         "version": command.version,
         "previous": authority.policy.version,

@@ -68,8 +68,9 @@ RULES: tuple[Rule, ...] = (
         "the filer",
         "re-classified under the policy in force; votes are carried to the new content only when nothing "
         "changed but attributes the policy marks `material: false` and the tier and route stay; all other "
-        "votes lapse (dismissed); naming another candidate policy logs that candidate's full text; an "
-        "amendment that moves a `policy` decision to a squad tier resolves it and activates its candidate",
+        "votes lapse (dismissed); naming another candidate policy logs that candidate's full text, and it "
+        "must load; an amendment that would move a `policy` decision to a squad tier is refused (the squad "
+        "never activates a policy)",
     ),
     Rule(
         "proceed (break-glass)",
@@ -102,8 +103,9 @@ OTHER_RULES: tuple[tuple[str, str, str], ...] = (
         "file",
         "anyone holding squad_member, tech_pm, director or admin",
         "classified under the policy in force; tier 1 is resolved at filing, others wait for their quorum; "
-        "a `policy` decision must name a proposed candidate, whose full text the filing logs, and one that "
-        "a squad tier resolves at filing activates its candidate in the same transaction",
+        "a `policy` decision must name a proposed candidate that loads, whose full text the filing logs; "
+        "one a squad tier would resolve is refused (the policy loader refuses a policy under which that "
+        "could happen)",
     ),
     (
         "delegate",
@@ -116,7 +118,7 @@ OTHER_RULES: tuple[tuple[str, str, str], ...] = (
     (
         "activate a policy version",
         "the approval that completes a `policy` decision (same transaction); or an admin (or the service at "
-        "start-up) naming a version that an approved `policy` decision names",
+        "start-up) naming a version that an approved `policy` decision names, and whose text loads",
         "the version's full text is logged in `policy_activated`; every later command is decided under it",
     ),
     (

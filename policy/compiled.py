@@ -19,6 +19,9 @@ FieldType = Literal["number", "integer", "string", "boolean", "list"]
 
 #: The roles the service knows. Permissions in the API are expressed with them.
 ROLES: tuple[str, ...] = ("squad_member", "tech_pm", "director", "auditor", "admin")
+#: The category whose decisions activate the candidate policy they name (engine.lifecycle `_activation`):
+#: the compiler refuses a policy under which one could land in a tier the squad resolves.
+POLICY_CATEGORY = "policy"
 
 
 @dataclass(frozen=True, slots=True)

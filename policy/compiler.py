@@ -2,7 +2,8 @@
 
 Structure (keys, types) is msgspec's job; this module checks meaning: tiers 1 to 3 all defined,
 exactly one of `approval: self` or `approvers`, durations, the time zone, review cadence names,
-`$parameter` references, fields that rules read, enum and default values. Problems are
+`$parameter` references, fields that rules read, enum and default values, and that no decision
+of the `policy` category (which activates a policy) can land in a tier the squad resolves. Problems are
 collected as SpecIssues (with YAML paths) so the loader can report all of them at once.
 """
 
@@ -19,6 +20,7 @@ import msgspec
 
 from policy.attributes import make_classifier, make_validator, show, type_problem, value_problem
 from policy.compiled import (
+    POLICY_CATEGORY,
     ROLES,
     ApproverRule,
     Cadence,
@@ -61,12 +63,21 @@ class Broken:
     parameters: frozenset[str] = frozenset()
     reviews: frozenset[str] = frozenset()
     tiers: frozenset[int] = frozenset()
+    categories: frozenset[str] = frozenset()
 
 
-def compile_policy(spec: PolicySpec, *, version: str, source: str, locate: Locate | None = None) -> Policy:
-    """The compiled policy; raises SpecInvalid listing every problem."""
+def compile_policy(
+    spec: PolicySpec,
+    *,
+    version: str,
+    source: str,
+    locate: Locate | None = None,
+    written: frozenset[str] | None = None,
+) -> Policy:
+    """The compiled policy; raises SpecInvalid listing every problem. `written`: the top-level keys the
+    file gives (the rest took their defaults), to point at what is written; None: every key."""
     pieces = {f: getattr(spec, f) for f in spec.__struct_fields__}
-    policy, issues = compile_pieces(pieces, version=version, source=source, locate=locate)
+    policy, issues = compile_pieces(pieces, version=version, source=source, locate=locate, written=written)
     if issues or policy is None:
         raise SpecInvalid(issues)
     return policy
@@ -79,13 +90,14 @@ def compile_pieces(
     source: str,
     locate: Locate | None = None,
     broken: Broken = Broken(),
+    written: frozenset[str] | None = None,
 ) -> tuple[Policy | None, list[SpecIssue]]:
     """Compile whichever top-level pieces converted; the policy is None when anything is wrong.
 
     Used directly by the loader when some pieces failed structurally, so that problems in the
     rest are still found in the same pass.
     """
-    builder = _Builder(locate or (lambda _path: None), broken)
+    builder = _Builder(locate or (lambda _path: None), broken, frozenset(pieces) if written is None else written)
     policy = builder.build(pieces, version=version, source=source)
     return (policy if not builder.issues else None), builder.issues
 
@@ -94,6 +106,8 @@ def compile_pieces(
 class _Builder:
     locate: Locate
     broken: Broken
+    #: The top-level keys the file gives.
+    written: frozenset[str] = frozenset()
     issues: list[SpecIssue] = field(default_factory=list)
 
     def problem(self, path: Path, message: str, hint: str | None = None, on_key: bool = False) -> None:
@@ -119,6 +133,7 @@ class _Builder:
             for name, spec in pieces.get("categories", {}).items()
             if (compiled := self.category(name, spec, parameters, version))
         }
+        self.policy_needs_sign_off(pieces, tiers)
         baseline = None
         metrics = pieces.get("metrics")
         if metrics is not None and metrics.baseline is not None:
@@ -148,6 +163,75 @@ class _Builder:
             director_minutes_per_item=metrics.director_minutes_per_item if metrics is not None else None,
             identity=identity,
         )
+
+    def policy_needs_sign_off(self, pieces: Mapping[str, Any], tiers: Mapping[int, Tier]) -> None:
+        """A `policy` decision activates the candidate policy it names when it closes, so no input may land
+        it in a tier the squad resolves (`approval: self`): any squad member could then activate a policy of
+        their choosing. Rules only raise a tier (max of base_tier and every matching rule), and a decision
+        that supersedes another takes at least the tier of what it replaces (engine.lifecycle, at filing and
+        at each amendment's re-classification), so the tiers a `policy` decision can land in are its floor
+        (base_tier, or unknown_category_tier when the category is not declared) and every tier above it,
+        whatever the attributes. Each entry that makes a squad tier reachable is reported where written, and
+        so is a `policy` rule naming a squad tier below the floor (it could never apply, but says the squad
+        may activate policies)."""
+        squad = {number: tier for number, tier in tiers.items() if tier.self_approved}
+        if not squad or "categories" not in pieces or POLICY_CATEGORY in self.broken.categories:
+            return  # nothing the squad resolves, or the category is broken and already reported
+        harm = "any squad member could activate a policy of their choosing"
+        spec: CategorySpec | None = pieces["categories"].get(POLICY_CATEGORY)
+        reported: set[int] = set()
+        if spec is not None:
+            floor = spec.base_tier
+            here: Path = ("categories", POLICY_CATEGORY)
+            if floor in squad:
+                self.problem(
+                    (*here, "base_tier"),
+                    f"a `policy` decision activates the policy it names, and base_tier {floor} "
+                    f"({squad[floor].name}) is resolved by the squad without sign-off: {harm}",
+                    "give `policy` a tier that needs approvers (the default policy uses base_tier: 3)",
+                )
+                reported.add(floor)
+            for i, rule in enumerate(spec.rules):
+                if rule.tier not in squad:
+                    continue
+                name = squad[rule.tier].name
+                if rule.tier > floor:
+                    message = f"rule '{rule.id}' raises a `policy` decision to tier {rule.tier} ({name}), "
+                    message += f"which the squad resolves without sign-off: {harm}"
+                    reported.add(rule.tier)
+                else:
+                    # Dead (rules only raise), but its only meaning is "the squad may activate policies".
+                    message = f"rule '{rule.id}' gives a `policy` decision tier {rule.tier} ({name}), which the "
+                    message += "squad resolves without sign-off; rules only raise a tier, so it could never apply, "
+                    message += "but a `policy` decision is never the squad's to resolve"
+                self.problem(
+                    (*here, "rules", i, "tier"),
+                    message,
+                    f"delete the rule, or point it at a tier that needs approvers (not tier {rule.tier})",
+                )
+        else:
+            given = "unknown_category_tier" in self.written
+            floor = pieces.get("unknown_category_tier", 3)
+            if floor in squad:
+                self.problem(
+                    ("unknown_category_tier",) if given else ("tiers", floor, "approval"),
+                    f"no `policy` category is declared, so a `policy` decision falls to unknown_category_tier "
+                    f"{floor}{'' if given else ' (the default)'} ({squad[floor].name}), which the squad resolves "
+                    f"without sign-off",
+                    "declare a `policy` category whose base_tier needs approvers (see the default policies.yaml), "
+                    "or set unknown_category_tier to a tier that needs approvers",
+                )
+                reported.add(floor)
+        for number, tier in sorted(squad.items()):
+            if number > floor and number not in reported:
+                self.problem(
+                    ("tiers", number, "approval"),
+                    f"tier {number} ({tier.name}) is resolved by the squad, and a `policy` decision lands in it "
+                    f"by superseding a tier-{number} decision (a replacement needs at least the tier of what it "
+                    f"replaces): {harm}",
+                    f"give tier {number} `approvers`: every tier from the one a `policy` decision starts in "
+                    f"({floor}) up must need sign-off",
+                )
 
     def timezone(self, name: str) -> zoneinfo.ZoneInfo | None:
         try:

@@ -67,20 +67,21 @@ def _load(raw: bytes, filename: str) -> Policy:
         line, column = position_of(document.root, issue.path, on_key=issue.on_key)
         return PolicyIssue(filename, line, column, issue.message, issue.hint)
 
+    written = frozenset(str(key) for key in data)
     try:
         spec = msgspec.convert(data, PolicySpec)
     except msgspec.ValidationError as exc:
         spec_issues: list[SpecIssue] = []
         pieces = convert_fields(data, PolicySpec, (), spec_issues)
         _, meaning_issues = compile_pieces(
-            pieces, version=version, source=filename, locate=locate, broken=_broken(data, pieces)
+            pieces, version=version, source=filename, locate=locate, broken=_broken(data, pieces), written=written
         )
         found = [place(i) for i in [*spec_issues, *meaning_issues]]
         if not found:  # never report "0 problems": fall back to msgspec's own words
             found = [PolicyIssue(filename, 1, 1, str(exc), "see the policy schema (`decisions policy schema`)")]
         raise PolicyLoadError([*issues, *found]) from None
     try:
-        policy = compile_policy(spec, version=version, source=filename, locate=locate)
+        policy = compile_policy(spec, version=version, source=filename, locate=locate, written=written)
     except SpecInvalid as exc:
         raise PolicyLoadError([*issues, *(place(i) for i in exc.issues)]) from None
     if issues:
@@ -119,4 +120,5 @@ def _broken(data: Mapping[str, Any], pieces: Mapping[str, Any]) -> Broken:
         parameters=frozenset(str(n) for n in written("parameters") - converted("parameters")),
         reviews=frozenset(str(n) for n in written("reviews") - converted("reviews")),
         tiers=frozenset(n for n in written("tiers") - converted("tiers") if isinstance(n, int)),
+        categories=frozenset(str(n) for n in written("categories") - converted("categories")),
     )

@@ -11,7 +11,7 @@ import pytest
 from engine.errors import Forbidden, InvalidInput
 from engine.log.audit import audit_database
 from engine.runtime import open_runtime
-from engine.types import AmendRequest, FilingRequest, VerdictRequest
+from engine.types import FilingRequest, VerdictRequest
 from policy import PolicyLoadError
 from tests.support import DEFAULT_POLICY, ManualClock
 
@@ -158,55 +158,24 @@ def _squad_settled_policy(policy_file: Path) -> None:
     policy_file.write_text(text.replace(_POLICY_AT_TIER_3, _POLICY_AT_TIER_1))
 
 
-def test_a_policy_decision_a_squad_tier_resolves_at_filing_activates_its_candidate(
+def test_a_policy_that_lets_the_squad_settle_a_policy_decision_never_runs_nor_becomes_a_candidate(
     database_url: str, policy_file: Path
 ) -> None:
-    _squad_settled_policy(policy_file)
     rt = open_runtime(database_url, str(policy_file), clock=ManualClock())
     try:
-        candidate = rt.governance.propose(_candidate_text(policy_file), "candidate.yaml")
-        filed = rt.service.file(
-            rt.policies.current.people["adm"],
-            FilingRequest(
-                title="Tighten the quality bound",
-                category="policy",
-                attributes={"candidate_version": candidate.version, "summary": "minor"},
-            ),
-        )
-        # Resolved is the decision taken: the version it names is the one in force, in the same write.
-        assert filed.decision.status == "resolved"
-        assert rt.policies.current.version == candidate.version
-        assert audit_database(rt.service.engine).ok
-    finally:
-        rt.close()
-
-
-def test_an_amendment_that_lets_the_squad_resolve_a_policy_decision_activates_its_candidate(
-    database_url: str, policy_file: Path
-) -> None:
-    _squad_settled_policy(policy_file)
-    rt = open_runtime(database_url, str(policy_file), clock=ManualClock())
-    try:
-        adm = rt.policies.current.people["adm"]
         first = rt.policies.current.version
-        candidate = rt.governance.propose(_candidate_text(policy_file), "candidate.yaml")
-        filed = rt.service.file(
-            adm,
-            FilingRequest(
-                title="Tighten the quality bound",
-                category="policy",
-                attributes={"candidate_version": candidate.version, "summary": "major"},
-            ),
-        )
-        assert filed.decision.tier == 3 and filed.decision.status == "pending"
+        _squad_settled_policy(policy_file)
+        text = policy_file.read_text()
+        line = text.count("\n", 0, text.index("base_tier: 1", text.index("\n  policy:\n"))) + 1
+        with pytest.raises(PolicyLoadError, match=rf"candidate.yaml:{line}:16: a `policy` decision activates"):
+            rt.governance.propose(text, "candidate.yaml")
+        with pytest.raises(PolicyLoadError, match=rf"{line}:16: a `policy` decision activates"):
+            rt.governance.activate_file(rt.policies.current.people["adm"])
         assert rt.policies.current.version == first
-        amended = rt.service.amend(
-            adm,
-            filed.decision.id,
-            AmendRequest(attributes={"candidate_version": candidate.version, "summary": "minor"}, reason="smaller"),
-        )
-        assert amended.status == "resolved"
-        assert rt.policies.current.version == candidate.version
+        assert [v.version for v in rt.governance.versions()] == [first]
         assert audit_database(rt.service.engine).ok
     finally:
         rt.close()
+    # Nor does the service start on it (the last good version is what the database would run).
+    with pytest.raises(PolicyLoadError, match="resolved by the squad without sign-off"):
+        open_runtime(database_url, str(policy_file), clock=ManualClock())

@@ -9,6 +9,7 @@ every logged field and every refusal sentence below is something a user or an au
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -349,6 +350,79 @@ def test_a_policy_decision_whose_candidate_is_gone_or_already_active() -> None:
     assert book.status("D1") == "pending"
     same = book.approve("dana", "D2")  # the candidate is the policy in force: nothing to activate
     assert [e.type for e in same.events] == ["approval_recorded"] and same.status == "approved"
+
+
+# -- a `policy` decision is never the squad's to resolve ---------------------------------------------------------
+
+#: A candidate whose `policy` category the squad resolves: it does not load (policy.compiler), but a version
+#: stored before that rule was added is still named by its hash, so the rules ask again.
+_HEAD, _POLICY_SECTION = CANDIDATE_TEXT.split("\n  policy:\n")
+SQUAD_TEXT = _HEAD + "\n  policy:\n" + _POLICY_SECTION.replace("base_tier: 3", "base_tier: 1", 1)
+SQUAD_VERSION = hashlib.sha256(SQUAD_TEXT.encode()).hexdigest()
+
+
+def test_a_candidate_that_does_not_load_is_refused_at_filing_amendment_approval_and_activation() -> None:
+    book = Book(candidates={SQUAD_VERSION: SQUAD_TEXT})
+    with pytest.raises(InvalidInput) as caught:
+        book.file("adm", "policy", {"candidate_version": SQUAD_VERSION}, "D1")
+    [error] = caught.value.errors
+    assert error.path == "$.attributes.candidate_version"
+    assert error.message.startswith(f"candidate policy {SQUAD_VERSION[:12]} does not load, so it could never be")
+    assert f"candidate:{SQUAD_VERSION[:12]}:" in error.message and "resolved by the squad" in error.message
+    assert book.rows == {}
+    book.candidates = {CANDIDATE.version: CANDIDATE_TEXT}
+    book.file("adm", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    book.candidates = {SQUAD_VERSION: SQUAD_TEXT}
+    with pytest.raises(InvalidInput, match="does not load, so it could never be activated"):
+        book.run(Amend(attributes={"candidate_version": SQUAD_VERSION}), "adm", "D1")
+    assert book.rows["D1"]["attributes"]["candidate_version"] == CANDIDATE.version
+    # A decision that names it from before the rule (as an earlier version of the service let it be filed):
+    # the approval that would complete it is refused, so it is never approved with nothing, or that, activated.
+    book.rows["D1"] = {**book.rows["D1"], "attributes": {"candidate_version": SQUAD_VERSION}}
+    with pytest.raises(Conflict, match=r"which does not load, so it cannot be approved: withdraw it \(candidate:"):
+        book.approve("dana", "D1")
+    assert book.status("D1") == "pending"
+    # Nor does an admin activate it by the file path (start-up, reload), whatever decision approved it.
+    book.rows["D1"] = {**book.rows["D1"], "status": "approved"}
+    with pytest.raises(InvalidInput, match=f"policy {SQUAD_VERSION[:12]} does not load"):
+        book.run(Activate(SQUAD_VERSION, SQUAD_TEXT), "adm", related="D1")
+
+
+def _squad_resolves(policy: Policy, number: int) -> Policy:
+    """`policy` with tier `number` resolved by the squad: built past the loader, which refuses it for `policy`."""
+    squad = dataclasses.replace(policy.tiers[number], self_approved=True, approvers=None)
+    return dataclasses.replace(policy, tiers={**policy.tiers, number: squad})
+
+
+def test_a_policy_decision_a_squad_tier_would_resolve_is_refused_at_filing_and_amendment() -> None:
+    refusal = r"a `policy` decision activates the policy it names, so it needs sign-off; tier 3 \(Director\)"
+    book = Book(candidates={CANDIDATE.version: CANDIDATE_TEXT})
+    book.file("adm", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    assert book.status("D1") == "pending"
+    book.policy = _squad_resolves(POLICY, 3)
+    with pytest.raises(Forbidden, match=refusal):
+        book.file("mei", "policy", {"candidate_version": CANDIDATE.version}, "D2")
+    assert "D2" not in book.rows
+    # The amendment's re-classification under the policy in force lands in tier 3, which the squad resolves.
+    with pytest.raises(Forbidden, match=refusal):
+        book.run(Amend(attributes={"candidate_version": CANDIDATE.version, "summary": "x"}), "adm", "D1")
+    assert book.status("D1") == "pending"
+    # Any other category is still resolved by the squad at that tier.
+    assert book.file("mei", "contract", {"change": "term"}, "C1").status == "resolved"
+
+
+def test_a_policy_decision_superseding_a_decision_of_a_squad_tier_above_its_base_is_refused() -> None:
+    # `policy` at tier 2 (tech PM) and tier 3 resolved by the squad: the route the loader refuses at tier 3's
+    # `approval: self`, since a replacement takes at least the tier of what it replaces.
+    head, section = TEXT.split("\n  policy:\n")
+    at_two = load_policy_text(head + "\n  policy:\n" + section.replace("base_tier: 3", "base_tier: 2", 1))
+    book = Book(_squad_resolves(at_two, 3), candidates={CANDIDATE.version: CANDIDATE_TEXT})
+    assert book.file("mei", "contract", {"change": "term"}, "C1").status == "resolved"
+    alone = book.file("jon", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    assert alone.status == "pending" and alone.events[0].data["tier"] == 2
+    with pytest.raises(Forbidden, match=r"needs sign-off; tier 3 \(Director\) is resolved by the squad"):
+        book.file("mei", "policy", {"candidate_version": CANDIDATE.version}, "D2", supersedes="C1")
+    assert book.status("C1") == "resolved" and "D2" not in book.rows
 
 
 # -- amendments ----------------------------------------------------------------------------------------------

@@ -127,7 +127,10 @@ def test_an_approval_does_not_survive_a_change_to_what_it_approved(database_url:
         first = rt.policies.current.version
         text = DEFAULT_POLICY.read_text().replace(*PM_AND_DIRECTOR)
         a = rt.governance.propose(text.replace("pipeline_risk_max: 30", "pipeline_risk_max: 40"), "a.yaml")
-        b = rt.governance.propose(text.replace("base_tier: 3", "base_tier: 1"), "b.yaml")
+        # B hands the director's categories to the squad (all but `policy`: the loader refuses that).
+        head, policy_section = text.split("\n  policy:\n")
+        b_text = head.replace("base_tier: 3", "base_tier: 1") + "\n  policy:\n" + policy_section
+        b = rt.governance.propose(b_text, "b.yaml")
         decision = _file(rt, "adm", "policy", {"candidate_version": a.version})
         _approve(rt, "dana", decision.id)
         amended = rt.service.amend(

@@ -152,9 +152,12 @@ def test_a_policy_decision_cannot_swap_its_candidate_after_an_approval(open_vari
     people = rt.policies.current.people
     base = variant_text("tier3_distinct_role")
     a = rt.governance.propose(base.replace("pipeline_risk_max: 30", "pipeline_risk_max: 35"), "a.yaml").version
-    # B makes every category tier 1: nothing would need anyone's approval any more.
-    b_text = base.replace("base_tier: 2", "base_tier: 1").replace("base_tier: 3", "base_tier: 1")
-    b_text = b_text.replace("unknown_category_tier: 3", "unknown_category_tier: 1").replace("tier: 2\n", "tier: 1\n")
+    # B makes every category tier 1 but `policy` (the loader refuses a policy the squad could replace):
+    # nothing else would need anyone's approval any more.
+    head, policy_section = base.split("\n  policy:\n")
+    head = head.replace("base_tier: 2", "base_tier: 1").replace("base_tier: 3", "base_tier: 1")
+    b_text = head.replace("tier: 2\n", "tier: 1\n") + "\n  policy:\n" + policy_section
+    b_text = b_text.replace("unknown_category_tier: 3", "unknown_category_tier: 1")
     b = rt.governance.propose(b_text, "b.yaml").version
     filed = rt.service.file(
         people["adm"],
