@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router, get
+from litestar import Litestar, Request, Response, Router, route
+from litestar.enums import HttpMethod
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Components, Contact, License, SecurityScheme, Tag
 
@@ -96,16 +97,17 @@ V1_HANDLERS: list[Any] = [
 ]
 
 
-@get(
+@route(
     "/healthz",
+    http_method=[HttpMethod.GET, HttpMethod.HEAD],
     opt={"public": True},
     sync_to_thread=False,
     tags=["health"],
     summary="Liveness",
     description="No credentials needed. 200 while the service accepts writes; 503 with the reason while it refuses "
-    "appends (e.g. the database is behind its last signed checkpoint).",
+    "appends (e.g. the database is behind its last signed checkpoint). HEAD answers the same status and headers.",
     responses={
-        405: method_not_allowed("GET"),
+        405: method_not_allowed("GET", "HEAD"),
         503: ResponseSpec(Health, description="Up, but refusing appends: `detail` says why.", generate_examples=False),
     },
 )
