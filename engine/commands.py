@@ -196,9 +196,9 @@ class Commands:
         return result
 
     def _run_activated(self, category: str, status: str) -> None:
-        """Run at once the version a `policy` decision's closing activated (by approval, or a filing or an
-        amendment a squad tier resolves): the log already says it is active."""
-        if self.governance is not None and category == POLICY_CATEGORY and status in ("approved", "resolved"):
+        """Run at once the version a `policy` decision's approval activated: the log already says it is active.
+        (No squad tier ever resolves a `policy` decision: the rules and the policy loader refuse it.)"""
+        if self.governance is not None and category == POLICY_CATEGORY and status == "approved":
             self.governance.after_commit()
 
     def file_later(
