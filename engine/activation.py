@@ -23,7 +23,7 @@ from engine.log.appender import NewEvent, read_head
 from engine.store.db import read_transaction, write_transaction
 from engine.store.rows import decision_row
 from engine.store.tables import Decision, Event, PolicyVersion
-from policy import PolicyLoadError, load_policy_text
+from policy import PolicyLoadError, load_policy_text, read_policy_text
 from policy.compiled import FieldError, Person, Policy
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class PolicyGovernance:
     def start(self) -> Policy:
         """Bootstrap an empty log with the file's policy, or run the last activated version."""
         file_policy = self.holder.current
-        content = self.holder.path.read_text(encoding="utf-8")
+        content = read_policy_text(self.holder.path)
         with write_transaction(self.service.engine) as conn:
             head = read_head(conn, lock=True)
             if self.service.append_blocked is not None:
@@ -172,7 +172,7 @@ class PolicyGovernance:
         `actor` is the Person the edge authenticated, with any roles its identity provider's claims
         gave (as for every other command): whether they may activate is the rules' to say."""
         try:
-            content = self.holder.path.read_text(encoding="utf-8")
+            content = read_policy_text(self.holder.path)
         except OSError as exc:
             raise InvalidInput([FieldError("$.policy", f"cannot read {self.holder.path}: {exc.strerror}")]) from exc
         policy = load_policy_text(content, str(self.holder.path))  # PolicyLoadError: last good stays active

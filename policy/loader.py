@@ -44,6 +44,18 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     return _load(raw, str(file))
 
 
+def read_policy_text(path: str | os.PathLike[str]) -> str:
+    """The policy file's text exactly as its bytes say, CRLF included: `load_policy_text` of it has the
+    version `load_policy` gives the file (the SHA-256 of its bytes). `Path.read_text` translates line
+    endings, and a CRLF file's text then hashed to another version than the one stored beside it.
+    Raises OSError as reading does, and PolicyLoadError (file:line:column) for bytes that are not UTF-8."""
+    raw = FilePath(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(raw, exc, str(path)) from None
+
+
 def load_policy_text(text: str, filename: str = "<policy>") -> Policy:
     """Load and compile policy YAML given as text; `filename` is used in messages and as `source`."""
     return _load(text.encode("utf-8"), filename)
@@ -89,16 +101,18 @@ def _load(raw: bytes, filename: str) -> Policy:
     return policy
 
 
+def _not_utf8(raw: bytes, exc: UnicodeDecodeError, filename: str) -> PolicyLoadError:
+    before = raw[: exc.start]
+    line = before.count(b"\n") + 1
+    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    return PolicyLoadError([PolicyIssue(filename, line, column, "the file is not valid UTF-8", "save it as UTF-8")])
+
+
 def _parse(raw: bytes, filename: str) -> YamlDocument:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise PolicyLoadError(
-            [PolicyIssue(filename, line, column, "the file is not valid UTF-8", "save it as UTF-8")]
-        ) from None
+        raise _not_utf8(raw, exc, filename) from None
     try:
         return parse_yaml(text.removeprefix("\ufeff"))
     except YamlRefused as exc:

@@ -13,7 +13,7 @@ import msgspec
 from api.cli.common import Context, echo_json, pass_context, person_named, progress_counter
 from api.cli.root import main
 from engine.types import FilingRequest
-from policy import PolicyLoadError, load_policy
+from policy import PolicyLoadError, load_policy, read_policy_text
 
 
 @main.group()
@@ -39,7 +39,7 @@ def policy_check(obj: Context, file: str | None, fmt: str) -> None:
             for issue in exc.issues:
                 click.echo(str(issue), err=True)
         raise SystemExit(1) from exc
-    findings = analyse(loaded, Path(path).read_text(encoding="utf-8"))
+    findings = analyse(loaded, read_policy_text(path))
     errors = [f for f in findings if f.severity == "error"]
     if fmt == "json":
         echo_json({"ok": not errors, "version": loaded.version, "findings": findings})
@@ -82,7 +82,7 @@ def policy_diff(old: Path, new: Path, fmt: str) -> None:
         a, b = load_policy(old), load_policy(new)
     except PolicyLoadError as exc:
         raise click.ClickException(str(exc)) from exc
-    changes = diff_policies(a, old.read_text(encoding="utf-8"), b, new.read_text(encoding="utf-8"))
+    changes = diff_policies(a, read_policy_text(old), b, read_policy_text(new))
     if fmt == "json":
         echo_json({"old": a.version, "new": b.version, "changes": changes})
         return
@@ -164,7 +164,7 @@ def policy_propose(obj: Context, file: Path, filer: str | None) -> None:
     """Store FILE as a candidate; prints the version to name in a `policy` decision."""
     with obj.runtime() as rt:
         try:
-            candidate = rt.governance.propose(file.read_text(encoding="utf-8"), str(file))
+            candidate = rt.governance.propose(read_policy_text(file), str(file))
         except PolicyLoadError as exc:
             raise click.ClickException(str(exc)) from exc
         if filer is not None:
