@@ -82,7 +82,7 @@ def policy_view(policy: Policy) -> PolicyView:
                 self_approved=t.self_approved,
                 approver_role=t.approvers.role if t.approvers else None,
                 approver_count=t.approvers.count if t.approvers else 0,
-                exclude_filer=t.approvers.exclude_filer if t.approvers else False,
+                exclude_filer=t.approvers is not None,  # never the filer, whatever a Policy built past the loader says
                 review=t.review,
                 sla_seconds=t.sla.total_seconds() if t.sla else None,
             )

@@ -30,7 +30,7 @@ from engine.errors import Conflict, Forbidden, InvalidInput, NotFound
 from engine.log.canonical import format_at
 from engine.quorum import Vote, acting_role, adds_to_quorum, missing, satisfied
 from engine.reminders import escalated_to
-from engine.routing import eligibility_refusal, route_for
+from engine.routing import FILER_REFUSAL, eligibility_refusal, route_for
 from engine.types import FINAL_STATUSES, OPEN_STATUSES, Route, Verdict
 from policy import PolicyLoadError, load_policy_text
 from policy.compiled import POLICY_CATEGORY, AttributesInvalid, FieldError, Person, Policy, Tier
@@ -481,16 +481,18 @@ def give_verdict(
     own_refusal = eligibility_refusal(tier, route, state.filed_by, actor)
     if own_refusal is not None and route.role is None:
         raise Conflict(own_refusal)
-    if route.exclude_filer and actor.name == state.filed_by:
-        # Never, not even on someone else's behalf: a filer cannot satisfy their own quorum.
-        raise Forbidden("you filed this decision; its approver must be someone else")
+    if actor.name == state.filed_by:
+        # Never, not even on someone else's behalf: a filer cannot satisfy their own quorum. Whatever the
+        # route's exclude_filer says: the loader refuses `false`, but a route logged under an older policy,
+        # or routed by a Policy built past the loader, may still carry it.
+        raise Forbidden(FILER_REFUSAL)
     candidates: list[tuple[Person, str | None, Sequence[str]]] = []
     if own_refusal is None:
         candidates.append((actor, None, sorted(actor.roles)))
     if tier.delegation:
         for delegator, role in delegators:
-            if route.exclude_filer and delegator.name == state.filed_by:
-                continue
+            if delegator.name == state.filed_by:
+                continue  # a delegation from the filer never counts
             candidates.append((delegator, delegator.name, [role]))
     if not candidates:
         if delegators and not tier.delegation:
@@ -623,10 +625,9 @@ class InboxTier:
     """How the open decisions of one tier can reach `actor`'s inbox, in terms a store can filter on."""
 
     tier: int
-    #: The actor may sign this tier's route, in their own right or under a delegation in force.
+    #: The actor may sign this tier's route, in their own right or under a delegation in force (never a
+    #: decision they filed themselves: no route takes its filer's sign-off).
     sign: bool
-    #: ... but never a decision they filed themselves (the route excludes its filer).
-    sign_excludes_filer: bool
     #: Overdue decisions escalate to the actor: those filed before this instant (never the actor's own).
     escalated_if_filed_before: datetime | None = None
 
@@ -653,7 +654,7 @@ def inbox_scope(
         if tier.sla is not None and escalated_to(tier, actor):
             escalated = now - tier.sla
         if sign or escalated is not None:
-            scope.append(InboxTier(number, sign, route.exclude_filer, escalated))
+            scope.append(InboxTier(number, sign, escalated))
     return scope
 
 

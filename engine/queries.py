@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Connection, Engine, Select, TextClause, and_, bindparam, or_, select, text, true
+from sqlalchemy import ColumnElement, Connection, Engine, Select, TextClause, and_, bindparam, or_, select, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -472,7 +472,7 @@ def scope_condition(scope: list[InboxTier], me: str) -> ColumnElement[bool] | No
     for t in scope:
         reasons = []
         if t.sign:
-            reasons.append(filed_by != me if t.sign_excludes_filer else true())
+            reasons.append(filed_by != me)  # never their own: the filer never signs off (engine.routing)
         if t.escalated_if_filed_before is not None:
             reasons.append(and_(filed_by != me, created_at < t.escalated_if_filed_before))
         terms.append(and_(tier == t.tier, or_(*reasons)))

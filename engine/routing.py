@@ -7,21 +7,25 @@ from collections.abc import Iterable
 from engine.types import Route
 from policy.compiled import Person, Policy, Tier
 
+#: Why the filer may not sign off their own decision: in their own right or on anyone's behalf.
+FILER_REFUSAL = "you filed this decision; its approver must be someone else"
+
 
 def route_for(policy: Policy, tier_number: int, filer: str) -> Route:
+    """Who may sign off a tier-`tier_number` decision `filer` files: never the filer, whatever the tier's
+    `exclude_filer` says (the loader refuses `false`; a Policy built past it changes nothing here)."""
     tier = policy.tiers[tier_number]
     if tier.self_approved or tier.approvers is None:
         return Route(tier=tier_number, role=None, count=0, exclude_filer=False, approvers=[])
     rule = tier.approvers
     roles = rule.all_roles
     names = policy.approver_names(roles)  # sorted, so the filtered list is too
-    approvers = [name for name in names if name != filer] if rule.exclude_filer else list(names)
     return Route(
         tier=tier_number,
         role=rule.role,
         count=rule.count,
-        exclude_filer=rule.exclude_filer,
-        approvers=approvers,
+        exclude_filer=True,
+        approvers=[name for name in names if name != filer],
         roles=list(roles),
         distinct=rule.distinct,
     )
@@ -48,11 +52,12 @@ def groups_giving(policy: Policy, roles: Iterable[str]) -> list[str]:
 
 
 def eligibility_refusal(tier: Tier, route: Route, filer: str, actor: Person) -> str | None:
-    """Why `actor` may not give a verdict on this decision in their own right, or None when they may."""
+    """Why `actor` may not give a verdict on this decision in their own right, or None when they may.
+    The filer never may, whatever `route.exclude_filer` says (a route logged under an older policy)."""
     if route.role is None:
         return f"tier {tier.number} ({tier.name}) decisions are resolved by the squad; there is nothing to approve"
-    if route.exclude_filer and actor.name == filer:
-        return "you filed this decision; its approver must be someone else"
+    if actor.name == filer:
+        return FILER_REFUSAL
     roles = route.roles or [route.role]
     if not actor.roles.intersection(roles):
         held = ", ".join(sorted(actor.roles)) or "no role"

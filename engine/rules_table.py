@@ -41,8 +41,9 @@ RULES: tuple[Rule, ...] = (
         frozenset({"approver", "delegate"}),
         OPEN_STATUSES,
         "a holder of one of the route's roles, in their own right or by a delegation in force; never the "
-        "filer, not even on someone else's behalf; one human counts once in a quorum whatever delegations "
-        "they hold (whether the quorum counts distinct people, squads or roles)",
+        "filer, not even on someone else's behalf, whatever the policy or the route says (the policy loader "
+        "refuses `exclude_filer: false`), and a delegation from the filer never counts; one human counts once "
+        "in a quorum whatever delegations they hold (whether the quorum counts distinct people, squads or roles)",
         "adds one vote bound to the hash of the current content and tier; the vote that completes the quorum "
         "approves, and in the same transaction supersedes the decision it replaces and activates a `policy` "
         "decision's candidate (or the approval is refused)",

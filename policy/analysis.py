@@ -242,7 +242,7 @@ def analyse(policy: Policy, text: str) -> list[Finding]:
                 f"{len(holders)} ({', '.join(holders) or 'nobody'})",
                 f"add people with role {tier.approvers.role} or lower the count",
             )
-        elif tier.approvers.exclude_filer:
+        else:  # the filer never approves their own decision
             stuck = [
                 h for h in holders if policy.people[h].roles & FILING_ROLES and len(holders) - 1 < tier.approvers.count
             ]

@@ -83,6 +83,8 @@ class ApproverRule:
 
     role: str
     count: int = 1
+    #: Always True from the loader (`exclude_filer: false` is refused), and read by nothing that decides:
+    #: the rules never let the filer sign off, whatever this says (engine.routing, engine.lifecycle).
     exclude_filer: bool = True
     #: Every role that may sign off (`role` is the first).
     roles: tuple[str, ...] = ()

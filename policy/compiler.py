@@ -2,8 +2,9 @@
 
 Structure (keys, types) is msgspec's job; this module checks meaning: tiers 1 to 3 all defined,
 exactly one of `approval: self` or `approvers`, durations, the time zone, review cadence names,
-`$parameter` references, fields that rules read, enum and default values, and that no decision
-of the `policy` category (which activates a policy) can land in a tier the squad resolves. Problems are
+`$parameter` references, fields that rules read, enum and default values, that no tier lets the filer
+approve their own decision (`exclude_filer: false`), and that no decision of the `policy` category
+(which activates a policy) can land in a tier the squad resolves. Problems are
 collected as SpecIssues (with YAML paths) so the loader can report all of them at once.
 """
 
@@ -369,7 +370,15 @@ class _Builder:
                         f"tier {number} wants {a.count} approvals with distinct roles but lists {len(roles)} role(s)",
                         "list at least as many roles as the count, or use `distinct: person`",
                     )
-                approvers = ApproverRule(roles[0] if roles else "", a.count, a.exclude_filer, roles, a.distinct)
+                if not a.exclude_filer:
+                    self.problem(
+                        (*path, "approvers", "exclude_filer"),
+                        f"tier {number} says `exclude_filer: false`, but the filer never approves their own "
+                        "decision, whatever the policy says: not in their own right, not on anyone's behalf",
+                        "delete `exclude_filer` (it is always true); for decisions the squad settles itself, "
+                        "give the tier `approval: self` instead of `approvers`",
+                    )
+                approvers = ApproverRule(roles[0] if roles else "", a.count, True, roles, a.distinct)
             break_glass = spec.break_glass if spec.break_glass is not None else number == 2
             glass_roles = (
                 frozenset(spec.break_glass_roles)

@@ -52,7 +52,16 @@ class ApproversSpec(Spec):
     role: Role | None = None
     roles: list[Role] | None = None
     count: Annotated[int, msgspec.Meta(ge=1)] = 1
-    exclude_filer: bool = True
+    #: The filer never approves their own decision: `false` is refused (policy.compiler), and the rules
+    #: exclude the filer whatever a route says (engine.lifecycle). Kept so existing files that write
+    #: `exclude_filer: true` still load.
+    exclude_filer: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Always true: the filer never approves their own decision (false is refused).",
+            extra_json_schema={"const": True},
+        ),
+    ] = True
     #: What the `count` approvals must differ in: people (default), squads, or roles
     #: (`roles: [tech_pm, director], count: 2, distinct: role` = one tech PM and one director).
     distinct: Literal["person", "squad", "role"] = "person"

@@ -27,7 +27,7 @@ from engine.lifecycle import (
 )
 from engine.quorum import Vote
 from engine.routing import approver_groups, groups_giving, route_for
-from policy import load_policy_text
+from policy import PolicyLoadError, load_policy_text
 from policy.compiled import ApproverRule, Person, Policy
 from tests.support import DEFAULT_POLICY
 
@@ -59,27 +59,27 @@ def _pending(policy: Policy, tier: int, filer: str = "mei", votes: tuple[Vote, .
 
 
 def test_an_approver_in_their_own_right_sees_the_tier_they_sign() -> None:
-    assert inbox_scope(POLICY, PEOPLE["tomas"], [], NOW) == [InboxTier(2, True, True, None)]
+    assert inbox_scope(POLICY, PEOPLE["tomas"], [], NOW) == [InboxTier(2, True, None)]
 
 
 def test_an_overdue_tier_escalates_to_the_role_it_names() -> None:
     # Tier 2 escalates to the director after its 3-day SLA; tier 3 is the director's own and escalates nowhere.
     assert inbox_scope(POLICY, PEOPLE["dana"], [], NOW) == [
-        InboxTier(2, False, True, NOW - timedelta(days=3)),
-        InboxTier(3, True, True, None),
+        InboxTier(2, False, NOW - timedelta(days=3)),
+        InboxTier(3, True, None),
     ]
 
 
 def test_an_overdue_tier_escalates_to_the_person_it_names() -> None:
     policy = _variant("remind: [50%, 90%], escalate_to: director}", "remind: [50%, 90%], escalate_to: mei}")
-    assert inbox_scope(policy, policy.people["mei"], [], NOW) == [InboxTier(2, False, True, NOW - timedelta(days=3))]
-    assert inbox_scope(policy, policy.people["dana"], [], NOW) == [InboxTier(3, True, True, None)]
+    assert inbox_scope(policy, policy.people["mei"], [], NOW) == [InboxTier(2, False, NOW - timedelta(days=3))]
+    assert inbox_scope(policy, policy.people["dana"], [], NOW) == [InboxTier(3, True, None)]
 
 
 def test_a_tier_without_an_sla_escalates_to_nobody() -> None:
     tier = dataclasses.replace(POLICY.tiers[2], sla=None)
     policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: tier})
-    assert inbox_scope(policy, PEOPLE["dana"], [], NOW) == [InboxTier(3, True, True, None)]
+    assert inbox_scope(policy, PEOPLE["dana"], [], NOW) == [InboxTier(3, True, None)]
 
 
 def test_people_with_no_approver_role_see_nothing() -> None:
@@ -89,8 +89,8 @@ def test_people_with_no_approver_role_see_nothing() -> None:
 
 def test_a_delegate_sees_the_tiers_of_the_roles_delegated_to_them() -> None:
     mei = PEOPLE["mei"]
-    assert inbox_scope(POLICY, mei, [(PEOPLE["tomas"], "tech_pm")], NOW) == [InboxTier(2, True, True, None)]
-    assert inbox_scope(POLICY, mei, [(PEOPLE["dana"], "director")], NOW) == [InboxTier(3, True, True, None)]
+    assert inbox_scope(POLICY, mei, [(PEOPLE["tomas"], "tech_pm")], NOW) == [InboxTier(2, True, None)]
+    assert inbox_scope(POLICY, mei, [(PEOPLE["dana"], "director")], NOW) == [InboxTier(3, True, None)]
 
 
 def test_a_tier_that_refuses_delegated_sign_off_is_not_in_a_delegate_inbox() -> None:
@@ -105,12 +105,24 @@ def test_a_delegated_role_counts_for_any_of_a_tier_roles() -> None:
         "approvers: {roles: [director, tech_pm], count: 2, distinct: role, exclude_filer: true}",
     )
     mei = policy.people["mei"]
-    assert InboxTier(3, True, True, None) in inbox_scope(policy, mei, [(policy.people["tomas"], "tech_pm")], NOW)
+    assert InboxTier(3, True, None) in inbox_scope(policy, mei, [(policy.people["tomas"], "tech_pm")], NOW)
 
 
-def test_a_tier_that_lets_the_filer_approve_says_so() -> None:
-    policy = _variant(TIER_2, TIER_2.replace("exclude_filer: true", "exclude_filer: false"))
-    assert inbox_scope(policy, policy.people["tomas"], [], NOW) == [InboxTier(2, True, False, None)]
+def test_no_tier_puts_the_filer_own_decision_in_their_inbox_whatever_it_says() -> None:
+    with pytest.raises(PolicyLoadError, match="exclude_filer: false"):
+        _variant(TIER_2, TIER_2.replace("exclude_filer: true", "exclude_filer: false"))
+    # A Policy built past the loader saying the filer may approve: the same scope, and the filer may not sign.
+    tier = POLICY.tiers[2]
+    assert tier.approvers is not None
+    lenient_tier = dataclasses.replace(tier, approvers=dataclasses.replace(tier.approvers, exclude_filer=False))
+    lenient = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 2: lenient_tier})
+    tomas = PEOPLE["tomas"]
+    assert inbox_scope(lenient, tomas, [], NOW) == inbox_scope(POLICY, tomas, [], NOW) == [InboxTier(2, True, None)]
+    own = _pending(lenient, 2, filer="tomas")
+    assert "tomas" not in own.route.approvers
+    assert may_sign(own, lenient_tier, tomas, []) is False
+    assert may_sign(own, lenient_tier, PEOPLE["mei"], [(tomas, "tech_pm")]) is False  # a delegation from him
+    assert may_sign(own, lenient_tier, PEOPLE["priya"], []) is None
 
 
 # -- may_sign --------------------------------------------------------------------------------------------
@@ -225,7 +237,7 @@ def test_a_tier_nobody_signs_can_still_escalate_and_says_it_is_not_signed() -> N
     escalating = dataclasses.replace(POLICY.tiers[1], sla=timedelta(days=1), escalate_to="director")
     policy = dataclasses.replace(POLICY, tiers={**POLICY.tiers, 1: escalating})
     [first, *_] = inbox_scope(policy, PEOPLE["dana"], [], NOW)
-    assert first == InboxTier(1, False, False, NOW - timedelta(days=1)) and first.sign is False
+    assert first == InboxTier(1, False, NOW - timedelta(days=1)) and first.sign is False
 
 
 # -- what a page offers (offered_steps) and which sign-offs a person may delegate ---------------------------------

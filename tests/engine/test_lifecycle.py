@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import timedelta
 
@@ -43,7 +44,9 @@ DELEGATIONS = {
 STATUSES = ["resolved", "pending", "proceeded_pending_review", "approved", "rejected", "withdrawn", "superseded"]
 
 
-def route(tier: Tier) -> Route:
+def route(tier: Tier, exclude_filer: bool = True) -> Route:
+    """`exclude_filer=False`: a route as a policy that let the filer approve logged it (the loader refuses
+    such a policy now, but a log may hold one): it changes nothing, the filer never approves their own."""
     if tier.approvers is None:
         return Route(tier=tier.number, role=None, count=0, exclude_filer=False, approvers=[])
     rule = tier.approvers
@@ -51,20 +54,20 @@ def route(tier: Tier) -> Route:
         tier=tier.number,
         role=rule.role,
         count=rule.count,
-        exclude_filer=True,
-        approvers=["priya", "tomas"],
+        exclude_filer=exclude_filer,
+        approvers=["priya", "tomas"] if exclude_filer else ["mei", "priya", "tomas"],
         roles=list(rule.all_roles),
         distinct=rule.distinct,
     )
 
 
-def state(tier: Tier, status: str, votes: tuple[Vote, ...] = ()) -> DecisionState:
+def state(tier: Tier, status: str, votes: tuple[Vote, ...] = (), exclude_filer: bool = True) -> DecisionState:
     return DecisionState(
         id="D1",
         status=status,
         filed_by="mei",
         tier=tier.number,
-        route=route(tier),
+        route=route(tier, exclude_filer),
         votes=votes,
         attributes={"x": 1},
         read_fields=frozenset({"x"}),
@@ -76,6 +79,7 @@ def test_filing_status_follows_the_tier() -> None:
     assert status_at_filing(TIER2) == "pending"
 
 
+@pytest.mark.parametrize("exclude_filer", [True, False], ids=["route excludes filer", "route says filer may"])
 @pytest.mark.parametrize(
     ("tier", "status", "action", "actor", "delegation"),
     list(
@@ -84,10 +88,12 @@ def test_filing_status_follows_the_tier() -> None:
         )
     ),
 )
-def test_every_combination(tier: Tier, status: str, action: str, actor: str, delegation: str) -> None:
+def test_every_combination(
+    tier: Tier, status: str, action: str, actor: str, delegation: str, exclude_filer: bool
+) -> None:
     person = ACTORS[actor]
     delegators = DELEGATIONS[delegation] if actor == "delegate" else []
-    s = state(tier, status)
+    s = state(tier, status, exclude_filer=exclude_filer)
     if action == "withdraw":
         if actor != "filer":
             with pytest.raises(Forbidden):
@@ -134,10 +140,10 @@ def test_every_combination(tier: Tier, status: str, action: str, actor: str, del
                 assert t.data["on_behalf_of"] == "tomas" and t.data["approvals"] == ["tomas"]
 
 
-def _reachable_quorums(tier: Tier) -> list[list[str]]:
+def _reachable_quorums(tier: Tier, exclude_filer: bool = True) -> list[list[str]]:
     """Run every sequence of approvals by every actor (with every delegation) until final."""
     finished: list[list[str]] = []
-    frontier = [state(tier, "pending")]
+    frontier = [state(tier, "pending", exclude_filer=exclude_filer)]
     for _ in range(4):
         nxt = []
         for s in frontier:
@@ -169,9 +175,10 @@ def _reachable_quorums(tier: Tier) -> list[list[str]]:
     return finished
 
 
+@pytest.mark.parametrize("exclude_filer", [True, False], ids=["route excludes filer", "route says filer may"])
 @pytest.mark.parametrize("tier", [TIER2, TIER3Q], ids=["single", "pair"])
-def test_no_path_lets_the_filer_satisfy_their_own_quorum(tier: Tier) -> None:
-    quorums = _reachable_quorums(tier)
+def test_no_path_lets_the_filer_satisfy_their_own_quorum(tier: Tier, exclude_filer: bool) -> None:
+    quorums = _reachable_quorums(tier, exclude_filer)
     assert quorums
     for approvals in quorums:
         assert "mei" not in approvals
@@ -191,6 +198,28 @@ def test_a_quorum_needs_distinct_people_and_never_counts_the_filer() -> None:
         give_verdict(s, TIER3Q, FILER, "approve", None)
     second = give_verdict(s, TIER3Q, B, "approve", None)
     assert second.status == "approved" and second.data["approvals"] == ["tomas", "priya"]
+
+
+@pytest.mark.parametrize("tier", [TIER2, TIER3Q, MIXED, SQUADS], ids=lambda t: t.name)
+def test_a_route_that_lets_the_filer_approve_still_refuses_the_filer(tier: Tier) -> None:
+    """A route from an older log, or from a Policy built past the loader, says `exclude_filer: False` and
+    lists the filer among its approvers: the filer is refused in their own right and on anyone's behalf,
+    and a delegation from the filer never counts, with the sentence the rules always gave."""
+    lenient = tier.approvers and dataclasses.replace(tier.approvers, exclude_filer=False)
+    tier = dataclasses.replace(tier, approvers=lenient)  # the tier may say so too: nothing reads it
+    s = state(tier, "pending", exclude_filer=False)
+    assert s.route.exclude_filer is False and "mei" in s.route.approvers
+    refusal = "you filed this decision; its approver must be someone else"
+    for verdict, reason in (("approve", None), ("reject", "no")):
+        with pytest.raises(Forbidden, match=f"^{refusal}$"):
+            give_verdict(s, tier, FILER, verdict, reason)  # type: ignore[arg-type]
+        with pytest.raises(Forbidden, match=f"^{refusal}$"):  # holding an approver's delegation changes nothing
+            give_verdict(s, tier, FILER, verdict, reason, DELEGATIONS["from approver"])  # type: ignore[arg-type]
+        with pytest.raises(Forbidden):  # the filer's delegate has only the filer's authority: none here
+            give_verdict(s, tier, DELEGATE, verdict, reason, DELEGATIONS["from filer"])  # type: ignore[arg-type]
+    # The filer's delegate who also holds an approver's delegation signs for the approver, never the filer.
+    t = give_verdict(s, tier, DELEGATE, "approve", None, [*DELEGATIONS["from filer"], *DELEGATIONS["from approver"]])
+    assert t.data["on_behalf_of"] == "tomas" and "mei" not in t.data["approvals"]
 
 
 def test_quorum_across_roles_and_squads_says_what_is_missing() -> None:

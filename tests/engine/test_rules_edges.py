@@ -21,7 +21,7 @@ from engine.lifecycle import DecisionState, amend, give_verdict, proceed, state_
 from engine.quorum import Vote, acting_role, adds_to_quorum, missing, route_roles, satisfied
 from engine.routing import eligibility_refusal, route_for
 from engine.types import Route
-from policy import load_policy_text
+from policy import PolicyLoadError, load_policy_text
 from policy.compiled import ApproverRule, Person, Tier
 from tests.support import DEFAULT_POLICY
 
@@ -163,16 +163,24 @@ def test_a_route_keeps_every_role_and_what_the_approvals_must_differ_in() -> Non
     assert (squad.role, squad.count, squad.approvers, squad.roles) == (None, 0, [], [])
 
 
-def test_a_route_that_lets_the_filer_approve_lists_the_filer() -> None:
+def test_no_route_lists_its_filer_whatever_the_tier_says() -> None:
     text = DEFAULT_POLICY.read_text(encoding="utf-8").replace(
         "approvers: {role: director, count: 1, exclude_filer: true}",
         "approvers: {role: director, count: 1, exclude_filer: false}",
     )
-    policy = load_policy_text(text, "lenient.yaml")
-    route = route_for(policy, 3, "dana")
-    assert route.exclude_filer is False
-    assert route.approvers == ["dana"]  # she filed it, and may approve it
-    assert route_for(load_policy_text(DEFAULT_POLICY.read_text(encoding="utf-8")), 3, "dana").approvers == []
+    with pytest.raises(PolicyLoadError, match="the filer never approves their own decision"):
+        load_policy_text(text, "lenient.yaml")
+    # A Policy built past the loader that says the filer may approve routes exactly as one that does not.
+    policy = load_policy_text(DEFAULT_POLICY.read_text(encoding="utf-8"))
+    tier = policy.tiers[3]
+    assert tier.approvers is not None
+    lenient_tier = dataclasses.replace(tier, approvers=dataclasses.replace(tier.approvers, exclude_filer=False))
+    lenient = dataclasses.replace(policy, tiers={**policy.tiers, 3: lenient_tier})
+    for p in (policy, lenient):
+        route = route_for(p, 3, "dana")
+        assert route.exclude_filer is True
+        assert route.approvers == []  # she filed it: nobody else holds director
+        assert route_for(p, 3, "mei").approvers == ["dana"]
 
 
 def test_eligibility_names_the_roles_a_tier_needs() -> None:
@@ -189,8 +197,12 @@ def test_eligibility_names_the_roles_a_tier_needs() -> None:
     assert eligibility_refusal(MIXED, route, "mei", two_roles) == (
         "tier 3 (Director and PM) needs a director or tech_pm to sign off; ann holds auditor, squad_member"
     )
-    lenient = msgspec.structs.replace(route, exclude_filer=False)
-    assert eligibility_refusal(MIXED, lenient, "tomas", PM_NUCLEUS) is None
+    # A route logged under an older policy that let the filer approve: still not the filer.
+    lenient = msgspec.structs.replace(route, exclude_filer=False, approvers=["tomas"])
+    assert eligibility_refusal(MIXED, lenient, "tomas", PM_NUCLEUS) == (
+        "you filed this decision; its approver must be someone else"
+    )
+    assert eligibility_refusal(MIXED, lenient, "mei", PM_NUCLEUS) is None
 
 
 # -- amendments -----------------------------------------------------------------------------------------------

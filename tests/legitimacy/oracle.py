@@ -113,7 +113,7 @@ class Oracle:
         holder = self.people.get(person)
         if rule is None or holder is None:
             return False
-        if rule.exclude_filer and person == case.filer:
+        if person == case.filer:  # never, whatever the policy's exclude_filer says
             return False
         return bool(holder.roles & set(rule.all_roles))
 
@@ -326,7 +326,7 @@ class Oracle:
             refuse(f"a verdict on a decision that was {case.status}")
         principal = data.get("on_behalf_of") or actor
         role = data["role"]
-        if rule.exclude_filer and case.filer in (actor, principal):
+        if case.filer in (actor, principal):  # never, whatever the policy's exclude_filer says
             refuse(f"{case.filer} counted towards the quorum of their own decision")
         if role not in rule.all_roles:
             refuse(f"signed as {role}, which this tier does not take")
