@@ -42,6 +42,7 @@ from api.heap import freeze_startup_objects
 from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.settings import OidcSettings
 from api.openapi import PLUGINS as OPENAPI_PLUGINS
+from api.params import DeclaredQueryParameters
 from api.prometheus import latency_middleware, metrics
 from api.reference import SwaggerUIPage
 from api.schemas import Health
@@ -211,7 +212,7 @@ def create_app(
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=MAX_BODY_BYTES,
-        plugins=[*OPENAPI_PLUGINS, *extra_plugins],
+        plugins=[*OPENAPI_PLUGINS, DeclaredQueryParameters(), *extra_plugins],
         openapi_config=OpenAPIConfig(
             title="decision-rights",
             version="1.0.0",

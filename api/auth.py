@@ -26,7 +26,7 @@ from litestar.handlers.base import BaseRouteHandler
 from api.oidc import OIDC_STATE, OidcServices
 from api.oidc.access_tokens import TokenRefused, looks_like_jwt
 from api.oidc.provider import ProviderUnavailable
-from api.params import duplicate_key, refuse_control_characters, refuse_null_for_typed
+from api.params import duplicate_key, refuse_control_characters, refuse_null_for_typed, refuse_undeclared_query
 from engine.identity import TokenHolder
 from engine.runtime import Runtime
 from policy.compiled import ROLES, Person
@@ -109,6 +109,7 @@ JSON_TYPES = ("application/json", "application/problem+json")
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     refuse_control_characters(connection)
+    refuse_undeclared_query(connection, handler)
     refuse_null_for_typed(connection, handler)
     roles = handler.opt.get("roles")
     if handler.opt.get("body_type") is not None:

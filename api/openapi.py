@@ -1,9 +1,10 @@
 """What the OpenAPI document must say that Litestar cannot infer from the handlers.
 
 - Every error is RFC 9457 problem details (`api.errors`): one `Problem` schema, referenced by every
-  error response. The statuses a route can return follow from its shape (guarded, has a body, has
-  parameters) plus what its handler declares with `responses=problems(...)` (404 for an id that
-  may not exist, 409 for a state that refuses, 422 for content refused on its merits).
+  error response. The statuses a route can return follow from its shape (guarded, which includes
+  refusing undeclared query parameters; has a body; has parameters) plus what its handler declares
+  with `responses=problems(...)` (404 for an id that may not exist, 409 for a state that refuses,
+  422 for content refused on its merits).
 - Some successes come in more than one media type (`Variants`); some answers carry a header worth
   documenting (`WithHeaders`: the Retry-After of /readyz's 503, the Allow of a probe's 405).
 - Request bodies whose Struct forbids unknown fields say `additionalProperties: false`.
@@ -66,8 +67,8 @@ class Problem(Struct, kw_only=True):
 
 
 WHY: dict[int, str] = {
-    400: "The request is malformed: not JSON, or a field or parameter of the wrong type or out of range. "
-    "`errors` names each one.",
+    400: "The request is malformed: not JSON, a field or parameter of the wrong type or out of range, or a query "
+    "parameter this operation does not declare (or one given twice). `errors` names each one.",
     401: "No credentials, or a token that is unknown, revoked or expired "
     "(the `WWW-Authenticate` header says how to authenticate).",
     403: "Authenticated, but this person may not do this: their roles, the decision's rules, or a token of "
@@ -109,8 +110,9 @@ class Variants(ResponseSpec):
     alternatives: Mapping[str, str] = field(default_factory=dict)
 
 
-#: Every route behind the bearer guard can fail authentication or authorisation, and needs the database.
-GUARDED = (401, 403, 503)
+#: Every route behind the bearer guard can fail authentication or authorisation, and needs the database;
+#: the guard refuses a query parameter the route does not declare (api.params.refuse_undeclared_query).
+GUARDED = (400, 401, 403, 503)
 #: A JSON body can be malformed, too large, of another media type, or refused on its merits.
 BODY = (400, 413, 415, 422)
 

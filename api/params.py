@@ -1,14 +1,20 @@
-"""Query and path parameters checked at the boundary: RFC 3339 instants, no control characters.
+"""Query and path parameters checked at the boundary: RFC 3339 instants, no control characters,
+no query parameter the operation does not declare.
 
 Litestar would read `?since=1` as a Unix time and accept a naive or unrepresentable instant
-that fails later as a 500; PostgreSQL cannot compare text with a NUL. Each refusal is a 400
-naming the parameter as the client wrote it (`$.query.since`, `$.path.decision_id`).
+that fails later as a 500; PostgreSQL cannot compare text with a NUL; and it ignores a query
+parameter no handler argument takes, so `?catgory=contract` would answer the unfiltered list.
+Each refusal is a 400 naming the parameter as the client wrote it (`$.query.since`,
+`$.path.decision_id`, `$.query.catgory`).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +24,8 @@ from litestar.exceptions import ValidationException
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import QueryParameter
+from litestar.plugins import ReceiveRoutePlugin
+from litestar.routes import BaseRoute, HTTPRoute
 
 from engine import hygiene
 
@@ -80,12 +88,104 @@ def refuse_null_for_typed(connection: ASGIConnection[Any, Any, Any, Any], handle
     for name, field in handler.parsed_fn_signature.parameters.items():
         if not field.is_optional:
             continue
-        query_name = getattr(field.kwarg_definition, "query", None) or name
+        query_name = _query_name(name, field.kwarg_definition)
         if connection.query_params.get(query_name) != "null":
             continue
         types = [inner.annotation for inner in field.inner_types if inner.annotation is not type(None)]
         if types and str not in types:
             raise refused(ParamType.QUERY.value, query_name, "must be a value of its type or left out, not null")
+
+
+def _query_name(argument: str, kwarg: Any) -> str:
+    """The name a client writes for a handler argument: `QueryParameter(name="to")` is `?to=`, not `?second=`."""
+    if getattr(kwarg, "query", None):
+        return str(kwarg.query)
+    if getattr(kwarg, "param_type", None) == ParamType.QUERY and getattr(kwarg, "name", None):
+        return str(kwarg.name)
+    return argument
+
+
+@dataclass(frozen=True)
+class DeclaredQuery:
+    """The query parameters Litestar extracts for one handler on one path, as clients write them."""
+
+    names: tuple[str, ...]
+    #: Those that take a list (`?x=1&x=2`); every other one takes a single value.
+    repeatable: frozenset[str]
+
+
+#: `handler.opt` key: path template -> DeclaredQuery, recorded by `DeclaredQueryParameters`.
+DECLARED_QUERY = "declared_query"
+
+
+class DeclaredQueryParameters(ReceiveRoutePlugin):
+    """Records, for every handler, the query parameters of the kwargs model Litestar built for its route.
+
+    That model is what Litestar reads the query string with (the handler's own arguments, its
+    dependencies' and any layered `parameters=`), so what is refused is exactly what would be
+    ignored, and a parameter added to a handler is accepted without anyone listing it.
+    """
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute):
+            return
+        for handler, kwargs_model in route.route_handler_map.values():
+            declared = DeclaredQuery(
+                names=tuple(sorted({p.field_alias for p in kwargs_model.expected_query_params})),
+                repeatable=frozenset(kwargs_model.sequence_query_parameter_names),
+            )
+            # The route holds the app's own copy of the handler: assign, never mutate the shared opt dict.
+            known: Mapping[str, DeclaredQuery] = handler.opt.get(DECLARED_QUERY, {})
+            handler.opt = {**handler.opt, DECLARED_QUERY: {**known, route.path_format: declared}}
+
+
+#: Longest parameter name a refusal repeats back.
+_SHOWN_NAME = 64
+
+
+def _shown(name: str) -> str:
+    """A client's parameter name, safe to repeat: printable ASCII (escaped otherwise), bounded."""
+    if not name:
+        return "''"
+    shown = name if name.isascii() and name.isprintable() else name.encode("unicode_escape").decode()
+    return shown if len(shown) <= _SHOWN_NAME else shown[:_SHOWN_NAME] + "..."
+
+
+def refuse_undeclared_query(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """A query parameter the operation does not declare is a 400, not a filter silently dropped.
+
+    `?catgory=contract` or `?filed-by=jon` would otherwise answer the whole list with 200. A
+    parameter given twice (`?status=pending&status=approved`) is refused too: the handler would
+    use one value and drop the other without a word. Each refusal names the parameter as the
+    client wrote it and lists the ones the operation takes.
+    """
+    if not connection.scope.get("query_string"):
+        return
+    template = str(connection.scope.get("path_template", ""))
+    declared = handler.opt.get(DECLARED_QUERY, {}).get(template)
+    if declared is None:  # DeclaredQueryParameters is not among the app's plugins: refuse to guess
+        raise RuntimeError(f"no declared query parameters recorded for {template!r}; install DeclaredQueryParameters")
+    operation = f"{connection.scope.get('method', 'GET')} {template}"
+    accepted = ", ".join(declared.names)
+    counts: dict[str, int] = {}
+    for name, _ in connection.query_params.multi_items():
+        counts[name] = counts.get(name, 0) + 1
+    errors: list[dict[str, str]] = []
+    for name, count in sorted(counts.items()):  # Litestar's MultiDict keeps no order: name them A-Z
+        if name not in declared.names:
+            if not declared.names:
+                message = f"not a parameter of {operation}, which takes no query parameters"
+            else:
+                close = difflib.get_close_matches(name.lower(), declared.names, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                message = f"not a parameter of {operation}{hint}; it accepts {accepted}"
+            errors.append({"key": f"$.query.{_shown(name)}", "source": "query", "message": message})
+        elif count > 1 and name not in declared.repeatable:
+            message = f"given {count} times; it takes one value"
+            errors.append({"key": f"$.query.{name}", "source": "query", "message": message})
+    if errors:
+        detail = "; ".join(f"{e['key']}: {e['message']}" for e in errors)
+        raise ValidationException(detail, extra=errors)
 
 
 class _Object(dict[str, Any]):

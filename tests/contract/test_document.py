@@ -151,3 +151,36 @@ def test_every_strict_body_refuses_an_unknown_field_and_names_it(document: dict[
         status, problem = next(a for a in answers if a[0] != 403)
         assert status == 400, (path, problem)
         assert problem["errors"][0]["path"] == "$.zz_unknown", (path, problem)
+
+
+def _answer(method: str, url: str, token: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, {}
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+def test_every_operation_refuses_a_query_parameter_it_does_not_declare(document: dict[str, Any], live: Live) -> None:
+    # What the refusal lists as accepted is exactly what the document declares: one source, the handler.
+    checked = 0
+    for method, path, op in operations(document):
+        if not path.startswith("/v1/"):
+            continue
+        declared = sorted(p["name"] for p in op.get("parameters", []) if p["in"] == "query")
+        url = live.url + path.replace("{decision_id}", "dr_nope").replace("{delegation_id}", "dl_nope")
+        url = url.replace("{kind}", "weekly") + "?zz_unknown=1"
+        status, problem = _answer(method, url, live.tokens["adm"])
+        assert status == 400, (method, path, status, problem)
+        assert [e["path"] for e in problem["errors"]] == ["$.query.zz_unknown"], (method, path, problem)
+        message = problem["errors"][0]["message"]
+        assert message.startswith(f"not a parameter of {method} {path}"), (method, path, message)
+        if declared:
+            assert message.endswith("it accepts " + ", ".join(declared)), (method, path, message, declared)
+        else:
+            assert message.endswith("which takes no query parameters"), (method, path, message)
+        assert "400" in op["responses"], (method, path)
+        checked += 1
+    assert checked >= 30

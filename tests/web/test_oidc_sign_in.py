@@ -80,6 +80,21 @@ def test_a_director_signs_in_through_the_provider(web: TestClient[Any], provider
     assert "Dana" in inbox.text
 
 
+def test_the_provider_s_own_callback_parameters_do_not_stop_sign_in(
+    web: TestClient[Any], provider: OidcProvider
+) -> None:
+    # The API refuses query parameters it does not declare; the callback is a page and must not: providers
+    # add their own (RFC 9207's `iss`, session management's `session_state`, ...).
+    returned = sign_in_at_provider(start(web, "/inbox"), "dana", provider.issuer)
+    query = parse_qs(urlsplit(returned).query)
+    assert set(query) >= {"code", "state", "iss"}, query
+    extra = urlencode({"session_state": "0f1e2d.c3b4a5", "locale": "en"})
+    landed = web.get(f"{callback_path(returned)}&{extra}", follow_redirects=False)
+    assert landed.status_code == 303, landed.text
+    assert landed.headers["location"] == "/inbox"
+    assert "Dana" in web.get("/inbox").text
+
+
 def test_groups_give_roles_and_the_page_knows_them(web: TestClient[Any], provider: OidcProvider) -> None:
     returned = sign_in_at_provider(start(web, "/audit"), "kim", provider.issuer)
     assert web.get(callback_path(returned), follow_redirects=False).status_code == 303
