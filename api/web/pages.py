@@ -24,6 +24,7 @@ from litestar.response import Redirect, Stream, Template
 from api.auth import APPROVERS, AUDITORS, DECIDERS, EVERYONE, FILERS, authenticate, runtime_of
 from api.controllers.log import MEDIA as EXPORT_MEDIA
 from api.web.forms import field_errors_from_paths, field_input_name, parse_attributes
+from api.web.names import person_element
 from api.web.oidc import oidc_of, site_url
 from api.web.session import current_session, end_session, start_session
 from api.web.times import time_element
@@ -48,7 +49,7 @@ from engine.types import (
     VerdictRequest,
     WithdrawRequest,
 )
-from engine.words import category_words, person_words
+from engine.words import category_words
 from policy.compiled import Person, Policy
 
 T = TypeVar("T")
@@ -80,6 +81,7 @@ def _page(request: Request[Any, Any, Any], name: str, status_code: int = 200, **
         template_name=name,
         context={"user": request.scope.get("user"), "policy": policy, "path": request.url.path,
                  "category_words": functools.partial(category_words, policy),
+                 "person": functools.partial(person_element, policy),
                  "when": _when(policy, runtime.service.clock()), **context},
         status_code=status_code,
     )  # fmt: skip
@@ -133,7 +135,7 @@ def _escalation(policy: Policy, item: InboxItem) -> dict[str, Any] | None:
     return {
         "since": item.due_at,
         "tier": f"tier {item.decision.tier}" + (f" ({tier.name})" if tier is not None else ""),
-        "to": (person_words(policy, to) if to in policy.people else to.replace("_", " ")) if to else None,
+        "to": (person_element(policy, to) if to in policy.people else to.replace("_", " ")) if to else None,
     }
 
 

@@ -28,7 +28,8 @@ def test_file_approve_audit_digest(server: Server, chromium: Any) -> None:
     preview = mei.get_by_test_id("predicted-tier")
     preview.wait_for()
     assert preview.inner_text().startswith("Tier 3")
-    assert "dana" in mei.locator("#preview").inner_text()
+    assert "Routed to director: Dana" in mei.locator("#preview").inner_text()  # by name; the id on hover
+    assert mei.locator('#preview span[title="dana"]').inner_text() == "Dana"
     shot(mei, "02-filing-form-with-preview")
     mei.get_by_role("button", name="File the decision").click()
     mei.wait_for_url("**/decisions/D*")

@@ -132,7 +132,7 @@ def test_a_director_signs_in_through_the_provider_and_approves(oidc_server: Oidc
     assert "approved" in page.get_by_role("status").inner_text()
     page.goto(f"/decisions/{decision_id}")
     assert "approved" in page.locator("main").inner_text()
-    assert "dana" in page.locator("main").inner_text()
+    assert "Dana (director) approved" in page.locator("main").inner_text()  # the directory's name for her
 
     # Sign-out ends the session here and asks the provider to end its own.
     page.get_by_role("button", name="Sign out").click()

@@ -107,11 +107,14 @@ def test_delegate_while_away(server: Server, chromium: Chromium) -> None:
     jon.goto("/")
     waiting = jon.locator("#h-waiting").locator("xpath=..")
     assert "Swap the sampler while Tomas is away" in waiting.inner_text()
-    assert "on behalf of tomas" in waiting.inner_text()
+    assert "on behalf of Tomas (delegation)" in waiting.inner_text()  # by name; the id on hover
     shot(jon, "roles-12-home-delegate")
     _approve_from_inbox(jon, filed, "Swap the sampler while Tomas is away")
     jon.goto(f"/decisions/{filed}")
-    assert "on behalf of tomas" in jon.locator("main").inner_text()
+    main = jon.locator("main")
+    assert "Jon (researcher) (tech_pm) approved on behalf of Tomas" in main.inner_text()
+    assert "Filed by\nMei (ML engineer) of the nucleus squad" in main.inner_text()
+    assert main.locator('span[title="tomas"]').first.inner_text() == "Tomas"
     shot(jon, "roles-13-approved-on-behalf")
 
     tomas.goto("/delegations")

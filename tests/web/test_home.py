@@ -35,7 +35,8 @@ def test_each_role_lands_where_its_work_is(browser: Browser, runtime: Runtime) -
     for filed in pending:
         assert f'data-decision="{filed.decision.id}"' in home.text
     assert "still needs" in home.text  # what the quorum lacks, in words
-    assert "What waits on you (1)" in home.text and "Jon&#39;s own" in home.text and "on behalf of tomas" in home.text
+    assert "What waits on you (1)" in home.text and "Jon&#39;s own" in home.text
+    assert 'on behalf of <span title="tomas">Tomas</span> (delegation)' in home.text
     # Her tier-1 filing was resolved at once: settled, not open; its title escaped.
     assert "A &lt;i&gt;tiny&lt;/i&gt; fix" in home.text and "<i>tiny</i>" not in home.text
 
