@@ -79,7 +79,10 @@ def digest_send(obj: Context, kind: str, day: datetime | None, recipients: tuple
         built = rt.reviews.digest(kind, target)
         people = list(recipients) or sorted(p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"})
         label = f"{built.cadence}:{built.window_start.isoformat()}"
-        queued = enqueue_digest(rt.service.engine, policy, rt.notify, built, kind, people, rt.service.clock())
+        # Sent to today's people, in the words of the policy the window closed under (as `decisions digest` prints it).
+        words = rt.reviews.policy_of(built)
+        now = rt.service.clock()
+        queued = enqueue_digest(rt.service.engine, policy, rt.notify, built, kind, people, now, words=words)
     click.echo(f"queued {queued} message(s) for {label}")
 
 

@@ -304,15 +304,21 @@ def enqueue_digest(
     kind: str,
     recipients: list[str],
     now: datetime,
+    *,
+    words: Policy,
 ) -> int:
-    """Queue a digest: the Markdown to each recipient by e-mail and once to the webhook, a summary to Slack."""
+    """Queue a digest: the Markdown to each recipient by e-mail and once to the webhook, a summary to Slack.
+
+    `policy` is the directory now: who is written to, at which address. `words` is the policy the digest was
+    made under (`Reviews.policy_of`), whose names for people and categories its text uses: a closed window's
+    mail reads the same, byte for byte, however long after the close it is sent and whatever was renamed since."""
     label = f"{digest.cadence}:{digest.window_start.isoformat()}"
     link = f"{config.base_url}/digests/{kind}?date={digest.window_start.isoformat()}"
     payload = {
         "kind": "digest",
         "window": label,
         "link": link,
-        "text": digest_markdown(digest, policy),
+        "text": digest_markdown(digest, words),
         "slack": digest_slack(digest, link),
     }
     with write_transaction(engine) as conn:

@@ -39,9 +39,10 @@ class WindowCloser:
             if self.runtime.notify.channels:
                 policy = self.runtime.policies.current
                 recipients = sorted(p.name for p in policy.people.values() if p.roles & {"tech_pm", "director"})
+                # Sent to today's tech PMs and director, in the words of the policy the window closed under.
                 enqueue_digest(
                     self.runtime.service.engine, policy, self.runtime.notify, digest, kind, recipients,
-                    self.runtime.service.clock(),
+                    self.runtime.service.clock(), words=self.runtime.reviews.policy_of(digest),
                 )  # fmt: skip
             acted.append(label)
         return acted

@@ -70,7 +70,8 @@ def test_the_digest_goes_to_slack_once_as_a_block_kit_summary_with_a_link(notifi
     built = rt.reviews.digest("weekly", clock().date())
     policy = rt.policies.current
     recipients = ["dana", "priya", "tomas"]
-    enqueue_digest(rt.service.engine, policy, rt.notify, built, "weekly", recipients, clock())
+    words = rt.reviews.policy_of(built)
+    enqueue_digest(rt.service.engine, policy, rt.notify, built, "weekly", recipients, clock(), words=words)
     deliver_due(rt.service.engine, rt.notify, clock())
     digests = [r["body"] for r in slack.requests if "blocks" in r["body"] and r["body"]["text"].startswith("Review")]
     assert len(digests) == 1
