@@ -76,7 +76,7 @@ def _send(row: dict[str, Any], config: NotifyConfig) -> None:
         body = (
             payload["slack"]
             if row["channel"] == "slack"
-            else {k: v for k, v in payload.items() if k not in ("slack", "email")} | {"id": key}
+            else {k: v for k, v in payload.items() if k not in ("slack", "email", "html")} | {"id": key}
         )
         request = urllib.request.Request(
             str(url),
@@ -95,6 +95,10 @@ def _send(row: dict[str, Any], config: NotifyConfig) -> None:
     message["Subject"] = first_line[:150]
     message["Message-ID"] = f"<{key}@decision-rights>"
     message.set_content(f"{payload.get('text', '')}\n\n{payload.get('link', '')}\n")
+    if payload.get("html"):
+        # multipart/alternative: the text above, unchanged, first; the HTML the row was queued with last, the
+        # one a mail program shows if it can. A row queued before there was HTML (or any other kind) is text only.
+        message.add_alternative(payload["html"], subtype="html")
     with smtplib.SMTP(str(config.smtp_host), config.smtp_port, timeout=SEND_TIMEOUT) as smtp:
         smtp.send_message(message)
 

@@ -15,7 +15,7 @@ from engine.log.appender import AppendedEvent
 from engine.notify.config import SLACK_APP, NotifyConfig
 from engine.notify.slack_app import due_at, slack_rows, update_row
 from engine.review.digest import Digest
-from engine.review.render import digest_markdown
+from engine.review.render import digest_mail_html, digest_markdown
 from engine.routing import approver_groups
 from engine.store.db import write_transaction
 from engine.store.outbox_tables import OutboxMessage
@@ -81,7 +81,10 @@ def _rows(
     config: NotifyConfig,
     now: datetime,
     route: Mapping[str, Any] | None = None,
+    mail_only: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
+    """The outbox rows of one message: one per shared channel, one per person with an address for e-mail.
+    `mail_only` goes into the e-mail rows' payloads alone (the digest's HTML part: no webhook or Slack reads it)."""
     names = sorted(set(recipients))
     # An approval request also names the groups whose members may sign it (`identity.groups` giving a
     # route role): no e-mail reaches them, as the service knows them only once they sign in, but the
@@ -116,7 +119,7 @@ def _rows(
             person = policy.people.get(name)
             if person is None or not person.email:
                 continue
-            rows.append(row(name, channel, {"email": person.email}))
+            rows.append(row(name, channel, {"email": person.email, **(mail_only or {})}))
     return rows + slack_rows(kind, key, names, payload, policy, config, now, groups)
 
 
@@ -307,11 +310,14 @@ def enqueue_digest(
     *,
     words: Policy,
 ) -> int:
-    """Queue a digest: the Markdown to each recipient by e-mail and once to the webhook, a summary to Slack.
+    """Queue a digest: to each recipient an e-mail (the Markdown as its text, the digest as HTML beside it),
+    the Markdown once to the webhook, a summary to Slack.
 
     `policy` is the directory now: who is written to, at which address. `words` is the policy the digest was
     made under (`Reviews.policy_of`), whose names for people and categories its text uses: a closed window's
-    mail reads the same, byte for byte, however long after the close it is sent and whatever was renamed since."""
+    mail reads the same, byte for byte, however long after the close it is sent and whatever was renamed since.
+    Both parts are rendered here, once, and stored in the row: every attempt at delivering it sends what the
+    first did, whatever was filed or renamed between attempts."""
     label = f"{digest.cadence}:{digest.window_start.isoformat()}"
     link = f"{config.base_url}/digests/{kind}?date={digest.window_start.isoformat()}"
     payload = {
@@ -321,7 +327,8 @@ def enqueue_digest(
         "text": digest_markdown(digest, words),
         "slack": digest_slack(digest, link),
     }
+    html = digest_mail_html(digest, words, link=link, base_url=config.base_url)
     with write_transaction(engine) as conn:
-        rows = _rows("digest", label, recipients, payload, policy, config, now)
+        rows = _rows("digest", label, recipients, payload, policy, config, now, mail_only={"html": html})
         _insert_ignoring_duplicates(conn, rows)
     return len(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from markupsafe import Markup, escape
 
 from engine.review.digest import Digest, DigestDecision, TrendPoint
 from engine.review.metrics import EscalationReport
-from engine.text_safety import markdown_inline
+from engine.text_safety import markdown_inline, plain_text
 from engine.words import category_words, person_words, says_the_id
 from policy.compiled import Policy
 
@@ -45,12 +46,18 @@ def _cell(text: str | None) -> str:
     return markdown_inline(text or "")
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 class _Words:
     """Categories and people as the digest's policy names them (ids without a policy): in Markdown with the id
-    in parentheses where the words do not say it, in HTML with the id in a title attribute. The JSON keeps ids."""
+    in parentheses where the words do not say it, in HTML with the id in a title attribute. The JSON keeps ids.
+    `shown` is what the HTML's medium does to text before it is escaped (the e-mail's defangs URLs)."""
 
-    def __init__(self, policy: Policy | None) -> None:
+    def __init__(self, policy: Policy | None, shown: Callable[[str], str] = _as_is) -> None:
         self.policy = policy
+        self.shown = shown
 
     def md_category(self, name: str) -> str:
         return _md_named(category_words(self.policy, name), name)
@@ -59,20 +66,20 @@ class _Words:
         return _md_named(person_words(self.policy, name), name)
 
     def html_category(self, name: str) -> Markup:
-        return _html_named(category_words(self.policy, name), name)
+        return _html_named(category_words(self.policy, name), name, self.shown)
 
     def html_person(self, name: str) -> Markup:
-        return _html_named(person_words(self.policy, name), name)
+        return _html_named(person_words(self.policy, name), name, self.shown)
 
 
 def _md_named(words: str, name: str) -> str:
     return _cell(words if says_the_id(words, name) else f"{words} ({name})")
 
 
-def _html_named(words: str, name: str) -> Markup:
+def _html_named(words: str, name: str, shown: Callable[[str], str] = _as_is) -> Markup:
     if words == name:
-        return escape(name)
-    return Markup('<span title="{}">{}</span>').format(name, words)
+        return escape(shown(name))
+    return Markup('<span title="{}">{}</span>').format(name, shown(words))
 
 
 def _row(d: DigestDecision, digest: Digest, words: _Words) -> str:
@@ -251,13 +258,35 @@ def _nice_ticks(top: int) -> list[int]:
 def digest_html(d: Digest, standalone: bool = True, policy: Policy | None = None) -> str:
     """The digest as HTML (a whole page, or the article alone for the web page that frames it); categories and
     people named as `policy` (the digest's own) names them."""
+    return _digest_html(d, standalone, policy)
+
+
+def digest_mail_html(d: Digest, policy: Policy | None, *, link: str, base_url: str) -> str:
+    """The digest as the HTML part of its e-mail: what `digest_html` shows, for a mail program. A whole document
+    whose only styles are its own <style> block (no external CSS, no script); the trend as a table, not SVG
+    (which Gmail and Outlook drop); links absolute (`base_url`, there is no page to be relative to) and `link`,
+    the digest on the web, as an anchor at its top and foot. User text is escaped as on the page, and its URLs
+    defanged (`https[:]//`) as in every e-mail body (`text_safety.plain_text`): mail programs link bare URLs in
+    HTML too, and a title must not become a link in a mail the service sent."""
+    return _digest_html(d, True, policy, mail={"link": link}, base=base_url.rstrip("/"), shown=plain_text)
+
+
+def _digest_html(
+    d: Digest,
+    standalone: bool,
+    policy: Policy | None,
+    *,
+    mail: dict[str, str] | None = None,
+    base: str = "",
+    shown: Callable[[str], str] = _as_is,
+) -> str:
     template = _env.get_template("digest.html.j2")
     earlier = earlier_pending(d)
-    words = _Words(policy)
+    words = _Words(policy, shown)
     return template.render(
-        d=d, chart=trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct,
+        d=d, chart="" if mail else trend_svg(d.trend), standalone=standalone, t=lambda m: _t(m, d), pct=_pct,
         earlier=earlier, waiting_note=_waiting_note(d, earlier), more=_more(earlier_more(d, earlier)),
-        category=words.html_category, person=words.html_person,
+        category=words.html_category, person=words.html_person, user=shown, mail=mail, base=base,
     )  # fmt: skip
 
 

@@ -14,7 +14,9 @@ from engine.notify.delivery import deliver_due
 from engine.notify.outbox import enqueue_digest
 from engine.review.render import digest_markdown
 from engine.runtime import Runtime, open_runtime
+from engine.text_safety import plain_text
 from engine.types import FilingRequest
+from tests.notify.mail import Html, parsed, parts
 from tests.notify.receivers import http_receiver, smtp_receiver
 from tests.support import DEFAULT_POLICY, ManualClock
 
@@ -83,6 +85,42 @@ def test_the_digest_goes_to_slack_once_as_a_block_kit_summary_with_a_link(notifi
     webhook = [r["body"] for r in hook.requests if r["body"]["kind"] == "digest"]
     assert len(webhook) == 1 and webhook[0]["recipients"] == recipients
     assert len([m for m in smtp.messages if "Review digest" in m["text"]]) == 3
+
+
+#: A title that would be markup, a script, a link and a broken table in HTML if it were not escaped.
+EVIL_HTML_TITLE = (
+    "</td></tr></table><script>alert(1)</script><img src=x onerror=alert(1)> "
+    '<a href="https://evil.example/login">Sign in</a> & co'
+)
+
+
+def test_a_hostile_title_stays_text_in_the_digest_mails_html(notified, clock: ManualClock) -> None:  # type: ignore[no-untyped-def]
+    rt, hook, slack, smtp = notified
+    mei = rt.policies.current.people["mei"]
+    titled = rt.service.file(mei, FilingRequest(title=EVIL_HTML_TITLE, **TIER2)).decision
+    odd = rt.service.file(mei, FilingRequest(title="odd one", category=EVIL_CATEGORY[:100])).decision
+    built = rt.reviews.digest("weekly", clock().date())
+    words = rt.reviews.policy_of(built)
+    enqueue_digest(rt.service.engine, words, rt.notify, built, "weekly", ["dana"], clock(), words=words)
+    deliver_due(rt.service.engine, rt.notify, clock())
+    [message] = [m for m in (parsed(r) for r in smtp.messages) if str(m["Subject"]).startswith("Review digest")]
+    plain, html = parts(message)
+    link = f"{rt.notify.base_url}/digests/weekly?date={built.window_start.isoformat()}"
+    assert plain == f"{digest_markdown(built, words)}\n\n{link}\n"  # the text part, as it always was
+    assert html is not None
+    doc = Html.of(html)
+    # No element, attribute or link of the title's: only the digest's own, each to the service.
+    assert not doc.tags("script") and not doc.tags("img")
+    assert not [a for _, a in doc.elements if "src" in a or any(k.startswith("on") for k in a)]
+    assert all(str(a["href"]).startswith(f"{rt.notify.base_url}/") for a in doc.tags("a"))
+    assert "https://evil" not in html  # not even as text: mail programs link bare URLs in HTML too
+    # The reader sees the title as it was written (its URL defanged, as in every e-mail), in its own cell.
+    assert doc.rows[titled.id][0] == plain_text(EVIL_HTML_TITLE)
+    assert len(doc.rows[titled.id]) == 7 and len(doc.rows[odd.id]) == 7
+    assert doc.rows[odd.id][1] == " ".join(EVIL_CATEGORY[:100].split())
+    # Only the e-mail carries the HTML: the webhook's JSON and Slack's summary are as they were.
+    assert not [r for r in hook.requests if "html" in r["body"]]
+    assert "evil" not in str([r["body"] for r in slack.requests if r["body"]["text"].startswith("Review")])
 
 
 def test_the_documented_slack_variable_is_the_one_read() -> None:

@@ -58,12 +58,15 @@ def http_receiver(fail_first: int = 0) -> Iterator[HttpReceiver]:
 class SmtpReceiver:
     port: int
     messages: list[dict[str, str]] = field(default_factory=list)
+    #: The first `fail_first` messages are read whole, then refused with 451 (try again later): kept here.
+    refused: list[dict[str, str]] = field(default_factory=list)
+    fail_first: int = 0
 
 
 @contextmanager
-def smtp_receiver() -> Iterator[SmtpReceiver]:
+def smtp_receiver(fail_first: int = 0) -> Iterator[SmtpReceiver]:
     """Enough SMTP for smtplib: EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT."""
-    state = SmtpReceiver(port=0)
+    state = SmtpReceiver(port=0, fail_first=fail_first)
     lock = threading.Lock()
 
     class Handler(socketserver.StreamRequestHandler):
@@ -94,9 +97,11 @@ def smtp_receiver() -> Iterator[SmtpReceiver]:
                         (h.split(":", 1)[1].strip() for h in text.splitlines() if h.lower().startswith("message-id:")),
                         "",
                     )
+                    received = {"to": ",".join(rcpt), "id": message_id, "text": text}
                     with lock:
-                        state.messages.append({"to": ",".join(rcpt), "id": message_id, "text": text})
-                    self.wfile.write(b"250 queued\r\n")
+                        failing = len(state.refused) < state.fail_first
+                        (state.refused if failing else state.messages).append(received)
+                    self.wfile.write(b"451 try again later\r\n" if failing else b"250 queued\r\n")
                 elif verb == "QUIT":
                     self.wfile.write(b"221 bye\r\n")
                     return

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from markdown_it import MarkdownIt
 
-from engine.review.render import render_digest
+from engine.review.render import digest_mail_html, render_digest
 from engine.runtime import Runtime
 from engine.types import AmendRequest, FilingRequest, ProceedRequest, VerdictRequest
 from policy import load_policy_text
@@ -308,3 +308,10 @@ def test_names_from_the_policy_stay_escaped_in_markdown_and_html(runtime: Runtim
     assert '<span title="mei">&lt;b onmouseover=&#34;x&#34;&gt;Mei&lt;/b&gt;' in html
     visible = _visible(html)
     assert evil_name in visible and "<i>odd|category</i>" in visible
+
+    # The e-mail's HTML part the same, its URLs defanged as in every e-mail body.
+    mail = digest_mail_html(d, policy, link="https://decisions.example/digests/weekly", base_url="https://x.example")
+    assert "<b " not in mail and "<i>" not in mail and "https://evil" not in mail
+    assert '<span title="mei">&lt;b onmouseover=&#34;x&#34;&gt;Mei&lt;/b&gt;' in mail
+    visible = _visible(mail)
+    assert evil_name.replace("https://", "https[:]//") in visible and "<i>odd|category</i>" in visible
