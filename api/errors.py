@@ -15,6 +15,7 @@ from litestar.types import Empty
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from api.params import signature_fields
 from engine.errors import (
     Conflict,
     DomainError,
@@ -126,7 +127,7 @@ def _client_name(request: Request[Any, Any, Any], source: str, key: str) -> str:
     """The parameter's name as the client writes it (`to`), not the handler's argument (`second`)."""
     handler = request.route_handler
     try:
-        signature = handler.parsed_fn_signature.parameters
+        signature = dict(signature_fields(handler))  # a dependency's arguments (api.filters) included
     except AttributeError:
         return key
     parameter = signature.get(key)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,6 +26,7 @@ from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import QueryParameter
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
+from litestar.typing import FieldDefinition
 
 from engine import hygiene
 
@@ -85,7 +86,7 @@ def refuse_null_for_typed(connection: ASGIConnection[Any, Any, Any, Any], handle
     """
     if "null" not in connection.query_params.values():
         return
-    for name, field in handler.parsed_fn_signature.parameters.items():
+    for name, field in signature_fields(handler):
         if not field.is_optional:
             continue
         query_name = _query_name(name, field.kwarg_definition)
@@ -94,6 +95,25 @@ def refuse_null_for_typed(connection: ASGIConnection[Any, Any, Any, Any], handle
         types = [inner.annotation for inner in field.inner_types if inner.annotation is not type(None)]
         if types and str not in types:
             raise refused(ParamType.QUERY.value, query_name, "must be a value of its type or left out, not null")
+
+
+def signature_fields(handler: BaseRouteHandler) -> Iterator[tuple[str, FieldDefinition]]:
+    """The arguments Litestar reads a request into for a handler, in order; a dependency's in its place.
+
+    `filters: DecisionFilter` is no query parameter: the arguments of the dependency that makes it
+    (`api.filters`) are, as Litestar's kwargs model and the OpenAPI document count them.
+    """
+    providers = handler.resolve_dependencies()
+
+    def walk(parameters: Mapping[str, FieldDefinition]) -> Iterator[tuple[str, FieldDefinition]]:
+        for name, field in parameters.items():
+            provider = providers.get(name)
+            if provider is None:
+                yield name, field
+            else:
+                yield from walk(provider.parsed_fn_signature.parameters)
+
+    return walk(handler.parsed_fn_signature.parameters)
 
 
 def _query_name(argument: str, kwarg: Any) -> str:

@@ -7,16 +7,16 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from api.auth import DECIDERS, FILERS, READERS, runtime_of
+from api.filters import DECISION_FILTER
 from api.openapi import problems
-from api.params import InstantQuery, instant_param
 from engine.decision_export import decisions_csv
-from engine.store.search import MAX_QUERY
 from engine.types import (
     AmendRequest,
     ClassificationView,
@@ -31,7 +31,6 @@ from engine.types import (
     InboxPage,
     InboxSort,
     ProceedRequest,
-    Status,
     VerdictRequest,
     WithdrawRequest,
 )
@@ -50,40 +49,10 @@ def _idempotency_key(value: str | None) -> str | None:
     return value
 
 
-SearchQuery = Annotated[
-    str | None,
-    QueryParameter(
-        min_length=1,
-        max_length=MAX_QUERY,
-        description="Words that must all occur in the title, the rationale or a comment (stemmed, any case)",
-    ),
-]
 SortQuery = Annotated[
     DecisionSort,
     QueryParameter(description="newest or oldest filed first, highest tier first, or title A-Z"),
 ]
-
-
-def _filters(
-    status: Status | None,
-    tier: int | None,
-    category: str | None,
-    squad: str | None,
-    filed_by: str | None,
-    since: str | None,
-    until: str | None,
-    q: str | None,
-) -> DecisionFilter:
-    return DecisionFilter(
-        status=status,
-        tier=tier,
-        category=category,
-        squad=squad,
-        filed_by=filed_by,
-        since=instant_param("since", since),
-        until=instant_param("until", until),
-        q=q,
-    )
 
 
 class DecisionController(Controller):
@@ -133,6 +102,7 @@ class DecisionController(Controller):
     @get(
         "/",
         opt={"roles": READERS},
+        dependencies=DECISION_FILTER,
         sync_to_thread=True,
         summary="List and search decisions, newest first",
         description="Filters combine with AND; `q` searches titles, rationales and comments (every word, "
@@ -143,24 +113,17 @@ class DecisionController(Controller):
     def list_decisions(
         self,
         request: Request[Any, Any, Any],
-        status: FromQuery[Status | None] = None,
-        tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
-        category: FromQuery[str | None] = None,
-        squad: FromQuery[str | None] = None,
-        filed_by: FromQuery[str | None] = None,
-        since: InstantQuery = None,
-        until: InstantQuery = None,
-        q: SearchQuery = None,
+        filters: NamedDependency[DecisionFilter],
         sort: SortQuery = "newest",
         cursor: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> DecisionPage:
-        filters = _filters(status, tier, category, squad, filed_by, since, until, q)
         return runtime_of(request).service.list_decisions(filters, cursor, limit, sort)
 
     @get(
         "/export",
         opt={"roles": READERS},
+        dependencies=DECISION_FILTER,
         sync_to_thread=True,
         summary="Export decisions as CSV, streamed: one row per decision",
         description="The filters and `sort` of the list, without paging. Columns: id, title, category, tier, "
@@ -179,18 +142,11 @@ class DecisionController(Controller):
     def export(
         self,
         request: Request[Any, Any, Any],
+        *,  # the document lists the parameters in this order: `format`, the filters, `sort`
         format: FromQuery[Literal["csv"]] = "csv",
-        status: FromQuery[Status | None] = None,
-        tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
-        category: FromQuery[str | None] = None,
-        squad: FromQuery[str | None] = None,
-        filed_by: FromQuery[str | None] = None,
-        since: InstantQuery = None,
-        until: InstantQuery = None,
-        q: SearchQuery = None,
+        filters: NamedDependency[DecisionFilter],
         sort: SortQuery = "newest",
     ) -> Stream:
-        filters = _filters(status, tier, category, squad, filed_by, since, until, q)
         # The first rows are read here: a refused filter is a 4xx before the 200 and the first byte.
         views = runtime_of(request).service.iter_decisions(filters, sort)
         return Stream(
