@@ -5,6 +5,7 @@ audit accepts it; and everything that lists who may approve names the group besi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -96,10 +97,13 @@ def test_the_decision_page_and_the_filing_preview_say_members_of_the_group(rt: R
         browser = Browser(client, {"mei": rt.service.create_token("mei")})
         browser.sign_in("mei")
         page = client.get(f"/decisions/{decision.id}").text
-        assert "Eligible: priya, tomas; members of the identity provider's group pms (not the filer)" in page
+        # People by their display names (the id on hover), then the group the identity provider vouches for.
+        text = re.sub(r"<[^>]+>", "", page)
+        assert "Eligible: Priya, Tomas; members of the identity provider's group pms (not the filer)" in text
+        assert '<span title="priya">Priya</span>' in page
         form = {"category": "quality_threshold", "attr.deviation_pct": "3.5", "_csrf_token": browser.csrf("/new")}
         preview = client.post("/new/preview", data=form, headers={"HX-Request": "true"}).text
-        assert "priya, tomas; members of the identity provider's group pms" in preview
+        assert "Priya, Tomas; members of the identity provider's group pms" in re.sub(r"<[^>]+>", "", preview)
 
 
 def _outbox(rt: Runtime) -> list[dict[str, Any]]:
