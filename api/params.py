@@ -100,8 +100,8 @@ def refuse_null_for_typed(connection: ASGIConnection[Any, Any, Any, Any], handle
 def signature_fields(handler: BaseRouteHandler) -> Iterator[tuple[str, FieldDefinition]]:
     """The arguments Litestar reads a request into for a handler, in order; a dependency's in its place.
 
-    `filters: DecisionFilter` is no query parameter: the arguments of the dependency that makes it
-    (`api.filters`) are, as Litestar's kwargs model and the OpenAPI document count them.
+    `filters: DecisionFilter` (or `ExportFilter`) is no query parameter: the arguments of the dependency
+    that makes it (`api.filters`) are, as Litestar's kwargs model and the OpenAPI document count them.
     """
     providers = handler.resolve_dependencies()
 

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from typing import IO, Annotated, Any, Literal
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Stream
 
 from api.auth import ADMINS, AUDITORS, EVERYONE, runtime_of
+from api.filters import EXPORT_FILTER
 from api.openapi import Variants, problems
-from api.params import InstantQuery, instant_param
 from api.schemas import CheckpointView, JobStarted, PublicKeyView
 from engine.log.audit import AuditResult
 from engine.log.autosign import log_size, sign_before_export
@@ -155,6 +156,7 @@ def audit(request: Request[Any, Any, Any]) -> AuditResult:
 @get(
     "/log/export",
     opt={"roles": frozenset({"auditor"})},
+    dependencies=EXPORT_FILTER,
     # In a thread: a checkpoint covering the export is signed first when the log has grown.
     sync_to_thread=True,
     tags=["log"],
@@ -173,20 +175,16 @@ def audit(request: Request[Any, Any, Any]) -> AuditResult:
 )
 def export(
     request: Request[Any, Any, Any],
+    *,  # the document lists the parameters in this order: `format`, then the filters
     format: FromQuery[Literal["jsonl", "csv"]] = "jsonl",
-    since: InstantQuery = None,
-    until: InstantQuery = None,
-    category: FromQuery[str | None] = None,
-    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
+    filters: NamedDependency[ExportFilter],
 ) -> Stream:
     runtime = runtime_of(request)
-    # Every parameter is checked here, before the 200 and the first byte: a stream cannot take back its status.
-    flt = ExportFilter(
-        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
-    )
+    # Every parameter is checked before this runs (the filters by their dependency): before the 200 and the
+    # first byte, as a stream cannot take back its status.
     sign_before_export(runtime.checkpoints)
     return Stream(
-        export_lines(runtime.service.engine, format, flt),
+        export_lines(runtime.service.engine, format, filters),
         media_type=MEDIA[format],
         headers={"Content-Disposition": f'attachment; filename="decision-log.{format}"'},
     )
@@ -269,6 +267,7 @@ def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json"
 @get(
     "/log/export/proofs",
     opt={"roles": frozenset({"auditor"})},
+    dependencies=EXPORT_FILTER,
     sync_to_thread=True,
     tags=["log"],
     summary="Inclusion proofs of a (filtered) export's events against the latest signed checkpoint",
@@ -276,19 +275,10 @@ def public_key(request: Request[Any, Any, Any], format: FromQuery[Literal["json"
     "--public-key K` or tools/verify_export.py F --proofs P --public-key K.",
     responses=problems(409),
 )
-def export_proofs(
-    request: Request[Any, Any, Any],
-    since: InstantQuery = None,
-    until: InstantQuery = None,
-    category: FromQuery[str | None] = None,
-    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
-) -> ProofBundle:
+def export_proofs(request: Request[Any, Any, Any], filters: NamedDependency[ExportFilter]) -> ProofBundle:
     runtime = runtime_of(request)
-    flt = ExportFilter(
-        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
-    )
     latest = runtime.checkpoints.latest()
-    return build_bundle(runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, flt)
+    return build_bundle(runtime.service.engine, latest.note if latest else None, latest.size if latest else 0, filters)
 
 
 #: The zip is built in memory up to this size, then in a temporary file: it is read back to stream it.
@@ -307,6 +297,7 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
 @get(
     "/log/bundle",
     opt={"roles": AUDITORS},
+    dependencies=EXPORT_FILTER,
     sync_to_thread=True,
     tags=["log"],
     summary="The evidence bundle: a zip of the export, the signed checkpoint, the public key, proofs, every policy "
@@ -319,17 +310,8 @@ def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
         )
     },
 )
-def bundle(
-    request: Request[Any, Any, Any],
-    since: InstantQuery = None,
-    until: InstantQuery = None,
-    category: FromQuery[str | None] = None,
-    tier: Annotated[int | None, QueryParameter(ge=1, le=3)] = None,
-) -> Stream:
-    flt = ExportFilter(
-        since=instant_param("since", since), until=instant_param("until", until), category=category, tier=tier
-    )
-    return bundle_response(runtime_of(request), flt)
+def bundle(request: Request[Any, Any, Any], filters: NamedDependency[ExportFilter]) -> Stream:
+    return bundle_response(runtime_of(request), filters)
 
 
 def bundle_response(runtime: Runtime, flt: ExportFilter) -> Stream:

@@ -186,6 +186,9 @@ def test_error_paths_name_parameters_as_the_client_wrote_them(api: Api) -> None:
         # The decision filters are a dependency's arguments (api.filters), not the handlers': still checked.
         ("/v1/decisions?status=null", "mei"),
         ("/v1/decisions/export?tier=null", "ann"),
+        # So are the log's (api.filters.export_filter), on each of the three endpoints that take them.
+        ("/v1/log/export/proofs?tier=null", "ann"),
+        ("/v1/log/bundle?tier=null", "ann"),
     ],
 )
 def test_null_for_an_integer_parameter_is_refused_not_read_as_absent(api: Api, url: str, who: str) -> None:
