@@ -538,17 +538,18 @@ def _list_filters(request: Request[Any, Any, Any]) -> tuple[DecisionFilter, Deci
     q = request.query_params
     tz = runtime_of(request).policies.current.timezone
     errors: list[str] = []
+    # A refused value (`?tier=null` included: the API's 400) is named on the page with what is shown instead.
     tier = q.get("tier") or None
     if tier is not None and tier not in {"1", "2", "3"}:
-        errors.append("tier must be 1, 2 or 3")
+        errors.append(f"tier must be 1, 2 or 3, not {tier!r}; showing every tier")
         tier = None
     status = q.get("status") or None
     if status is not None and status not in STATUSES:
-        errors.append(f"unknown status {status}")
+        errors.append(f"unknown status {status!r}; showing every status")
         status = None
     sort = q.get("sort") or "newest"
     if sort not in SORTS:
-        errors.append(f"unknown order {sort}")
+        errors.append(f"unknown order {sort!r}; showing the newest first")
         sort = "newest"
     bounds: dict[str, datetime | None] = {}
     for name, label, shift in (("from", "Filed from", 0), ("to", "Filed to", 1)):

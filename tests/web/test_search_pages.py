@@ -66,3 +66,39 @@ def test_pages_follow_the_cursor_with_the_filters(browser: Browser, runtime: Run
     second = browser.client.get(href.group(1).replace("&amp;", "&")).text
     assert "batch item 50" in second and "batch item 54" in second and "batch item 49" not in second
     assert "First page" in second and "Next page" not in second
+
+
+ALERT = re.compile(r'<p class="error" role="alert">([^<]*)</p>')
+
+
+def test_a_null_tier_or_status_is_named_on_the_page_not_read_as_any(browser: Browser, runtime: Runtime) -> None:
+    """`?tier=null` is a 400 on the API; the page says in words that it showed every tier instead.
+
+    Never a 500, and never the whole list as if the filter had been read: the refusal is on the page.
+    """
+    mei = runtime.policies.current.people["mei"]
+    runtime.service.file(mei, FilingRequest(title="Report font", category="reporting_format", attributes={}))
+    runtime.service.file(
+        mei, FilingRequest(title="Sampler rewrite", category="pipeline", attributes={"risk_score": 80})
+    )
+    browser.sign_in("ann")
+    one = browser.client.get("/decisions", params={"tier": "1"})
+    assert one.status_code == 200 and ALERT.findall(one.text) == []
+    assert "Report font" in one.text and "Sampler rewrite" not in one.text
+    cases = {
+        "tier": "tier must be 1, 2 or 3, not &#39;null&#39;; showing every tier",
+        "status": "unknown status &#39;null&#39;; showing every status",
+    }
+    for name, alert in cases.items():
+        page = browser.client.get("/decisions", params={name: "null"})
+        assert page.status_code == 200
+        assert ALERT.findall(page.text) == [alert]
+        # What the alert says is shown: the filter dropped, its select back on "any".
+        assert "Report font" in page.text and "Sampler rewrite" in page.text
+        select = re.search(rf'<select id="f-{name}" name="{name}">(.*?)</select>', page.text)
+        assert select is not None and "selected" not in select.group(1)
+        # The CSV of that page would be every decision: it sends the browser back to the list and its alert.
+        export = browser.client.get("/decisions/export", params={name: "null"}, follow_redirects=False)
+        assert export.status_code == 303 and export.headers["location"] == f"/decisions?{name}=null"
+    both = browser.client.get("/decisions", params={"tier": "null", "status": "null"})
+    assert both.status_code == 200 and ALERT.findall(both.text) == list(cases.values())
