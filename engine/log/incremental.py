@@ -28,7 +28,7 @@ from sqlalchemy import Engine, select
 from engine.log.canonical import GENESIS_PREV, leaf_hash
 from engine.log.chain import VerifyResult
 from engine.log.merkle import frontier_root
-from engine.log.verifications import Resumable, VerificationRecord, latest_failure, record, resumable
+from engine.log.verifications import Resumable, VerificationRecord, latest_failure, record_chain_check, resumable
 from engine.store.db import read_transaction
 from engine.store.integrity import VerifiedPrefix, verify_stored
 from engine.store.tables import Event
@@ -143,19 +143,14 @@ def verify_and_record_tail(
     result = tail.result
     if result.ok and tail.base is not None and result.size == tail.base.size:
         return tail, None  # no new event: the stored result says it all
-    stored = record(
+    stored = record_chain_check(
         engine,
         "incremental",
-        size=result.size,
-        ok=result.ok,
+        result,
+        tail.frontier,
         started_at=started,
         finished_at=clock(),
         base_size=tail.base.size if tail.base is not None else None,
-        root=result.root,
-        head_hash=result.head_hash,
-        first_bad_seq=result.first_bad_seq,
-        reason=result.reason,
-        frontier=tail.frontier,
     )
     return tail, stored
 

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from engine.log.audit import AuditResult, audit_database
 from engine.log.chain import VerifyResult
-from engine.log.verifications import VerificationRecord, record
+from engine.log.verifications import VerificationRecord, record, record_chain_check
 from engine.store.integrity import verify_stored
 
 
@@ -22,19 +22,7 @@ def verify_full_and_record(
     started = clock()
     verified = verify_stored(engine, origin, checkpoints)
     result = verified.result
-    stored = record(
-        engine,
-        "full",
-        size=result.size,
-        ok=result.ok,
-        started_at=started,
-        finished_at=clock(),
-        root=result.root,
-        head_hash=result.head_hash,
-        first_bad_seq=result.first_bad_seq,
-        reason=result.reason,
-        frontier=verified.frontier,
-    )
+    stored = record_chain_check(engine, "full", result, verified.frontier, started_at=started, finished_at=clock())
     return result, stored
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 from sqlalchemy import Engine, insert, select
 
 from engine.store.db import read_transaction, write_transaction
 from engine.store.verification_tables import LogVerification
+
+if TYPE_CHECKING:
+    from engine.log.chain import VerifyResult
 
 _rows = LogVerification.__table__  # type: ignore[attr-defined]
 
@@ -128,6 +131,33 @@ def record(
     )
 
 
+def record_chain_check(
+    engine: Engine,
+    kind: Kind,
+    result: VerifyResult,
+    frontier: Sequence[bytes],
+    *,
+    started_at: datetime,
+    finished_at: datetime,
+    base_size: int | None = None,
+) -> VerificationRecord:
+    """A chain check's result as a row: the full verification and the incremental one store the same fields."""
+    return record(
+        engine,
+        kind,
+        size=result.size,
+        ok=result.ok,
+        started_at=started_at,
+        finished_at=finished_at,
+        base_size=base_size,
+        root=result.root,
+        head_hash=result.head_hash,
+        first_bad_seq=result.first_bad_seq,
+        reason=result.reason,
+        frontier=frontier,
+    )
+
+
 def latest(engine: Engine, kinds: Sequence[Kind]) -> VerificationRecord | None:
     """The result covering the most events among `kinds` (the newest of those on a tie)."""
     query = select(*_COLUMNS).where(_rows.c.kind.in_(kinds)).order_by(_rows.c.size.desc(), _rows.c.id.desc()).limit(1)
@@ -183,5 +213,6 @@ __all__ = [
     "latest_failure",
     "newest",
     "record",
+    "record_chain_check",
     "resumable",
 ]
