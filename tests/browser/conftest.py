@@ -6,11 +6,7 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from engine.runtime import open_runtime, upgrade_database
+from tests.served import Served, issue_tokens
 from tests.support import DEFAULT_POLICY, IN_CI, REPO
 
 CHROMIUM = "/usr/bin/chromium"
@@ -51,12 +47,6 @@ def axe_script() -> Path:
     return script
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Server:
     url: str
@@ -86,41 +76,9 @@ def serve(home: Path, policy: Path) -> Iterator[Server]:
         "DECISIONS_STATE_DIR": str(home / "state"),
     }
     env.pop("DECISIONS_SIGNING_KEY", None)
-    upgrade_database(database_url)
-    previous = os.environ.get("DECISIONS_STATE_DIR")
-    os.environ["DECISIONS_STATE_DIR"] = env["DECISIONS_STATE_DIR"]
-    try:
-        rt = open_runtime(database_url, str(policy))
-        tokens = {who: rt.service.create_token(who) for who in PEOPLE}
-        rt.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DECISIONS_STATE_DIR", None)
-        else:
-            os.environ["DECISIONS_STATE_DIR"] = previous
-    port = _free_port()
-    decisions = shutil.which("decisions", path=str(Path(sys.executable).parent)) or "decisions"
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [decisions, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        # A deadline, not a count of tries: on a busy machine start-up (imports, migrations) is slow.
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail("the server did not start:\n" + (home / "server.log").read_text())
-                time.sleep(0.1)
-        yield Server(url=url, tokens=tokens, database_url=database_url)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    tokens = issue_tokens(database_url, policy, home / "state", PEOPLE)
+    with Served(env, home / "server.log").start(within=120) as served:
+        yield Server(url=served.url, tokens=tokens, database_url=database_url)
 
 
 class Chromium:

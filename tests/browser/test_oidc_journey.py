@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from engine.runtime import open_runtime, upgrade_database
 from tests.browser.conftest import CHROMIUM, shot
-from tests.oidc.fixture import WEB_CLIENT, OidcProvider, free_port
+from tests.oidc.fixture import WEB_CLIENT, OidcProvider
+from tests.served import Served, free_port, issue_tokens
 from tests.support import DEFAULT_POLICY, IN_CI
 
 pytestmark = pytest.mark.browser
@@ -61,37 +57,9 @@ def oidc_server(
         "DECISIONS_OIDC_SCOPES": "openid email profile groups",
     }
     env.pop("DECISIONS_SIGNING_KEY", None)
-    upgrade_database(database_url)
-    previous = os.environ.get("DECISIONS_STATE_DIR")
-    os.environ["DECISIONS_STATE_DIR"] = env["DECISIONS_STATE_DIR"]
-    try:
-        rt = open_runtime(database_url, str(DEFAULT_POLICY))
-        mei_token = rt.service.create_token("mei")
-        rt.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DECISIONS_STATE_DIR", None)
-        else:
-            os.environ["DECISIONS_STATE_DIR"] = previous
-    decisions = shutil.which("decisions", path=str(Path(sys.executable).parent)) or "decisions"
-    log = (home / "server.log").open("w")
-    proc = subprocess.Popen(
-        [decisions, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    try:
-        for _ in range(200):
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not start:\n" + (home / "server.log").read_text())
-        yield OidcServer(url, provider, mei_token)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    mei_token = issue_tokens(database_url, DEFAULT_POLICY, home / "state", ["mei"])["mei"]
+    with Served(env, home / "server.log", port=port).start(within=20) as served:
+        yield OidcServer(served.url, provider, mei_token)
 
 
 def _file_tier3(server: OidcServer) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -13,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from engine.runtime import open_runtime, upgrade_database
 from tests.reliability.server import Server
+from tests.served import issue_tokens
 from tests.support import DEFAULT_POLICY, IN_CI, REPO
 
 NODE_DIR = REPO / "tools" / "node"
@@ -34,19 +33,8 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     home = tmp_path_factory.mktemp("contract")
     url = f"sqlite:///{home / 'contract.db'}"
-    upgrade_database(url)
-    previous = os.environ.get("DECISIONS_STATE_DIR")
-    os.environ["DECISIONS_STATE_DIR"] = str(home / "state")
-    try:
-        rt = open_runtime(url, str(DEFAULT_POLICY))
-        people = {"mei", "jon", "tomas", "priya", "dana", "ann", "adm"}
-        tokens = {person: rt.service.create_token(person) for person in sorted(people)}
-        rt.close()
-    finally:
-        if previous is not None:
-            os.environ["DECISIONS_STATE_DIR"] = previous
-        else:
-            del os.environ["DECISIONS_STATE_DIR"]
+    people = {"mei", "jon", "tomas", "priya", "dana", "ann", "adm"}
+    tokens = issue_tokens(url, DEFAULT_POLICY, home / "state", sorted(people))
     server = Server(url, home).start()
     try:
         yield Live(server, tokens)

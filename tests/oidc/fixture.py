@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -24,6 +23,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from tests.served import free_port
 from tests.support import IN_CI
 
 HERE = Path(__file__).parent / "provider"
@@ -47,12 +47,6 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
 def new_key(kid: str) -> dict[str, Any]:
     key = RSAKey.generate_key(2048, parameters={"kid": kid, "use": "sig", "alg": "RS256"}, private=True)
     return dict(key.as_dict(private=True))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def install_provider() -> None:

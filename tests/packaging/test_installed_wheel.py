@@ -10,14 +10,13 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.reliability.server import free_port
+from tests.served import Served
 from tests.support import REPO
 
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
@@ -123,25 +122,17 @@ def served(installed: Path, workdir: Path) -> Iterator[tuple[str, str]]:
     assert token.returncode == 0, token.stderr
     secret = re.search(r"drt_\S+", token.stdout)
     assert secret is not None, token.stdout
-    port = free_port()
-    log = (workdir / "serve.log").open("w")
-    proc = subprocess.Popen(
-        [str(installed / "bin" / "decisions"), "serve", "--port", str(port)],
-        cwd=workdir, env=_env(installed, workdir), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            assert proc.poll() is None, (workdir / "serve.log").read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url, secret.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    # The README's command as it stands: no --host (the CLI's default), run from the empty directory.
+    server = Served(
+        _env(installed, workdir),
+        workdir / "serve.log",
+        executable=str(installed / "bin" / "decisions"),
+        host=None,
+        cwd=workdir,
+        new_session=True,
+    )
+    with server.start(within=20):
+        yield server.url, secret.group(0)
 
 
 def test_pages_reference_and_endpoints_answer_from_the_installed_package(served: tuple[str, str]) -> None:
