@@ -712,3 +712,20 @@ def test_a_candidate_version_that_is_not_text_is_never_looked_up(version: object
     book.rows["D1"]["attributes"] = {**book.rows["D1"]["attributes"], "candidate_version": version}
     with pytest.raises(Conflict, match=r"^decision D1 names candidate policy .*, which is not stored; it cannot be"):
         book.approve("dana", "D1")
+
+
+def test_break_glass_on_a_policy_decision_activates_nothing_until_the_approval() -> None:
+    # Breaking the glass lets work proceed before sign-off; it must never put a policy in force. Only the
+    # approval that completes the quorum does, once.
+    tier3 = "3: {name: Director, approvers: {role: director, count: 1, exclude_filer: true}, review: director_review"
+    assert TEXT.count(tier3) == 1
+    lenient = load_policy_text(
+        TEXT.replace(tier3, tier3 + ", break_glass: true, break_glass_roles: [admin]"), "bg.yaml"
+    )
+    book = Book(lenient, candidates={CANDIDATE.version: CANDIDATE_TEXT})
+    book.file("adm", "policy", {"candidate_version": CANDIDATE.version}, "D1")
+    proceeded = book.run(Proceed("the old bound blocks tonight's run"), "adm", "D1")
+    assert [e.type for e in proceeded.events] == ["decision_proceeded"]
+    assert book.status("D1") == "proceeded_pending_review"
+    ratified = book.approve("dana", "D1")
+    assert [e.type for e in ratified.events] == ["approval_recorded", "policy_activated"]
