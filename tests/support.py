@@ -68,3 +68,15 @@ def database_url_for(backend: str, tmp_path: Path) -> Iterator[str]:
     else:
         with postgres_schema_url() as url:
             yield url
+
+
+def markdown_table_rows(tokens: list) -> Iterator[list[str]]:  # type: ignore[type-arg]
+    """Each table row of parsed Markdown (markdown-it tokens) as a reader sees its cells: escapes resolved."""
+    row: list[str] = []
+    for i, t in enumerate(tokens):
+        if t.type == "tr_open":
+            row = []
+        elif t.type in ("td_open", "th_open"):
+            row.append("".join(c.content for c in (tokens[i + 1].children or [])))
+        elif t.type == "tr_close":
+            yield row

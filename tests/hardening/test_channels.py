@@ -18,7 +18,7 @@ from engine.text_safety import plain_text
 from engine.types import FilingRequest
 from tests.notify.mail import Html, parsed, parts
 from tests.notify.receivers import http_receiver, smtp_receiver
-from tests.support import DEFAULT_POLICY, ManualClock
+from tests.support import DEFAULT_POLICY, ManualClock, markdown_table_rows
 
 EVIL_TITLE = "<!channel> <https://evil.example/login|Open the decision>"
 # (Line breaks in a category are refused at filing now; the digest escapes text stored before that too.)
@@ -146,20 +146,9 @@ def test_the_markdown_digest_never_lets_user_text_become_markup(runtime: Runtime
     assert not kinds & {"html_block", "html_inline", "link_open", "image"}, kinds
     assert "UNKNOWN CATEGORY" in markdown  # flagged
     # The table keeps its eight columns: the `|` in the category did not open a cell.
-    rows = list(_rows(tokens))
+    rows = list(markdown_table_rows(tokens))
     ours = [r for r in rows if any("zz" in c for c in r)]
     assert ours and all(len(r) == 8 and " ".join(EVIL_CATEGORY[:100].split()) in r for r in ours)
-
-
-def _rows(tokens: list) -> Iterator[list[str]]:  # type: ignore[type-arg]
-    row: list[str] = []
-    for i, t in enumerate(tokens):
-        if t.type == "tr_open":
-            row = []
-        elif t.type in ("td_open", "th_open"):
-            row.append("".join(c.content for c in (tokens[i + 1].children or [])))
-        elif t.type == "tr_close":
-            yield row
 
 
 def test_unknown_categories_are_flagged_in_the_inbox_the_page_and_the_digest(

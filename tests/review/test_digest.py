@@ -15,7 +15,7 @@ from engine.review.render import digest_mail_html, render_digest
 from engine.runtime import Runtime
 from engine.types import AmendRequest, FilingRequest, ProceedRequest, VerdictRequest
 from policy import load_policy_text
-from tests.support import DEFAULT_POLICY, ManualClock
+from tests.support import DEFAULT_POLICY, ManualClock, markdown_table_rows
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -226,17 +226,7 @@ _md = MarkdownIt("commonmark").enable(["table"])
 
 def _md_cells(markdown: str) -> dict[str, list[str]]:
     """Each Markdown table row as a reader sees it (escapes resolved), by its first cell (the title)."""
-    tokens = _md.parse(markdown)
-    rows: dict[str, list[str]] = {}
-    row: list[str] = []
-    for i, t in enumerate(tokens):
-        if t.type == "tr_open":
-            row = []
-        elif t.type in ("td_open", "th_open"):
-            row.append("".join(c.content for c in (tokens[i + 1].children or [])))
-        elif t.type == "tr_close" and row:
-            rows[row[0]] = row
-    return rows
+    return {row[0]: row for row in markdown_table_rows(_md.parse(markdown)) if row}
 
 
 def _html_row(html: str, decision_id: str) -> str:
