@@ -1,10 +1,15 @@
 """Categories and people as the policy names them: what pages, digests and messages show people.
 
-Ids stay the data (JSON, links, form values, filters); these are the words a reader sees instead. Nothing here
-escapes: each destination (Jinja's autoescape, `text_safety.markdown_inline`) does that for its own syntax.
+Ids stay the data (JSON, links, form values, filters); these are the words a reader sees instead. The words are
+plain text: each destination escapes them for its own syntax (Jinja's autoescape, `text_safety.markdown_inline`);
+`html_named` is the one piece of HTML, built with Markup.format, which escapes both.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+
+from markupsafe import Markup, escape
 
 from policy.compiled import Policy
 
@@ -29,3 +34,16 @@ def says_the_id(words: str, name: str) -> bool:
     """Whether `words` already tell a reader the id (`Dana` for dana, `quality threshold` for quality_threshold):
     then repeating the id beside them adds nothing."""
     return words.casefold() == name.replace("_", " ").casefold() or words == name
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
+def html_named(words: str, name: str, shown: Callable[[str], str] = _as_is) -> Markup:
+    """`words` in HTML with the id `name` on hover (`<span title="mei">Mei (ML engineer)</span>`); the id alone,
+    escaped, when the words are the id (nothing to hover for). `shown`: what the medium does to text before it
+    is escaped (the digest e-mail defangs URLs)."""
+    if words == name:
+        return escape(shown(name))
+    return Markup('<span title="{}">{}</span>').format(name, shown(words))

@@ -6,16 +6,13 @@ from the policy is escaped like any user text. Form values, links, filters and t
 
 from __future__ import annotations
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from engine.words import person_words
+from engine.words import html_named, person_words
 from policy.compiled import Policy
 
 
 def person_element(policy: Policy | None, name: str) -> Markup:
     """A person by their display name with the id in a title attribute; by the id alone, escaped, when the
     policy gives no other name (someone it does not know, or `system`): there is nothing to hover for."""
-    words = person_words(policy, name)
-    if words == name:
-        return escape(name)
-    return Markup('<span title="{}">{}</span>').format(name, words)
+    return html_named(person_words(policy, name), name)

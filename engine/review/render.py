@@ -8,12 +8,12 @@ from typing import Any
 
 import msgspec
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from engine.review.digest import Digest, DigestDecision, TrendPoint
 from engine.review.metrics import EscalationReport
 from engine.text_safety import markdown_inline, plain_text
-from engine.words import category_words, person_words, says_the_id
+from engine.words import category_words, html_named, person_words, says_the_id
 from policy.compiled import Policy
 
 FORMATS = ("json", "md", "html")
@@ -66,20 +66,14 @@ class _Words:
         return _md_named(person_words(self.policy, name), name)
 
     def html_category(self, name: str) -> Markup:
-        return _html_named(category_words(self.policy, name), name, self.shown)
+        return html_named(category_words(self.policy, name), name, self.shown)
 
     def html_person(self, name: str) -> Markup:
-        return _html_named(person_words(self.policy, name), name, self.shown)
+        return html_named(person_words(self.policy, name), name, self.shown)
 
 
 def _md_named(words: str, name: str) -> str:
     return _cell(words if says_the_id(words, name) else f"{words} ({name})")
-
-
-def _html_named(words: str, name: str, shown: Callable[[str], str] = _as_is) -> Markup:
-    if words == name:
-        return escape(shown(name))
-    return Markup('<span title="{}">{}</span>').format(name, shown(words))
 
 
 def _row(d: DigestDecision, digest: Digest, words: _Words) -> str:
