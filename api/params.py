@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -187,9 +188,7 @@ def refuse_undeclared_query(connection: ASGIConnection[Any, Any, Any, Any], hand
         raise RuntimeError(f"no declared query parameters recorded for {template!r}; install DeclaredQueryParameters")
     operation = f"{connection.scope.get('method', 'GET')} {template}"
     accepted = ", ".join(declared.names)
-    counts: dict[str, int] = {}
-    for name, _ in connection.query_params.multi_items():
-        counts[name] = counts.get(name, 0) + 1
+    counts = Counter(name for name, _ in connection.query_params.multi_items())
     errors: list[dict[str, str]] = []
     for name, count in sorted(counts.items()):  # Litestar's MultiDict keeps no order: name them A-Z
         if name not in declared.names:
